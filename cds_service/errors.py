@@ -1,0 +1,109 @@
+"""The service's errors, and their one translation into HTTP answers.
+
+Every error body is JSON: `{"error": <kind>, "message": <one line>, ...}`. Messages name the field and the
+problem, never the offending value: request values can be patient identifiers or tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "BadRequest",
+    "DataUnavailable",
+    "ServiceError",
+    "install_error_handlers",
+    "issues_from_validation_error",
+]
+
+log = logging.getLogger("cds_service")
+
+
+class ServiceError(Exception):
+    status_code = 500
+    kind = "internal_error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.kind, "message": self.message, **self.extra}
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+    kind = "invalid_request"
+
+    def __init__(self, issues: list[dict[str, str]]) -> None:
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"{first['field']}: {first['problem']}{more}", issues=issues)
+
+
+class DataUnavailable(ServiceError):
+    """Required prefetch data could not be had: 412 Precondition Failed, as the spec names."""
+
+    status_code = 412
+    kind = "prefetch_unavailable"
+
+    def __init__(self, missing: dict[str, str]) -> None:
+        keys = ", ".join(sorted(missing))
+        super().__init__(f"required data could not be obtained for prefetch key(s): {keys}", missing=missing)
+
+
+def _field(loc: tuple[Any, ...], prefix: tuple[str, ...] = ()) -> str:
+    parts: list[str] = list(prefix)
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        elif item not in ("body", "function-after", "function-before"):
+            parts.append(str(item))
+    return ".".join(parts) or "(body)"
+
+
+def issues_from_validation_error(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Pydantic errors as {field, problem}; `input` is dropped so no value reaches the client."""
+    issues = []
+    for item in error.errors(include_input=False, include_url=False):
+        problem = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            problem = "is required"
+        elif item["type"] == "extra_forbidden":
+            problem = "is not allowed"
+        issues.append({"field": _field(tuple(item["loc"]), prefix), "problem": problem})
+    return issues
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [
+            {"field": _field(tuple(e.get("loc", ()))), "problem": str(e.get("msg", "is invalid"))}
+            for e in exc.errors()
+        ]
+        return JSONResponse(BadRequest(issues).body(), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        body = {"error": kinds.get(exc.status_code, "http_error"), "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the log (type and frames only: no request values); never to the client.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal_error", "message": "internal error; see the service log"}, 500)

@@ -1,0 +1,192 @@
+"""The typed record of facts the pathway rules read. Rules never see FHIR JSON.
+
+Built once per call by `cds_service.facts.extract.build_facts` from `ClinicalData`. Every fact keeps the
+evidence it came from (a reference, a date, a value) so a card can say why it fired. "Unknown" is kept
+distinct from "no": a lab with no result is `None`, not normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+__all__ = [
+    "CalcificationClass",
+    "Classification",
+    "DraftOrder",
+    "Evidence",
+    "Facts",
+    "ImagingEvent",
+    "Infection",
+    "LabResult",
+    "LabTest",
+    "Modality",
+    "MorphologyHint",
+    "Problem",
+    "Side",
+]
+
+
+class Side(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    BILATERAL = "bilateral"
+
+
+class Modality(StrEnum):
+    XR = "XR"  # plain radiograph (DICOM DX / CR)
+    MR = "MR"
+    CT = "CT"
+    US = "US"
+
+
+class LabTest(StrEnum):
+    CALCIUM = "calcium"
+    PHOSPHATE = "phosphate"
+    PTH = "pth"
+    CREATININE = "creatinine"
+    EGFR = "egfr"
+    VITAMIN_D = "vitamin_d"
+    ESR = "esr"
+    CRP = "crp"
+    CULTURE = "culture"  # wound / tissue / bone culture
+
+
+class CalcificationClass(StrEnum):
+    INFECTION = "infection-related"
+    METASTATIC = "metastatic"
+    DYSTROPHIC = "dystrophic"
+    IDIOPATHIC = "idiopathic"
+    UNDETERMINED = "undetermined"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of the patient's data a conclusion rests on, shown on the card."""
+
+    label: str  # human words: "Calcium 11.2 mg/dL (high)", "Type 2 diabetes mellitus"
+    reference: str | None = None  # "Condition/123"
+    when: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An in-pathway problem: why the patient is in the pathway."""
+
+    reference: str  # "Condition/123", "Observation/9", "DiagnosticReport/4", "ServiceRequest/7"
+    kind: str  # "calcification" | "soft-tissue-mass" | "imaging-finding" | "draft-order-reason"
+    label: str
+    concept: str | None = None  # value set entry matched, e.g. "calcific-tendinitis"
+    side: Side | None = None
+    onset: date | None = None
+    recorded: date | None = None
+    # Condition.verificationStatus code (confirmed, provisional, differential, unconfirmed) when given
+    verification: str | None = None
+    active: bool = True
+    matched_by_text: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    test: LabTest
+    reference: str
+    when: date | None
+    value: float | None  # in the canonical unit below; None for non-numeric results
+    unit: str | None  # canonical: mg/dL (Ca, PO4, creatinine), pg/mL (PTH), ng/mL (25-OH D), mL/min/1.73m2, mm/h, mg/L
+    original: str  # "2.9 mmol/L" as received
+    # True/False when an interpretation, a reference range or the default range decides; None when unknown
+    abnormal: bool | None
+    direction: str | None = None  # "high" | "low" | None
+    decided_by: str | None = None  # "interpretation" | "referenceRange" | "default range"
+    positive: bool | None = None  # cultures: organism grown
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingEvent:
+    """A foot/ankle imaging study done (ImagingStudy, DiagnosticReport, imaging Observation, Procedure)
+    or ordered (an active ServiceRequest)."""
+
+    modality: Modality
+    reference: str
+    when: date | None
+    status: str  # "done" | "ordered"
+    body_site: str | None = None  # "foot" | "ankle" | "toe" | "heel"
+    side: Side | None = None
+    text: str | None = None  # report conclusion / description, for morphology hints
+
+
+@dataclass(frozen=True, slots=True)
+class Infection:
+    kind: str  # "cellulitis" | "abscess" | "deep-abscess" | "osteomyelitis" | "necrotizing" | "diabetic-foot-infection" | "positive-culture"
+    reference: str
+    label: str
+    when: date | None = None
+    severity: str | None = None  # "mild" | "moderate" | "severe" (Condition.severity) when given
+
+
+@dataclass(frozen=True, slots=True)
+class MorphologyHint:
+    """A seed-004 morphology seen in imaging text or codes."""
+
+    pattern: str  # "phlebolith" | "cysticercosis" | "dracunculiasis" | "cppd" | "tumoral-calcinosis" | "metastatic" | "osteosarcoma"
+    evidence: Evidence
+    malignant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    classes: frozenset[CalcificationClass]
+    # class -> the evidence that put the patient there
+    evidence: dict[CalcificationClass, tuple[Evidence, ...]] = field(default_factory=dict)
+    workup_complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOrder:
+    """An order in `context.draftOrders`, as the order hooks need it."""
+
+    reference: str  # "ServiceRequest/abc"
+    resource_type: str
+    category: str  # "imaging" | "lab" | "procedure" | "referral" | "other"
+    label: str
+    selected: bool  # in order-select's selections (always True at order-sign)
+    modality: Modality | None = None
+    body_site: str | None = None  # "foot" | "ankle" | ...
+    side: Side | None = None
+    lab_test: LabTest | None = None
+    procedure: str | None = None  # "debridement" | ...
+    referral: str | None = None  # "orthopedics" | "podiatry" | "surgery" | "nephrology" | "endocrinology" | "physiotherapy"
+    occurrence: date | None = None
+    reason_references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    today: date
+    patient_id: str
+    hook: str
+    problems: tuple[Problem, ...] = ()
+    classification: Classification | None = None
+    # Latest counting result per test within the lab lookback (older results are not "done").
+    labs: dict[LabTest, LabResult] = field(default_factory=dict)
+    imaging: tuple[ImagingEvent, ...] = ()
+    infections: tuple[Infection, ...] = ()
+    diabetes: Evidence | None = None
+    foot_ulcer: Evidence | None = None
+    osteomyelitis: Evidence | None = None
+    eschar: Evidence | None = None  # dry / necrotic eschar or dry gangrene of the foot
+    ischemia: Evidence | None = None  # PAD, critical limb ischemia, ischemic ulcer
+    urgent_surgical: tuple[Evidence, ...] = ()  # deep abscess, compartment syndrome, necrotizing infection
+    metabolic_conditions: tuple[Evidence, ...] = ()  # CKD 3-5/ESRD, hyperparathyroidism, hypervitaminosis D, hypercalcemia...
+    dystrophic_causes: tuple[Evidence, ...] = ()  # trauma, tendinitis, myositis ossificans, seed-004 causes
+    malignancy: tuple[Evidence, ...] = ()  # osteosarcoma, malignant soft tissue neoplasm of the lower limb
+    foot_pain: Evidence | None = None  # active foot pain (symptomatic)
+    bone_destruction: Evidence | None = None  # progressive bone destruction on X-ray
+    morphology: tuple[MorphologyHint, ...] = ()
+    probe_to_bone_done: Evidence | None = None
+    draft_orders: tuple[DraftOrder, ...] = ()
+
+    @property
+    def in_pathway(self) -> bool:
+        return bool(self.problems)

@@ -1,0 +1,24 @@
+"""`POST /cds-services/{id}/feedback`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from cds_service.protocol.parse import parse_feedback, parse_json
+from cds_service.routes.security import require_caller
+from cds_service.services import service_by_id
+
+router = APIRouter()
+
+
+@router.post("/cds-services/{service_id}/feedback", dependencies=[Depends(require_caller)])
+async def feedback(service_id: str, request: Request) -> dict[str, Any]:
+    if service_by_id(service_id) is None:
+        raise HTTPException(404, f"no CDS service with id '{service_id}'; GET /cds-services lists them")
+    entries = parse_feedback(parse_json(await request.body()))
+    # 200 only once the store has committed the whole batch.
+    await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
+    return {"stored": len(entries.feedback)}

@@ -1,0 +1,24 @@
+"""The one dependency every protected route takes: a verified caller, or a bare 401."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import HTTPException, Request
+
+from cds_service.auth.authenticator import Unauthorized
+
+__all__ = ["require_caller"]
+
+log = logging.getLogger("cds_service.auth")
+
+
+def require_caller(request: Request) -> None:
+    settings = request.app.state.settings
+    # `aud` must be the exact URL called, as the client knows it: the public base URL plus the path.
+    url = settings.public_base_url + request.url.path
+    try:
+        request.app.state.authenticator.verify(url=url, authorization=request.headers.get("authorization"))
+    except Unauthorized as exc:
+        log.warning("401 on %s %s: %s", request.method, request.url.path, exc.reason)
+        raise HTTPException(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"}) from None

@@ -1,0 +1,66 @@
+"""Every setting of the service, read once from the environment (``CDS_*``).
+
+The README lists each variable; this module is the only place that reads them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8080"
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024  # a generous prefetch (hundreds of resources) is ~1 MB
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDS_", extra="ignore")
+
+    # The base URL clients use: card links, node pages and the JWT `aud` are built from it.
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+    # `required` in production; `disabled` only for local development (a loud warning at startup).
+    auth_mode: Literal["required", "disabled"] = "required"
+    # JSON file of trusted EHR clients (issuer, keys, tenant, algorithms); needed when auth is required.
+    trusted_clients: Path | None = None
+    # Browser origins allowed by CORS, comma-separated; `*` allows any origin.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Requests with a larger body are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+
+    # FHIR server calls made when prefetch is missing.
+    fhir_connect_timeout_seconds: float = Field(default=3.05, gt=0)
+    fhir_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    fhir_max_pages: int = Field(default=10, ge=1)  # `next` links followed per query, at most
+    fhir_max_parallel: int = Field(default=8, ge=1)
+
+    # Store of issued cards, feedback and seen JWT ids. SQLite by default; PostgreSQL in deployments.
+    database_url: str = "sqlite:///./cds-service.db"
+    # Key for the keyed hash of patient ids kept in the store (never the id in clear).
+    patient_hash_key: SecretStr = SecretStr("development-only-change-me")
+
+    # Optional TOML file overriding the pathway's thresholds and lookbacks (see guideline/thresholds.toml).
+    pathway_config: Path | None = None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"CDS_PUBLIC_BASE_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
