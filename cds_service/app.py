@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from cds_service.auth.authenticator import build_authenticator
 from cds_service.body_limit import BodySizeLimitMiddleware
-from cds_service.errors import install_error_handlers
+from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
 from cds_service.routes import discovery, feedback, hooks, pages
@@ -61,7 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(pages.router)
 
-    # Outermost first: the size limit runs before CORS and routing see the body.
+    # Each add_middleware wraps the previous one. CORS ends outermost so that even a 413 carries its
+    # headers (a browser would otherwise report a CORS failure instead of the size limit).
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -70,5 +73,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Accept"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

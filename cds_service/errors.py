@@ -7,6 +7,7 @@ problem, never the offending value: request values can be patient identifiers or
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,11 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "BadRequest",
     "DataUnavailable",
     "ServiceError",
+    "UnhandledErrorMiddleware",
     "install_error_handlers",
     "issues_from_validation_error",
 ]
@@ -102,8 +105,34 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"error": kinds.get(exc.status_code, "http_error"), "message": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The traceback goes to the log (type and frames only: no request values); never to the client.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"error": "internal_error", "message": "internal error; see the service log"}, 500)
+
+class UnhandledErrorMiddleware:
+    """Answers any unhandled exception with a JSON 500 and logs its type and frames.
+
+    Starlette's own handler re-raises after answering, so the server would log the exception message too,
+    which may quote a request value; this one stops it here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"], frames)
+            if not started:
+                response = JSONResponse({"error": "internal_error", "message": "internal error; see the service log"}, 500)
+                await response(scope, receive, send)
