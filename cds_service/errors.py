@@ -82,7 +82,12 @@ def issues_from_validation_error(error: ValidationError, prefix: tuple[str, ...]
             problem = "is required"
         elif item["type"] == "extra_forbidden":
             problem = "is not allowed"
-        issues.append({"field": _field(tuple(item["loc"]), prefix), "problem": problem})
+        loc = tuple(item["loc"])
+        # A model-level check names its field as "field: problem" (pydantic gives it no location).
+        head, sep, rest = problem.partition(": ")
+        if sep and head.isidentifier():
+            loc, problem = (*loc, head), rest
+        issues.append({"field": _field(loc, prefix), "problem": problem})
     return issues
 
 

@@ -114,7 +114,7 @@ class OrderSelectContext(_DraftOrdersContext):
         drafts = set(self.draft_references())
         missing = [index for index, reference in enumerate(self.selections) if reference not in drafts]
         if missing:
-            raise ValueError(f"selections item(s) {missing} do not point to an order in draftOrders")
+            raise ValueError(f"selections: item(s) {missing} do not point to an order in draftOrders")
         return self
 
 
@@ -155,5 +155,5 @@ class HookRequest(_Lenient):
     @model_validator(mode="after")
     def _authorization_needs_server(self) -> "HookRequest":
         if self.fhirAuthorization is not None and self.fhirServer is None:
-            raise ValueError("fhirServer is required when fhirAuthorization is present")
+            raise ValueError("fhirServer: is required when fhirAuthorization is present")
         return self

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from cds_service.services import MAX_QUERY_CHARS
+
+
+def test_discovery_lists_one_service_per_hook(client):
+    response = client.get("/cds-services")
+    assert response.status_code == 200
+    services = response.json()["services"]
+    assert sorted(s["hook"] for s in services) == ["order-select", "order-sign", "patient-view"]
+    for service in services:
+        assert service["id"] and service["description"] and service["title"]
+        assert service["prefetch"], "each service asks for the data the pathway reads"
+
+
+def test_prefetch_templates_cover_what_the_pathway_reads(client):
+    prefetch = client.get("/cds-services").json()["services"][0]["prefetch"]
+    queries = list(prefetch.values())
+    assert prefetch["patient"] == "Patient/{{context.patientId}}"
+    for resource in ("Condition", "Observation", "ImagingStudy", "DiagnosticReport", "ServiceRequest", "Procedure"):
+        assert any(q.startswith(f"{resource}?patient={{{{context.patientId}}}}") for q in queries), resource
+    assert any("ServiceRequest?" in q and "status=active" in q for q in queries)
+    assert any("category=imaging" in q for q in queries)
+
+
+def test_searches_are_code_filtered_and_short(client):
+    prefetch = client.get("/cds-services").json()["services"][0]["prefetch"]
+    for key, query in prefetch.items():
+        assert len(query) <= MAX_QUERY_CHARS, key
+        if query.startswith(("Condition?", "DiagnosticReport?", "Procedure?")) or "status=active" in query:
+            codes = unquote(query.split("&code=", 1)[1]).split(",")
+            assert all("|" in token and token.split("|")[1] for token in codes), key
+
+
+def test_discovery_has_no_nulls_or_empty_values(client):
+    def walk(value, path="$"):
+        assert value is not None and value != [] and value != {} and value != "", path
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+
+    walk(client.get("/cds-services").json())
