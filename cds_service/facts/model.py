@@ -159,6 +159,8 @@ class DraftOrder:
     referral: str | None = None  # "orthopedics" | "podiatry" | "surgery" | "nephrology" | "endocrinology" | "physiotherapy"
     occurrence: date | None = None
     reason_references: tuple[str, ...] = ()
+    # The order as received (JSON), so an `update` suggestion can send back the whole resource (helper D).
+    resource: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,10 @@ class Facts:
     morphology: tuple[MorphologyHint, ...] = ()
     probe_to_bone_done: Evidence | None = None
     draft_orders: tuple[DraftOrder, ...] = ()
+    # Active (not draft) ServiceRequests for labs, referrals and procedures, in DraftOrder shape with
+    # selected=False: a suggestion is never made for what is already ordered (helper D). Imaging orders
+    # are in `imaging` with status "ordered".
+    active_orders: tuple[DraftOrder, ...] = ()
 
     @property
     def in_pathway(self) -> bool:

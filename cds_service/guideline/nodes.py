@@ -1,0 +1,145 @@
+"""The pathway's nodes as reviewable data, loaded once from `nodes.toml` beside this file.
+
+Each node names its seed citation, its rules (per hook, as yes/no questions), the local defaults the
+seeds do not give, its card template and what it may suggest. The logic of each question lives in
+`cds_service.pathway.questions`; this module only reads and checks the declaration.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+__all__ = [
+    "HOOKS",
+    "LocalDefault",
+    "NodeSpec",
+    "PathwaySpec",
+    "Rule",
+    "SeedCitation",
+    "node_spec",
+    "pathway_spec",
+]
+
+HOOKS = ("patient-view", "order-select", "order-sign")
+INDICATORS = ("info", "warning", "critical")
+NODES_FILE = "nodes.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedCitation:
+    file: str  # seed file name, e.g. "000_f22d5f5c2b577d39.txt"
+    heading: str
+    quote: str  # exact sentence from the seed
+    reference: str  # the seed's inline reference number(s), "" when it gives none
+
+    @property
+    def source(self) -> str:
+        ref = f", ref. {self.reference}" if self.reference else ""
+        return f"seed {self.file.split('_', 1)[0]} \u00a7 {self.heading}{ref}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    hooks: tuple[str, ...]
+    trigger: str  # the rule in words
+    all: tuple[str, ...]  # question names, "not " prefix negates
+    any: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDefault:
+    text: str
+    config: str | None = None  # PathwayConfig field that changes it
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    id: str
+    title: str
+    indicator: str
+    hooks: tuple[str, ...]
+    template: str
+    seeds: tuple[SeedCitation, ...]
+    rules: tuple[Rule, ...]
+    local_defaults: tuple[LocalDefault, ...]
+    orderables: tuple[str, ...]
+    value_sets: tuple[str, ...]
+    override_reasons: tuple[str, ...]
+
+    @property
+    def citation(self) -> SeedCitation:
+        return self.seeds[0]
+
+    def rules_for(self, hook: str) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if hook in rule.hooks)
+
+
+@dataclass(frozen=True, slots=True)
+class PathwaySpec:
+    label: str
+    nodes: tuple[NodeSpec, ...]
+    override_reasons: dict[str, str]  # code -> display
+
+    def node(self, node_id: str) -> NodeSpec | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+
+def _tuple(entry: dict, key: str) -> tuple[str, ...]:
+    return tuple(entry.get(key, ()))
+
+
+def _node(entry: dict, reasons: dict[str, str]) -> NodeSpec:
+    node_id = entry.get("id", "?")
+    try:
+        spec = NodeSpec(
+            id=entry["id"],
+            title=entry["title"],
+            indicator=entry["indicator"],
+            hooks=_tuple(entry, "hooks"),
+            template=entry["template"],
+            seeds=tuple(SeedCitation(**seed) for seed in entry["seed"]),
+            rules=tuple(
+                Rule(name=r["name"], hooks=tuple(r["hooks"]), trigger=r["trigger"], all=tuple(r["all"]),
+                     any=tuple(r.get("any", ())))
+                for r in entry["rule"]
+            ),
+            local_defaults=tuple(LocalDefault(**d) for d in entry.get("local_default", ())),
+            orderables=_tuple(entry, "orderables"),
+            value_sets=_tuple(entry, "value_sets"),
+            override_reasons=_tuple(entry, "override_reasons"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{NODES_FILE}: node {node_id!r} is malformed: {exc!r}") from exc
+    if spec.indicator not in INDICATORS:
+        raise ValueError(f"{NODES_FILE}: node {node_id!r} has indicator {spec.indicator!r}; use one of {INDICATORS}")
+    rule_hooks = {hook for rule in spec.rules for hook in rule.hooks}
+    if not rule_hooks <= set(HOOKS) or rule_hooks != set(spec.hooks):
+        raise ValueError(f"{NODES_FILE}: node {node_id!r} declares hooks {spec.hooks} but its rules cover {sorted(rule_hooks)}")
+    unknown = [code for code in spec.override_reasons if code not in reasons]
+    if unknown:
+        raise ValueError(f"{NODES_FILE}: node {node_id!r} uses undeclared override reasons {unknown}")
+    return spec
+
+
+def parse_pathway_spec(text: str) -> PathwaySpec:
+    data = tomllib.loads(text)
+    reasons = dict(data.get("override_reason", {}))
+    nodes = tuple(_node(entry, reasons) for entry in data.get("node", ()))
+    ids = [n.id for n in nodes]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"{NODES_FILE}: duplicate node ids in {ids}")
+    return PathwaySpec(label=data["pathway_label"], nodes=nodes, override_reasons=reasons)
+
+
+@lru_cache(maxsize=1)
+def pathway_spec() -> PathwaySpec:
+    text = resources.files("cds_service.guideline").joinpath(NODES_FILE).read_text(encoding="utf-8")
+    return parse_pathway_spec(text)
+
+
+def node_spec(node_id: str) -> NodeSpec | None:
+    return pathway_spec().node(node_id)

@@ -1,0 +1,95 @@
+"""What a pathway rule concludes for one patient, as data: the render step turns it into a card.
+
+A `NodeResult` carries no wording; the card text lives in `cards/<template>`. Suggestions are described
+by intent (create this orderable, delete that draft, move that draft's date) and become FHIR resources
+only in `cds_service.render.resources`, where they are validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from cds_service.facts.model import Evidence
+
+__all__ = [
+    "CreateOrder",
+    "DeleteDraft",
+    "Indicator",
+    "NodeResult",
+    "OrderAction",
+    "ProposedSuggestion",
+    "SelectionBehavior",
+    "UpdateDraftOccurrence",
+]
+
+Indicator = Literal["info", "warning", "critical"]
+SelectionBehavior = Literal["at-most-one", "any"]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOrder:
+    """Create a draft ServiceRequest for a named orderable (`cds_service.guideline.valuesets.orderable`)."""
+
+    orderable: str
+    reason_references: tuple[str, ...] = ()
+    priority: Literal["routine", "urgent", "asap", "stat"] | None = None
+    # Timed follow-ups: the window in which the order should be carried out.
+    occurrence_start: date | None = None
+    occurrence_end: date | None = None
+    intent: Literal["proposal", "order"] = "proposal"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteDraft:
+    """Remove a draft order from the EHR's order session (`resourceId` is a relative reference)."""
+
+    resource_id: str  # "ServiceRequest/abc"
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateDraftOccurrence:
+    """Move a draft order's occurrence into a window."""
+
+    draft_reference: str  # "ServiceRequest/abc"
+    label: str
+    start: date
+    end: date
+
+
+OrderAction = CreateOrder | DeleteDraft | UpdateDraftOccurrence
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedSuggestion:
+    """One choice on a card. `key` is stable per node (it seeds the suggestion's uuid)."""
+
+    key: str
+    label: str
+    actions: tuple[OrderAction, ...]
+    is_recommended: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    node_id: str
+    indicator: Indicator
+    evidence: tuple[Evidence, ...]
+    # Values the node's template prints (dates, values, lists); plain data only.
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    suggestions: tuple[ProposedSuggestion, ...] = ()
+    selection_behavior: SelectionBehavior | None = None
+    # Override reason codes (this service's CodeSystem, listed in nodes.toml) the clinician may give.
+    override_reasons: tuple[str, ...] = ()
+    # The rule (by its name in nodes.toml) that fired, e.g. "patient-view" or "draft-advanced-imaging".
+    rule: str = ""
+
+    def __post_init__(self) -> None:
+        if self.suggestions and self.selection_behavior is None:
+            raise ValueError(f"node {self.node_id!r}: suggestions need a selection_behavior")
+        keys = [s.key for s in self.suggestions]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"node {self.node_id!r}: duplicate suggestion keys {keys}")
