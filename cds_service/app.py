@@ -45,8 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.authenticator = build_authenticator(settings)
     app.state.store = open_store(settings)
+    # The store is also the jti replay cache, shared by every worker through the database.
+    app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)
     app.state.fhir_client = FhirClient(
         connect_timeout=settings.fhir_connect_timeout_seconds,

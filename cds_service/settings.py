@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=10, ge=1)  # `next` links followed per query, at most
     fhir_max_parallel: int = Field(default=8, ge=1)
 
+    # JWT checks. Allowance for clocks that disagree, applied to `exp` and `iat` (both directions).
+    jwt_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    # Longest accepted token lifetime (`exp` - `iat`); the spec's tokens live minutes. Bounds the jti cache too.
+    jwt_max_lifetime_seconds: int = Field(default=3600, gt=0)
+    # JWK Set downloads (`jwks_url`, allowlisted `jku`): timeout, least time between two fetches of one URL
+    # (an unknown `kid` triggers a re-fetch at most this often), and age after which a cached set is refreshed.
+    jwks_fetch_timeout_seconds: float = Field(default=5.0, gt=0)
+    jwks_min_refetch_seconds: float = Field(default=60.0, ge=0)
+    jwks_max_age_seconds: float = Field(default=3600.0, gt=0)
+
     # Store of issued cards, feedback and seen JWT ids. SQLite by default; PostgreSQL in deployments.
     database_url: str = "sqlite:///./cds-service.db"
     # Key for the keyed hash of patient ids kept in the store (never the id in clear).

@@ -1,0 +1,56 @@
+"""One SQLAlchemy engine per store, set up for several workers sharing one database.
+
+SQLite: WAL (readers never wait for the writer), a busy timeout (writers queue instead of failing), and
+every transaction opened with BEGIN IMMEDIATE, so a transaction that reads then writes takes the write
+lock up front and cannot fail half-way with "database is locked". PostgreSQL: a pooled engine with
+pre-ping, so a restarted server does not fail the first request after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "is_sqlite"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another worker's transaction to finish
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_store_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(database_url)
+    if url.get_backend_name() == "postgresql":
+        return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    raise ValueError(
+        f"CDS_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, got backend {url.get_backend_name()!r}"
+    )
+
+
+def _sqlite_engine(database_url: str) -> Engine:
+    engine = create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    memory = make_url(database_url).database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        # synchronous stays FULL (the default): a 200 on feedback means the commit reached the disk.
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
