@@ -1,14 +1,190 @@
-"""PLACEHOLDER (helper C replaces): thresholds and lookbacks."""
+"""Thresholds and lookbacks of the pathway: defaults from `thresholds.toml`, overridable per deployment.
+
+`load_pathway_config(path)` reads the packaged defaults, then the TOML file at `path` (settings:
+CDS_PATHWAY_CONFIG), whose keys must be ones the defaults declare. Each value keeps its source
+("spec", "seed 000 ...", "local default") so pages and cards can say where a number comes from.
+"""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from cds_service.facts.model import LabTest
+
+__all__ = ["DEFAULTS_PATH", "PathwayConfig", "PathwayConfigError", "Range", "load_pathway_config"]
+
+DEFAULTS_PATH = Path(__file__).with_name("thresholds.toml")
+_RANGE_KEYS = {"low", "high", "unit", "source", "comment"}
+_SETTING_KEYS = {"value", "source", "comment"}
 
 
-@dataclass(frozen=True)
+class PathwayConfigError(ValueError):
+    """A pathway configuration file has an unknown key or a bad value (the message names it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A normal range in the test's canonical unit; both bounds inclusive, either may be open (None)."""
+
+    low: float | None
+    high: float | None
+    unit: str
+    source: str = "spec"
+    comment: str = ""
+
+    def direction(self, value: float) -> str | None:
+        """"low" / "high" when `value` is outside the range, None when inside."""
+        if self.low is not None and value < self.low:
+            return "low"
+        if self.high is not None and value > self.high:
+            return "high"
+        return None
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low:g}-{self.high:g} {self.unit}"
+        if self.low is not None:
+            return f">= {self.low:g} {self.unit}"
+        return f"<= {self.high:g} {self.unit}"
+
+
+@dataclass(frozen=True, slots=True)
 class PathwayConfig:
-    lookback_days: int = 90
+    imaging_lookback_days: int = 90
+    lab_lookback_days: int = 90
+    infection_lab_lookback_days: int = 30
+    duplicate_lab_window_days: int = 30
+    conservative_care_min_weeks: int = 6
+    repeat_xr_min_days: int = 14
+    repeat_xr_max_days: int = 28
+    repeat_xr_max_age_days: int = 90
+    dfi_reassess_min_days: int = 2
+    dfi_reassess_max_days: int = 4
+    ranges: dict[LabTest, Range] = field(default_factory=dict)
+    # setting name (or "ranges.<test>") -> where the value comes from
+    sources: dict[str, str] = field(default_factory=dict)
+    comments: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lookback_days(self) -> int:
+        """The spec's single "lookback" (imaging and labs share 90 days by default)."""
+        return self.imaging_lookback_days
+
+    def range_for(self, test: LabTest) -> Range | None:
+        return self.ranges.get(test)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "local default")
+
+
+_INT_SETTINGS = tuple(f.name for f in fields(PathwayConfig) if f.name not in {"ranges", "sources", "comments"})
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise PathwayConfigError(f"pathway configuration file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PathwayConfigError(f"pathway configuration file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
+    """Merge `document` into `base` (name -> {value, source, comment} / ranges -> test -> {...})."""
+    for key, raw in document.items():
+        if key == "ranges":
+            if not isinstance(raw, dict):
+                raise PathwayConfigError(f"{where}: 'ranges' must be a table of lab tests")
+            for test_name, body in raw.items():
+                name = f"ranges.{test_name}"
+                try:
+                    LabTest(test_name)
+                except ValueError:
+                    raise PathwayConfigError(
+                        f"{where}: unknown key {name!r}; lab tests are {[t.value for t in LabTest]}"
+                    ) from None
+                if not isinstance(body, dict):
+                    raise PathwayConfigError(f"{where}: {name!r} must be a table (low, high, unit, source, comment)")
+                unknown = set(body) - _RANGE_KEYS
+                if unknown:
+                    raise PathwayConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {name!r}")
+                for bound in ("low", "high"):
+                    if bound in body and not isinstance(body[bound], int | float):
+                        raise PathwayConfigError(f"{where}: {name}.{bound} must be a number, got {body[bound]!r}")
+                merged = dict(base["ranges"].get(test_name, {}))
+                merged.update(body)
+                if "source" not in body and base["ranges"].get(test_name):
+                    merged["source"] = f"deployment override ({where})"
+                base["ranges"][test_name] = merged
+            continue
+        if key not in _INT_SETTINGS:
+            raise PathwayConfigError(f"{where}: unknown key {key!r}; known keys are {[*_INT_SETTINGS, 'ranges']}")
+        body = raw if isinstance(raw, dict) else {"value": raw, "source": f"deployment override ({where})"}
+        unknown = set(body) - _SETTING_KEYS
+        if unknown:
+            raise PathwayConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {key!r}")
+        value = body.get("value")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PathwayConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
+        merged = dict(base["settings"].get(key, {}))
+        merged.update(body)
+        if isinstance(raw, dict) and "source" not in raw and where != DEFAULTS_PATH.name:
+            merged["source"] = f"deployment override ({where})"
+        base["settings"][key] = merged
+
+
+def _build(base: dict[str, Any]) -> PathwayConfig:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    comments: dict[str, str] = {}
+    for name, body in base["settings"].items():
+        values[name] = body["value"]
+        sources[name] = body.get("source", "local default")
+        comments[name] = body.get("comment", "")
+    ranges: dict[LabTest, Range] = {}
+    for test_name, body in base["ranges"].items():
+        name = f"ranges.{test_name}"
+        if "unit" not in body:
+            raise PathwayConfigError(f"{name} needs a 'unit'")
+        low, high = body.get("low"), body.get("high")
+        if low is None and high is None:
+            raise PathwayConfigError(f"{name} needs 'low', 'high' or both")
+        if low is not None and high is not None and low > high:
+            raise PathwayConfigError(f"{name}: low {low} is above high {high}")
+        ranges[LabTest(test_name)] = Range(
+            low=None if low is None else float(low),
+            high=None if high is None else float(high),
+            unit=body["unit"],
+            source=body.get("source", "local default"),
+            comment=body.get("comment", ""),
+        )
+        sources[name] = ranges[LabTest(test_name)].source
+    config = replace(PathwayConfig(), **values, ranges=ranges, sources=sources, comments=comments)
+    for low_name, high_name in (("repeat_xr_min_days", "repeat_xr_max_days"), ("dfi_reassess_min_days", "dfi_reassess_max_days")):
+        if getattr(config, low_name) > getattr(config, high_name):
+            raise PathwayConfigError(
+                f"{low_name} ({getattr(config, low_name)}) is above {high_name} ({getattr(config, high_name)})"
+            )
+    return config
+
+
+@lru_cache(maxsize=1)
+def _defaults() -> dict[str, Any]:
+    base: dict[str, Any] = {"settings": {}, "ranges": {}}
+    _apply(_read(DEFAULTS_PATH), DEFAULTS_PATH.name, base)
+    return base
 
 
 def load_pathway_config(path: Path | None = None) -> PathwayConfig:
-    return PathwayConfig()
+    """The packaged defaults, overridden by the TOML file at `path` when given."""
+    defaults = _defaults()
+    base = {"settings": {k: dict(v) for k, v in defaults["settings"].items()},
+            "ranges": {k: dict(v) for k, v in defaults["ranges"].items()}}
+    if path is not None:
+        _apply(_read(Path(path)), Path(path).name, base)
+    return _build(base)
