@@ -1,6 +1,58 @@
-"""PLACEHOLDER (helper D replaces): Facts -> node results."""
+"""Facts -> the pathway nodes that fire, in card order (critical first, then the order of nodes.toml).
+
+Whether a node fires is decided by its rules in `nodes.toml` (named questions, per hook); what it says
+and suggests is built by the node's function below. A builder may still return None when nothing is
+left to say (e.g. every test it would suggest is already ordered): quiet by default.
+"""
+
 from __future__ import annotations
 
+from cds_service.facts.model import Facts
+from cds_service.guideline.config import PathwayConfig
+from cds_service.guideline.nodes import Rule, pathway_spec
+from cds_service.pathway import differential, follow_up, imaging, infection, labs, surgery
+from cds_service.pathway.context import Builder, NodeContext
+from cds_service.pathway.limits import Limits, limits_from_config
+from cds_service.pathway.questions import answer
+from cds_service.pathway.result import NodeResult
 
-def evaluate(facts, config) -> list:  # type: ignore[no-untyped-def]
-    return []
+__all__ = ["BUILDERS", "evaluate", "rule_fires"]
+
+BUILDERS: dict[str, Builder] = {
+    "initial-radiograph": imaging.initial_radiograph,
+    "advanced-imaging": imaging.advanced_imaging,
+    "differential-diagnosis": differential.differential_diagnosis,
+    "metabolic-workup": labs.metabolic_workup,
+    "metabolic-cause": labs.metabolic_cause,
+    "osteomyelitis-rule-out": infection.osteomyelitis_rule_out,
+    "eschar-no-debridement": infection.eschar_no_debridement,
+    "infection-management": infection.infection_management,
+    "urgent-surgery": infection.urgent_surgery,
+    "surgical-referral": surgery.surgical_referral,
+    "malignancy-referral": surgery.malignancy_referral,
+    "conservative-care": surgery.conservative_care,
+    "repeat-radiograph": follow_up.repeat_radiograph,
+    "dfi-reassessment": follow_up.dfi_reassessment,
+}
+SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+
+
+def rule_fires(rule: Rule, facts: Facts, limits: Limits) -> bool:
+    if not all(answer(name, facts, limits) for name in rule.all):
+        return False
+    return not rule.any or any(answer(name, facts, limits) for name in rule.any)
+
+
+def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
+    if not facts.in_pathway:
+        return []
+    limits = limits_from_config(config)
+    results: list[NodeResult] = []
+    for node in pathway_spec().nodes:  # one entry per node id, so no node can fire twice
+        fired = tuple(rule.name for rule in node.rules_for(facts.hook) if rule_fires(rule, facts, limits))
+        if not fired:
+            continue
+        result = BUILDERS[node.id](NodeContext(facts=facts, limits=limits, node=node, fired=fired))
+        if result is not None:
+            results.append(result)
+    return sorted(results, key=lambda r: SEVERITY[r.indicator])

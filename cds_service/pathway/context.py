@@ -1,0 +1,102 @@
+"""What a node's builder gets: the facts, the limits, its own declaration and the rules that fired;
+and the evidence wording shared by all nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cds_service.facts.model import DraftOrder, Evidence, Facts, ImagingEvent, Infection, LabResult, LabTest, Problem
+from cds_service.guideline.nodes import NodeSpec
+from cds_service.pathway.limits import Limits
+from cds_service.pathway.result import NodeResult
+
+__all__ = [
+    "LAB_NAMES",
+    "Builder",
+    "NodeContext",
+    "draft_evidence",
+    "infection_evidence",
+    "imaging_evidence",
+    "lab_evidence",
+    "problem_evidence",
+]
+
+LAB_NAMES = {
+    LabTest.CALCIUM: "Calcium",
+    LabTest.PHOSPHATE: "Phosphate",
+    LabTest.PTH: "PTH",
+    LabTest.CREATININE: "Creatinine",
+    LabTest.EGFR: "eGFR",
+    LabTest.VITAMIN_D: "25-OH vitamin D",
+    LabTest.ESR: "ESR",
+    LabTest.CRP: "CRP",
+    LabTest.CULTURE: "Culture",
+}
+MODALITY_NAMES = {"XR": "Radiograph", "MR": "MRI", "CT": "CT", "US": "Ultrasound"}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeContext:
+    facts: Facts
+    limits: Limits
+    node: NodeSpec
+    fired: tuple[str, ...]  # names of the node's rules that fired for this hook
+
+    def result(self, evidence: list[Evidence] | tuple[Evidence, ...], **kwargs: object) -> NodeResult:
+        # One piece of evidence may back two questions; show it once.
+        unique = tuple(dict.fromkeys(evidence))
+        return NodeResult(
+            node_id=self.node.id,
+            indicator=kwargs.pop("indicator", self.node.indicator),  # type: ignore[arg-type]
+            evidence=unique,
+            rule=",".join(self.fired),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+Builder = Callable[[NodeContext], NodeResult | None]
+
+
+def problem_evidence(problem: Problem) -> Evidence:
+    return Evidence(label=problem.label, reference=problem.reference, when=problem.onset or problem.recorded)
+
+
+def lab_evidence(result: LabResult) -> Evidence:
+    name = LAB_NAMES.get(result.test, result.test.value)
+    if result.test is LabTest.CULTURE:
+        grown = {True: "organism grown", False: "no growth", None: "result"}[result.positive]
+        return Evidence(label=f"{name}: {grown}", reference=result.reference, when=result.when)
+    if result.value is not None and result.unit:
+        shown = f"{result.value:g} {result.unit}"
+    else:
+        shown = result.original
+    label = f"{name} {shown}"
+    if result.original and result.original != shown:
+        label += f" (reported {result.original})"
+    if result.abnormal:
+        label += f", {result.direction or 'abnormal'}"
+        if result.decided_by:
+            label += f" by {result.decided_by}"
+    elif result.abnormal is False:
+        label += ", normal"
+    return Evidence(label=label, reference=result.reference, when=result.when)
+
+
+def imaging_evidence(event: ImagingEvent) -> Evidence:
+    what = MODALITY_NAMES.get(event.modality.value, event.modality.value)
+    site = " ".join(x for x in (event.side.value if event.side else None, event.body_site or "foot/ankle") if x)
+    verb = "ordered" if event.status == "ordered" else "done"
+    label = f"{what} of the {site} ({verb})"
+    if event.text:
+        label += f": {event.text}"
+    return Evidence(label=label, reference=event.reference, when=event.when)
+
+
+def draft_evidence(draft: DraftOrder) -> Evidence:
+    return Evidence(label=f"Draft order: {draft.label}", reference=draft.reference, when=draft.occurrence)
+
+
+def infection_evidence(infection: Infection) -> Evidence:
+    label = infection.label + (f" ({infection.severity})" if infection.severity else "")
+    return Evidence(label=label, reference=infection.reference, when=infection.when)
