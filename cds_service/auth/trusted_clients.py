@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jwt
+
 __all__ = [
     "ALLOWED_ALGORITHMS",
     "DEFAULT_ALGORITHMS",
@@ -119,6 +121,12 @@ def _client(entry: Any, where: str) -> TrustedClient:
                 raise TrustedClientsError(f"{where}: jwks.keys[{j}] is a private or symmetric key; list public keys only")
             if not isinstance(key.get("kid"), str):
                 raise TrustedClientsError(f"{where}: jwks.keys[{j}] needs a kid (tokens pick their key by kid)")
+            try:
+                jwt.PyJWK(key)  # a key that cannot be loaded is a typo to report now, not a 401 later
+            except (jwt.PyJWTError, ValueError, TypeError) as exc:
+                raise TrustedClientsError(
+                    f"{where}: jwks.keys[{j}] (kid {key['kid']!r}) is not a usable public JWK: {type(exc).__name__}"
+                ) from None
         jwks = tuple(keys)
     jwks_url = _https_or_loopback_url(entry["jwks_url"], f"{where}: jwks_url") if "jwks_url" in entry else None
     allowlist = entry.get("jku_allowlist", [])
