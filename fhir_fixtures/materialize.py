@@ -1,0 +1,76 @@
+"""Render the fixtures' date tokens to concrete dates, so the fixtures never age.
+
+A token is ``{{today}}``, ``{{today-30d}}``, ``{{today+3d}}`` or ``{{today-8w}}`` (days or weeks), and may sit
+inside a longer string: ``"{{today-5d}}T08:15:00Z"`` becomes ``"2026-11-16T08:15:00Z"``. Everything else is
+returned unchanged. Used as a module (`materialize(obj, today)`) or as a script:
+
+    python -m fhir_fixtures.materialize --today 2026-11-21 --out /tmp/fixtures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TOKEN", "materialize", "render_date", "shift"]
+
+TOKEN = re.compile(r"\{\{\s*today\s*(?:([+-])\s*(\d+)\s*([dw]))?\s*\}\}")
+UNIT_DAYS = {"d": 1, "w": 7}
+
+
+def shift(today: date, days: int) -> date:
+    return today + timedelta(days=days)
+
+
+def _offset_days(match: re.Match[str]) -> int:
+    sign, amount, unit = match.groups()
+    if sign is None:
+        return 0
+    days = int(amount) * UNIT_DAYS[unit]
+    return days if sign == "+" else -days
+
+
+def render_date(text: str, today: date) -> str:
+    """Replace every token in `text`; leftover braces mean a malformed token, which is an authoring error."""
+    rendered = TOKEN.sub(lambda m: shift(today, _offset_days(m)).isoformat(), text)
+    if "{{" in rendered:
+        raise ValueError(f"malformed date token in {text!r}: use {{{{today}}}}, {{{{today-30d}}}} or {{{{today+2w}}}}")
+    return rendered
+
+
+def materialize(obj: Any, today: date) -> Any:
+    """A deep copy of `obj` (JSON-like: dicts, lists, scalars) with every date token rendered."""
+    if isinstance(obj, str):
+        return render_date(obj, today) if "{{" in obj else obj
+    if isinstance(obj, dict):
+        return {key: materialize(value, today) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [materialize(value, today) for value in obj]
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fhir_fixtures.catalog import FIXTURES_DIR
+
+    parser = argparse.ArgumentParser(description="Write the fixtures with concrete dates.")
+    parser.add_argument("--today", type=date.fromisoformat, default=date.today(), help="YYYY-MM-DD (default: today)")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    args = parser.parse_args(argv)
+    count = 0
+    for sub in ("bundles", "drafts", "requests"):
+        for source in sorted((FIXTURES_DIR / sub).glob("*.json")):
+            target = args.out / sub / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            rendered = materialize(json.loads(source.read_text()), args.today)
+            target.write_text(json.dumps(rendered, indent=2) + "\n")
+            count += 1
+    print(f"wrote {count} files for {args.today.isoformat()} under {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
