@@ -19,6 +19,6 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
     if service_by_id(service_id) is None:
         raise HTTPException(404, f"no CDS service with id '{service_id}'; GET /cds-services lists them")
     entries = parse_feedback(parse_json(await request.body()))
-    # 200 only once the store has committed the whole batch.
-    await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
-    return {"stored": len(entries.feedback)}
+    # 200 only once the store has committed the whole batch (or found it already stored: repeats are kept once).
+    new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
+    return {"stored": len(entries.feedback), "new": new}
