@@ -1,0 +1,52 @@
+"""Run a fixture request through the evaluator path (`cds_service.invocation.invoke`) with a given day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cds_service.gathering.fhir_client import FhirClient
+from cds_service.guideline.config import load_pathway_config
+from cds_service.invocation import Invocation, invoke
+from cds_service.services import SERVICES
+from fhir_fixtures.hook_requests import build_request
+
+__all__ = ["BASE_URL", "CASES", "RecordedCards", "SERVICE_BY_HOOK", "run_fixture"]
+
+JSON = dict[str, Any]
+
+BASE_URL = "http://cds.example.org"
+SERVICE_BY_HOOK = {service.hook: service for service in SERVICES}
+
+
+class RecordedCards:
+    """Stands in for the store: keeps what `invoke` records, so a test can check it."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def record_issued_cards(self, *, service_id: str, hook_instance: str, patient_id: str, cards: list[Any]) -> None:
+        self.calls.append({"service_id": service_id, "hook_instance": hook_instance, "cards": len(cards)})
+
+
+def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
+    """(request, response) for a fixture patient and hook, evaluated on `today`; the request carries full
+    prefetch and no fhirServer, so any FHIR call would fail the test."""
+    request = build_request(patient, hook, today)
+    call = Invocation(
+        service=SERVICE_BY_HOOK[hook],
+        public_base_url=BASE_URL,
+        fhir_client=FhirClient(),
+        pathway=load_pathway_config(),
+        recorder=RecordedCards(),
+    )
+    return request, invoke(call, request, today=today)
+
+
+def _cases() -> list[tuple[str, str]]:
+    from tests.support.e2e_expectations import EXPECTED
+
+    return [(patient, hook) for patient, hooks in EXPECTED.items() for hook in hooks]
+
+
+CASES = _cases()

@@ -1,0 +1,53 @@
+"""The fixtures loaded into the real in-memory FHIR server with `fhir_fixtures.load`, then every hook
+called WITHOUT prefetch: the service gathers from the server and must reach the same cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+import requests
+
+from cds_service.guideline.config import load_pathway_config
+from cds_service.invocation import Invocation, invoke
+from cds_service.gathering.fhir_client import FhirClient
+from fhir_fixtures.catalog import PATIENTS
+from fhir_fixtures.hook_requests import build_request
+from fhir_fixtures.load import load
+from tests.support.e2e_checks import check_response
+from tests.support.e2e_run import BASE_URL, CASES, SERVICE_BY_HOOK, RecordedCards
+from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.fhir_server
+
+TODAY = date(2028, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def loaded(fhir_server: FhirTestServer) -> Iterator[FhirTestServer]:  # noqa: F811
+    fhir_server.reset()
+    with requests.Session() as session:
+        report = load(fhir_server.base_url, today=TODAY, session=session)
+    assert report.patients == len(PATIENTS)
+    yield fhir_server
+    fhir_server.reset()
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[FhirClient]:
+    fhir = FhirClient()
+    yield fhir
+    fhir.close()
+
+
+@pytest.mark.parametrize(("patient", "hook"), CASES, ids=[f"{p}-{h}" for p, h in CASES])
+def test_cards_from_the_fhir_server_match_the_spec(
+    loaded: FhirTestServer, client: FhirClient, patient: str, hook: str
+) -> None:
+    body = build_request(patient, hook, TODAY, with_prefetch=False, fhir_server=loaded.base_url)
+    call = Invocation(SERVICE_BY_HOOK[hook], BASE_URL, client, load_pathway_config(), RecordedCards())
+    response = invoke(call, body, today=TODAY)
+    # The same request with prefetch lists what the patient's data holds, for the reference checks.
+    problems = check_response(patient, hook, build_request(patient, hook, TODAY), response, TODAY)
+    assert not problems, "\n".join(problems)
