@@ -1,0 +1,84 @@
+"""Print the README table: for each fixture patient, the cards a clinician sees on each hook, produced by
+running the real service (`cds_service.invocation.invoke`) on the fixture requests.
+
+    python -m fhir_fixtures.table [--today YYYY-MM-DD] [--summaries]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from datetime import date
+from typing import Any
+
+from fhir_fixtures.author import AUTHORS
+from fhir_fixtures.catalog import HOOKS, PATIENTS
+from fhir_fixtures.hook_requests import build_request
+
+__all__ = ["cards_for", "markdown_table", "story"]
+
+JSON = dict[str, Any]
+
+BASE_URL = "http://127.0.0.1:8080"
+
+
+class _NoRecorder:
+    def record_issued_cards(self, **_: Any) -> None:
+        pass
+
+
+def cards_for(patient: str, hook: str, today: date) -> list[JSON]:
+    from cds_service.gathering.fhir_client import FhirClient
+    from cds_service.guideline.config import load_pathway_config
+    from cds_service.invocation import Invocation, invoke
+    from cds_service.services import SERVICES
+
+    service = next(s for s in SERVICES if s.hook == hook)
+    client = FhirClient()
+    try:
+        call = Invocation(service, BASE_URL, client, load_pathway_config(), _NoRecorder())
+        return invoke(call, build_request(patient, hook, today), today=today)["cards"]
+    finally:
+        client.close()
+
+
+def story(patient: str) -> str:
+    """The fixture's story: its author function's docstring, on one line."""
+    return " ".join((inspect.getdoc(AUTHORS[patient]) or "").split())
+
+
+def _cell(cards: list[JSON], summaries: bool) -> str:
+    if not cards:
+        return "(no cards)"
+    parts = []
+    for card in cards:
+        node = ((card.get("source") or {}).get("topic") or {}).get("code", "?")
+        text = f"`{node}` {card.get('indicator')}"
+        if summaries:
+            text += f": {card.get('summary', '').replace('|', '/')}"
+        parts.append(text)
+    return "<br>".join(parts)
+
+
+def markdown_table(today: date, *, summaries: bool = False) -> str:
+    lines = [
+        "| fixture | story | " + " | ".join(HOOKS) + " |",
+        "|---|---|" + "---|" * len(HOOKS),
+    ]
+    for patient in PATIENTS:
+        cells = [_cell(cards_for(patient, hook, today), summaries) for hook in HOOKS]
+        lines.append(f"| `{patient}` | {story(patient)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Markdown table of the cards each fixture patient gets.")
+    parser.add_argument("--today", type=date.fromisoformat, default=date.today())
+    parser.add_argument("--summaries", action="store_true", help="add each card's summary")
+    args = parser.parse_args(argv)
+    print(markdown_table(args.today, summaries=args.summaries), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
