@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from cds_service.facts.model import Modality
+from cds_service.facts.model import DraftOrder, Facts, Modality
 from cds_service.pathway import lookups
 from cds_service.pathway.context import NodeContext, draft_evidence, imaging_evidence, infection_evidence, problem_evidence
 from cds_service.pathway.imaging import radiograph_orderable
 from cds_service.pathway.limits import Limits
-from cds_service.pathway.result import CreateOrder, NodeResult, ProposedSuggestion, UpdateDraftOccurrence
+from cds_service.pathway.result import (
+    CreateOrder,
+    DeleteDraft,
+    NodeResult,
+    OrderAction,
+    ProposedSuggestion,
+    UpdateDraftOccurrence,
+)
 
 __all__ = ["dfi_reassessment", "repeat_radiograph", "repeat_window"]
 
@@ -46,7 +53,7 @@ def repeat_radiograph(ctx: NodeContext) -> NodeResult | None:
             ProposedSuggestion(
                 key=f"reschedule-{d.reference}",
                 label=f"Schedule the radiograph {start.isoformat()} to {end.isoformat()}",
-                actions=(UpdateDraftOccurrence(draft_reference=d.reference, label=d.label, start=start, end=end),),
+                actions=_reschedule(d, start, end, facts),
                 is_recommended=True,
             )
             for d in drafts
@@ -67,6 +74,16 @@ def repeat_radiograph(ctx: NodeContext) -> NodeResult | None:
         is_recommended=True,
     )
     return ctx.result(evidence, variables=variables, suggestions=(suggestion,), selection_behavior="at-most-one")
+
+
+def _reschedule(draft: DraftOrder, start: date, end: date, facts: Facts) -> tuple[OrderAction, ...]:
+    """Update the draft when its resource came with the request; otherwise replace it by a dated order."""
+    if draft.resource is not None:
+        return (UpdateDraftOccurrence(draft_reference=draft.reference, label=draft.label, start=start, end=end),)
+    replacement = CreateOrder(orderable=radiograph_orderable(draft.side or lookups.problem_side(facts)),
+                              reason_references=draft.reason_references or lookups.reason_references(facts),
+                              occurrence_start=start, occurrence_end=end)
+    return (DeleteDraft(resource_id=draft.reference, label=draft.label), replacement)
 
 
 def dfi_reassessment(ctx: NodeContext) -> NodeResult | None:

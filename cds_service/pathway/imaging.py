@@ -116,7 +116,8 @@ def advanced_imaging(ctx: NodeContext) -> NodeResult | None:
     evidence = [imaging_evidence(latest)] if latest else []
     evidence += [problem_evidence(p) for p in facts.problems]
     deep = (
-        infection_related(facts, limits)
+        bool(facts.infections)
+        or infection_related(facts, limits)
         or has_osteomyelitis_diagnosis(facts, limits)
         or diabetic_foot_infection(facts, limits)
         or osteomyelitis_or_dfi_suspected(facts, limits)

@@ -6,7 +6,7 @@ import re
 
 from cds_service.facts.model import CalcificationClass, LabTest
 from cds_service.pathway import lookups
-from cds_service.pathway.context import LAB_NAMES, NodeContext, draft_evidence, lab_evidence
+from cds_service.pathway.context import LAB_NAMES, NodeContext, draft_evidence, lab_evidence, problem_evidence
 from cds_service.pathway.questions import abnormal_metabolic_labs
 from cds_service.pathway.result import CreateOrder, DeleteDraft, NodeResult, ProposedSuggestion
 
@@ -51,7 +51,7 @@ def metabolic_workup(ctx: NodeContext) -> NodeResult | None:
         if (r := lookups.lab_within(facts, test, limits.lab_lookback_days)) is not None
     ]
     evidence = [*(draft_evidence(d) for d, _ in duplicates), *(lab_evidence(r) for _, r in duplicates),
-                *_class_evidence(ctx), *present]
+                *(problem_evidence(p) for p in facts.problems), *_class_evidence(ctx), *present]
     variables = {
         "missing": [name for name, _ in missing],
         "duplicates": [{"draft": d.label, "last": lab_evidence(r).label, "when": r.when} for d, r in duplicates],

@@ -138,16 +138,23 @@ def missing_metabolic_tests(facts: Facts, limits: Limits) -> list[tuple[str, str
 
 
 def outstanding_osteomyelitis_studies(facts: Facts, limits: Limits) -> list[tuple[str, str]]:
-    """(study, orderable): probe-to-bone, ESR and CRP first; MRI once those are all done or ordered."""
+    """(study, orderable): probe-to-bone, ESR and CRP first (those neither done nor ordered); MRI once all
+    three have results and osteomyelitis is still not diagnosed."""
     days = limits.infection_lab_lookback_days
-    initial = []
+    initial, pending = [], False
     ptb_done = facts.probe_to_bone_done is not None and within(facts.probe_to_bone_done.when, facts.today, days)
-    if not (ptb_done or procedure_ordered(facts, "probe-to-bone")):
-        initial.append(("probe-to-bone test", "probe-to-bone-test"))
+    if not ptb_done:
+        if procedure_ordered(facts, "probe-to-bone"):
+            pending = True
+        else:
+            initial.append(("probe-to-bone test", "probe-to-bone-test"))
     for test, name in ((LabTest.ESR, "ESR"), (LabTest.CRP, "CRP")):
-        if not (lab_within(facts, test, days) or lab_ordered(facts, test)):
-            initial.append((name, f"lab-{test.value}"))
-    if initial:
+        if not lab_within(facts, test, days):
+            if lab_ordered(facts, test):
+                pending = True
+            else:
+                initial.append((name, f"lab-{test.value}"))
+    if initial or pending:  # MRI only once the initial studies have results ("if still uncertain")
         return initial
     mri = frozenset({Modality.MR})
     if imaging_done_within(facts, mri, limits.imaging_lookback_days) or imaging_ordered(facts, mri):
