@@ -21,7 +21,7 @@ def test_defaults_follow_the_spec_and_seed() -> None:
     calcium = config.ranges[LabTest.CALCIUM]
     assert (calcium.low, calcium.high, calcium.unit) == (8.5, 10.5, "mg/dL")
     assert config.ranges[LabTest.EGFR].high is None
-    assert LabTest.CREATININE not in config.ranges  # the spec judges renal function by eGFR
+    assert config.source_of("ranges.creatinine") == "local default"  # the spec gives none
     assert config.source_of("repeat_xr_min_days").startswith("seed 000")
     assert config.source_of("imaging_lookback_days") == "spec"
     assert "local default" in config.source_of("conservative_care_min_weeks")

@@ -7,6 +7,7 @@ distinct from "no": a lab with no result is `None`, not normal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -53,6 +54,9 @@ class LabTest(StrEnum):
     CULTURE = "culture"  # wound / tissue / bone culture
 
 
+_ACRONYMS = frozenset({"pth", "egfr", "esr", "crp"})
+
+
 class CalcificationClass(StrEnum):
     INFECTION = "infection-related"
     METASTATIC = "metastatic"
@@ -85,6 +89,7 @@ class Problem:
     verification: str | None = None
     active: bool = True
     matched_by_text: bool = False
+    body_site: str | None = None  # "foot" | "ankle" | "heel" | "toe" when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +103,19 @@ class LabResult:
     # True/False when an interpretation, a reference range or the default range decides; None when unknown
     abnormal: bool | None
     direction: str | None = None  # "high" | "low" | None
-    decided_by: str | None = None  # "interpretation" | "referenceRange" | "default range"
+    decided_by: str | None = None  # "interpretation" | "referenceRange" | "default range" | "result" (cultures)
     positive: bool | None = None  # cultures: organism grown
+    label: str = ""  # the test's name as the data gives it, e.g. "Calcium [Mass/volume] in Serum or Plasma"
+
+    def describe(self) -> str:
+        """Card words: "Calcium 11.62 mg/dL (high), 2026-11-01"."""
+        name = self.test.value.replace("_", " ").upper() if self.test in _ACRONYMS else self.test.value.replace("_", " ").capitalize()
+        value = f"{self.value:.4g} {self.unit}" if self.value is not None and self.unit else self.original
+        state = self.direction or ("abnormal" if self.abnormal else "normal" if self.abnormal is False else "not judged")
+        if self.test is LabTest.CULTURE:
+            state = "positive" if self.positive else "negative" if self.positive is False else "result unclear"
+        when = f", {self.when.isoformat()}" if self.when else ""
+        return f"{name} {value} ({state}){when}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +130,9 @@ class ImagingEvent:
     body_site: str | None = None  # "foot" | "ankle" | "toe" | "heel"
     side: Side | None = None
     text: str | None = None  # report conclusion / description, for morphology hints
+    # Other resources describing the same study (same modality and day), e.g. its DiagnosticReport
+    also: tuple[str, ...] = ()
+    by_text: bool = False  # recognised from text, not from a code
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +167,7 @@ class DraftOrder:
 
     reference: str  # "ServiceRequest/abc"
     resource_type: str
-    category: str  # "imaging" | "lab" | "procedure" | "referral" | "other"
+    category: str  # "imaging" | "lab" | "procedure" | "referral" | "follow-up" | "other"
     label: str
     selected: bool  # in order-select's selections (always True at order-sign)
     modality: Modality | None = None
@@ -159,6 +178,8 @@ class DraftOrder:
     referral: str | None = None  # "orthopedics" | "podiatry" | "surgery" | "nephrology" | "endocrinology" | "physiotherapy"
     occurrence: date | None = None
     reason_references: tuple[str, ...] = ()
+    status: str | None = None  # ServiceRequest.status ("draft" for draft orders, "active" for active_orders)
+    code: tuple[tuple[str, str], ...] = ()  # the order's (system, code) pairs, to tell a suggestion is already there
     # The order as received (JSON), so an `update` suggestion can send back the whole resource (helper D).
     resource: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
@@ -186,13 +207,34 @@ class Facts:
     foot_pain: Evidence | None = None  # active foot pain (symptomatic)
     bone_destruction: Evidence | None = None  # progressive bone destruction on X-ray
     morphology: tuple[MorphologyHint, ...] = ()
-    probe_to_bone_done: Evidence | None = None
+    probe_to_bone_done: Evidence | None = None  # a probe-to-bone test within the infection-lab lookback (30 d)
     draft_orders: tuple[DraftOrder, ...] = ()
     # Active (not draft) ServiceRequests for labs, referrals and procedures, in DraftOrder shape with
     # selected=False: a suggestion is never made for what is already ordered (helper D). Imaging orders
     # are in `imaging` with status "ordered".
     active_orders: tuple[DraftOrder, ...] = ()
+    # Diabetes with cellulitis, abscess, necrotizing infection or osteomyelitis of the foot, or SNOMED 200687002
+    diabetic_foot_infection: Evidence | None = None
 
     @property
     def in_pathway(self) -> bool:
         return bool(self.problems)
+
+    def imaging_done(self, modalities: Iterable[Modality], within_days: int | None = None) -> tuple[ImagingEvent, ...]:
+        """Foot/ankle imaging done with one of `modalities`, newest first; with `within_days`, only studies in
+        [today - within_days, today] (both ends included). Undated or future studies never count."""
+        wanted = set(modalities)
+        found = [
+            event for event in self.imaging
+            if event.status == "done" and event.modality in wanted and event.when is not None
+            and event.when <= self.today
+            and (within_days is None or (self.today - event.when).days <= within_days)
+        ]
+        return tuple(sorted(found, key=lambda event: event.when or date.min, reverse=True))
+
+    def imaging_ordered(self, modalities: Iterable[Modality]) -> tuple[ImagingEvent, ...]:
+        wanted = set(modalities)
+        return tuple(e for e in self.imaging if e.status == "ordered" and e.modality in wanted)
+
+    def lab(self, test: LabTest) -> LabResult | None:
+        return self.labs.get(test)

@@ -1,0 +1,216 @@
+"""Facts from Conditions: the problems that put a patient in the pathway, and the clinical context
+(diabetes, ulcer, infection, metabolic and dystrophic causes, malignancy, pain, eschar, ischemia).
+
+A Condition counts when its clinicalStatus is absent or active/recurrence/relapse and its
+verificationStatus is not refuted/entered-in-error (spec "Vocabulary"). Concepts whose code does not name
+the foot need a foot/ankle/heel/toe bodySite, or a foot word in the Condition's own text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cds_service.facts.access import concept_texts, concepts, get, status_code
+from cds_service.facts.dates import to_date
+from cds_service.facts.model import Evidence, Infection, Problem, Side
+from cds_service.facts.recognise import foot_site
+from cds_service.facts.text import Match, label_of, match_concepts, side_in_text
+from cds_service.guideline.valuesets import ValueSets
+
+__all__ = ["COUNTING_CLINICAL_STATUSES", "ConditionFacts", "condition_counts", "condition_facts"]
+
+COUNTING_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
+EXCLUDED_VERIFICATION_STATUSES = frozenset({"refuted", "entered-in-error"})
+
+# Entry concepts (spec "Who is in the pathway" 1 and 2), in the order they are tried.
+_ENTRY_SETS = (
+    ("calcification-foot-site", "calcification"),
+    ("calcification-concept", "calcification"),
+    ("soft-tissue-mass-foot", "soft-tissue-mass"),
+    ("soft-tissue-mass", "soft-tissue-mass"),
+)
+# Sets whose concept is about the foot: a code that does not name the foot needs a foot bodySite or text.
+_FOOT_SETS = frozenset({
+    "calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass",
+    "foot-ulcer", "diabetic-foot-infection", "osteomyelitis-foot", "osteomyelitis", "cellulitis-foot",
+    "abscess-foot", "deep-abscess", "foot-trauma", "foot-pain", "eschar", "gangrene-foot", "gangrene",
+})
+_INFECTION_SETS = (
+    ("osteomyelitis-foot", "osteomyelitis"),
+    ("osteomyelitis", "osteomyelitis"),
+    ("cellulitis-foot", "cellulitis"),
+    ("abscess-foot", "abscess"),
+    ("deep-abscess", "deep-abscess"),
+    ("necrotizing-infection", "necrotizing"),
+    ("diabetic-foot-infection", "diabetic-foot-infection"),
+)
+_METABOLIC_SETS = ("ckd-stage-3-5", "hyperparathyroidism", "hypervitaminosis-d", "calcium-phosphate-disorder")
+# seed 000 ("post-traumatic calcifications, calcific tendinitis, myositis ossificans") + seed 004 causes
+_DYSTROPHIC_SETS = (
+    "foot-trauma", "venous-insufficiency", "parasitic-infestation", "dermatomyositis", "scleroderma",
+    "injection-granuloma", "malignancy",
+)
+# Problem concepts (codes' concept names and text terms) that are dystrophic by themselves.
+DYSTROPHIC_CONCEPTS = frozenset({
+    "calcific-tendinitis", "myositis-ossificans", "heterotopic-ossification", "dystrophic-calcification",
+    "paralytic-calcification", "burn-calcification", "calcific tendinitis", "calcific tendonitis",
+    "myositis ossificans", "heterotopic ossification", "ossification of muscle",
+})
+
+
+def condition_counts(condition: Any) -> bool:
+    clinical = status_code(get(condition, "clinicalStatus"))
+    verification = status_code(get(condition, "verificationStatus"))
+    return (clinical is None or clinical in COUNTING_CLINICAL_STATUSES) and (
+        verification not in EXCLUDED_VERIFICATION_STATUSES
+    )
+
+
+@dataclass(slots=True)
+class ConditionFacts:
+    problems: list[Problem] = field(default_factory=list)
+    infections: list[Infection] = field(default_factory=list)
+    diabetes: Evidence | None = None
+    foot_ulcer: Evidence | None = None
+    osteomyelitis: Evidence | None = None
+    eschar: Evidence | None = None
+    ischemia: Evidence | None = None
+    urgent_surgical: list[Evidence] = field(default_factory=list)
+    metabolic: list[Evidence] = field(default_factory=list)
+    dystrophic: list[Evidence] = field(default_factory=list)
+    malignancy: list[Evidence] = field(default_factory=list)
+    foot_pain: Evidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    model: Any
+    reference: str
+    label: str
+    onset: date | None
+    recorded: date | None
+    texts: tuple[str, ...]  # code and bodySite texts, for site and side words
+
+    @property
+    def when(self) -> date | None:
+        return self.onset or self.recorded
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.label, self.reference, self.when)
+
+
+def _view(condition: Any) -> _Condition:
+    code = get(condition, "code")
+    onset = to_date(get(condition, "onsetDateTime")) or to_date(get(get(condition, "onsetPeriod"), "start"))
+    texts = tuple(concept_texts(code, *concepts(condition, "bodySite")))
+    return _Condition(
+        model=condition,
+        reference=f"Condition/{get(condition, 'id')}",
+        label=label_of(code, fallback="Condition"),
+        onset=onset,
+        recorded=to_date(get(condition, "recordedDate")),
+        texts=texts,
+    )
+
+
+def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str | None] | None:
+    """The match of value set `name` on the Condition, with its foot site; None when absent or off-site."""
+    found = match_concepts(valuesets[name], [get(view.model, "code")])
+    if found is None:
+        return None
+    site: str | None = None
+    if found.member is not None and found.member.site == "foot":
+        site = found.member.concept if found.member.concept in {"foot", "ankle", "heel", "toe"} else "foot"
+    if site is None:
+        site = foot_site(view.model, extra_texts=view.texts, valuesets=valuesets)
+    if name in _FOOT_SETS and site is None:
+        return None
+    return found, site
+
+
+def _side(found: Match, view: _Condition) -> Side | None:
+    word = (found.member.side if found.member is not None else None) or side_in_text(*view.texts)
+    return Side(word) if word else None
+
+
+def _severity(valuesets: ValueSets, condition: Any) -> str | None:
+    found = match_concepts(valuesets["severity"], [get(condition, "severity")], text=False)
+    if found is not None and found.member is not None:
+        return found.member.concept
+    for text in concept_texts(get(condition, "severity")):
+        for word in ("severe", "moderate", "mild"):
+            if word in text.lower():
+                return word
+    return None
+
+
+def _entry_problem(valuesets: ValueSets, view: _Condition) -> Problem | None:
+    for name, kind in _ENTRY_SETS:
+        hit = _find(valuesets, name, view)
+        if hit is None:
+            continue
+        found, site = hit
+        return Problem(
+            reference=view.reference,
+            kind=kind,
+            label=view.label if view.label != "Condition" else (found.member.display if found.member else kind),
+            concept=found.concept,
+            side=_side(found, view),
+            onset=view.onset,
+            recorded=view.recorded,
+            verification=status_code(get(view.model, "verificationStatus")),
+            active=True,
+            matched_by_text=found.by_text,
+            body_site=site,
+        )
+    return None
+
+
+def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> ConditionFacts:
+    facts = ConditionFacts()
+    for condition in conditions:
+        if not condition_counts(condition):
+            continue
+        view = _view(condition)
+        problem = _entry_problem(valuesets, view)
+        if problem is not None:
+            facts.problems.append(problem)
+            if problem.concept in DYSTROPHIC_CONCEPTS:
+                facts.dystrophic.append(view.evidence())
+
+        if facts.diabetes is None and _find(valuesets, "diabetes", view):
+            facts.diabetes = view.evidence()
+        if facts.foot_ulcer is None and _find(valuesets, "foot-ulcer", view):
+            facts.foot_ulcer = view.evidence()
+        if facts.ischemia is None and _find(valuesets, "ischemia", view):
+            facts.ischemia = view.evidence()
+        if facts.foot_pain is None and _find(valuesets, "foot-pain", view):
+            facts.foot_pain = view.evidence()
+        if facts.eschar is None and any(_find(valuesets, n, view) for n in ("eschar", "gangrene-foot", "gangrene")):
+            facts.eschar = view.evidence()
+
+        severity = _severity(valuesets, condition)
+        kinds: list[str] = []
+        for name, kind in _INFECTION_SETS:
+            if kind not in kinds and _find(valuesets, name, view):
+                kinds.append(kind)
+        if "abscess" in kinds and "deep-abscess" not in kinds and any(
+            valuesets["deep-abscess"].matches_text(text) for text in view.texts
+        ):
+            kinds.append("deep-abscess")
+        for kind in kinds:
+            facts.infections.append(Infection(kind, view.reference, view.label, view.when, severity))
+        if "osteomyelitis" in kinds and facts.osteomyelitis is None:
+            facts.osteomyelitis = view.evidence()
+        if "deep-abscess" in kinds or "necrotizing" in kinds or _find(valuesets, "compartment-syndrome", view):
+            facts.urgent_surgical.append(view.evidence())
+
+        if any(_find(valuesets, name, view) for name in _METABOLIC_SETS):
+            facts.metabolic.append(view.evidence())
+        if any(_find(valuesets, name, view) for name in _DYSTROPHIC_SETS):
+            facts.dystrophic.append(view.evidence())
+        if _find(valuesets, "malignancy", view):
+            facts.malignancy.append(view.evidence())
+    return facts

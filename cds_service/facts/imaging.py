@@ -1,0 +1,266 @@
+"""Facts from imaging: foot/ankle studies done or ordered, calcification reported in imaging results
+(spec entry 3), seed-004 morphology hints, bone destruction, and the probe-to-bone test.
+
+Report text is read for affirmed terms only: "no soft tissue calcification" is not a finding. A text
+finding must place the calcification in soft tissue (a soft-tissue word in the same report): vascular
+calcification, common on diabetic foot radiographs, is not the pathway's concern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cds_service.facts.access import codings, concept_texts, concepts, get
+from cds_service.facts.dates import clinical_date, within
+from cds_service.facts.labs import COUNTING_OBSERVATION_STATUSES
+from cds_service.facts.model import Evidence, ImagingEvent, MorphologyHint, Problem, Side
+from cds_service.facts.recognise import foot_site, imaging_kind, imaging_texts, is_imaging_category
+from cds_service.facts.text import affirmed_term, label_of, match_concepts, side_in_text
+from cds_service.guideline.valuesets import ValueSets
+
+__all__ = ["ImagingFacts", "MORPHOLOGY_SETS", "imaging_facts"]
+
+REPORT_STATUSES = frozenset({"final", "amended", "corrected", "appended", "preliminary", "partial"})
+STUDY_STATUSES = frozenset({"registered", "available", "unknown"})
+PROCEDURE_DONE_STATUSES = frozenset({"completed"})
+ORDER_ACTIVE_STATUSES = frozenset({"active"})
+LABEL_CHARS = 160
+
+# value set -> (MorphologyHint.pattern, malignant)
+MORPHOLOGY_SETS: dict[str, tuple[str, bool]] = {
+    "morphology-phlebolith": ("phlebolith", False),
+    "morphology-cysticercosis": ("cysticercosis", False),
+    "morphology-dracunculiasis": ("dracunculiasis", False),
+    "morphology-cppd": ("cppd", False),
+    "morphology-tumoral-calcinosis": ("tumoral-calcinosis", False),
+    "morphology-metastatic": ("metastatic", False),
+    "morphology-osteosarcoma": ("osteosarcoma", True),
+}
+
+
+@dataclass(slots=True)
+class ImagingFacts:
+    events: list[ImagingEvent] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    morphology: list[MorphologyHint] = field(default_factory=list)
+    bone_destruction: Evidence | None = None
+    probe_to_bone: Evidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """One imaging resource with its texts, for findings and hints."""
+
+    resource: Any
+    reference: str
+    when: date | None
+    texts: tuple[str, ...]
+    report_texts: tuple[str, ...]  # conclusion / value / notes only (not the study's name)
+    coded: tuple[tuple[str | None, str | None], ...]  # conclusionCode / valueCodeableConcept / code codings
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def _report_texts(resource: Any) -> tuple[str, ...]:
+    texts = concept_texts(*concepts(resource, "conclusionCode", "valueCodeableConcept"))
+    for name in ("conclusion", "valueString"):
+        value = get(resource, name)
+        if isinstance(value, str) and value:
+            texts.append(value)
+    for note in concepts(resource, "note"):
+        value = get(note, "text")
+        if isinstance(value, str) and value:
+            texts.append(value)
+    return tuple(texts)
+
+
+def _event(resource: Any, resource_type: str, status: str, valuesets: ValueSets) -> ImagingEvent | None:
+    kind = imaging_kind(resource, resource_type, valuesets)
+    if kind is None:
+        return None
+    texts = _report_texts(resource) or tuple(t for t in [get(resource, "description")] if isinstance(t, str))
+    return ImagingEvent(
+        modality=kind.modality,
+        reference=f"{resource_type}/{get(resource, 'id')}",
+        when=clinical_date(resource, resource_type),
+        status=status,
+        body_site=kind.body_site,
+        side=Side(kind.side) if kind.side else None,
+        text=" ".join(texts) or None,
+        by_text=kind.by_text,
+    )
+
+
+def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
+    """One event per study: the ImagingStudy, its report and its Procedure share modality and day."""
+    merged: dict[tuple[Any, ...], ImagingEvent] = {}
+    out: list[ImagingEvent] = []
+    for event in events:
+        if event.status != "done" or event.when is None:
+            out.append(event)
+            continue
+        key = (event.modality, event.when, event.side)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = event
+            out.append(event)
+            continue
+        text = " ".join(t for t in (first.text, event.text) if t) or None
+        combined = ImagingEvent(
+            modality=first.modality, reference=first.reference, when=first.when, status=first.status,
+            body_site=first.body_site or event.body_site, side=first.side or event.side, text=text,
+            also=(*first.also, event.reference), by_text=first.by_text and event.by_text,
+        )
+        merged[key] = combined
+        out[out.index(first)] = combined
+    return out
+
+
+def _finding(report: _Report, valuesets: ValueSets) -> Problem | None:
+    """Spec entry 3: calcification of foot/ankle soft tissue, coded or in the report text."""
+    finding_set = valuesets["imaging-calcification-finding"]
+    member = finding_set.member(report.coded)
+    term = None
+    if member is None:
+        for text in report.report_texts:
+            term = affirmed_term(finding_set, text)
+            if term is not None and affirmed_term(valuesets["soft-tissue-words"], text) is not None:
+                break
+            term = None
+        if term is None:
+            return None
+    resource_type = report.reference.split("/", 1)[0]
+    site = None
+    kind = imaging_kind(report.resource, resource_type, valuesets)
+    if kind is not None:
+        site = kind.body_site
+    if site is None:
+        site = foot_site(report.resource, extra_texts=report.texts, valuesets=valuesets)
+    if site is None:
+        return None
+    side = (kind.side if kind else None) or side_in_text(*report.texts)
+    words = next((t for t in report.report_texts if t), None) or label_of(get(report.resource, "code"))
+    return Problem(
+        reference=report.reference,
+        kind="imaging-finding",
+        label=_short(words or "Calcification on foot imaging"),
+        concept=member.concept if member is not None else term,
+        side=Side(side) if side else None,
+        onset=report.when,
+        recorded=report.when,
+        matched_by_text=member is None,
+        body_site=site,
+    )
+
+
+def _hints(report: _Report, valuesets: ValueSets) -> list[MorphologyHint]:
+    hints = []
+    for name, (pattern, malignant) in MORPHOLOGY_SETS.items():
+        value_set = valuesets[name]
+        if value_set.matches_codings(report.coded):
+            label = next((t for t in report.report_texts), value_set.title)
+        else:
+            label = next((t for t in report.report_texts if affirmed_term(value_set, t)), None)
+            if label is None:
+                continue
+        hints.append(MorphologyHint(pattern, Evidence(_short(label), report.reference, report.when), malignant))
+    return hints
+
+
+def _reports(data: Any) -> list[_Report]:
+    candidates: list[tuple[Any, str]] = [(r, "DiagnosticReport") for r in data.diagnostic_reports]
+    candidates += [(o, "Observation") for o in data.observations]
+    candidates += [(s, "ImagingStudy") for s in data.imaging_studies]
+    reports = []
+    for resource, resource_type in candidates:
+        status = get(resource, "status")
+        if resource_type == "DiagnosticReport" and status not in REPORT_STATUSES:
+            continue
+        if resource_type == "Observation" and (
+            status not in COUNTING_OBSERVATION_STATUSES
+            or not (is_imaging_category(resource) or imaging_kind(resource, resource_type) is not None)
+        ):
+            continue
+        if resource_type == "ImagingStudy" and status not in STUDY_STATUSES:
+            continue
+        reports.append(
+            _Report(
+                resource=resource,
+                reference=f"{resource_type}/{get(resource, 'id')}",
+                when=clinical_date(resource, resource_type),
+                texts=tuple(imaging_texts(resource)) + tuple(concept_texts(*concepts(resource, "bodySite"))),
+                report_texts=_report_texts(resource) + tuple(
+                    t for t in [get(resource, "description")] if isinstance(t, str) and resource_type == "ImagingStudy"
+                ),
+                coded=tuple(codings(*concepts(resource, "conclusionCode", "valueCodeableConcept", "code"))),
+            )
+        )
+    return reports
+
+
+def imaging_facts(data: Any, *, today: date, probe_lookback_days: int, valuesets: ValueSets) -> ImagingFacts:
+    facts = ImagingFacts()
+    events: list[ImagingEvent] = []
+    for study in data.imaging_studies:
+        if get(study, "status") in STUDY_STATUSES and (event := _event(study, "ImagingStudy", "done", valuesets)):
+            events.append(event)
+    for report in data.diagnostic_reports:
+        if get(report, "status") in REPORT_STATUSES and (event := _event(report, "DiagnosticReport", "done", valuesets)):
+            events.append(event)
+    for observation in data.observations:
+        if get(observation, "status") in COUNTING_OBSERVATION_STATUSES and (
+            event := _event(observation, "Observation", "done", valuesets)
+        ):
+            events.append(event)
+    for procedure in data.procedures:
+        if get(procedure, "status") in PROCEDURE_DONE_STATUSES and (
+            event := _event(procedure, "Procedure", "done", valuesets)
+        ):
+            events.append(event)
+    for order in data.service_requests:
+        if get(order, "status") in ORDER_ACTIVE_STATUSES and (
+            event := _event(order, "ServiceRequest", "ordered", valuesets)
+        ):
+            events.append(event)
+    facts.events = _merge_same_study(events)
+
+    seen_patterns: set[str] = set()
+    for report in _reports(data):
+        if report.when is not None and report.when > today:
+            continue
+        problem = _finding(report, valuesets)
+        if problem is not None:
+            facts.problems.append(problem)
+        for hint in _hints(report, valuesets):
+            if hint.pattern not in seen_patterns:
+                seen_patterns.add(hint.pattern)
+                facts.morphology.append(hint)
+        if facts.bone_destruction is None:
+            for text in report.report_texts:
+                if affirmed_term(valuesets["bone-destruction"], text):
+                    facts.bone_destruction = Evidence(_short(text), report.reference, report.when)
+                    break
+
+    # Probe-to-bone: no code exists, so a Procedure or Observation named so in text (spec osteomyelitis-rule-out)
+    probe = valuesets["probe-to-bone"]
+    for resource, resource_type, statuses in (
+        *((p, "Procedure", PROCEDURE_DONE_STATUSES) for p in data.procedures),
+        *((o, "Observation", COUNTING_OBSERVATION_STATUSES) for o in data.observations),
+    ):
+        if get(resource, "status") not in statuses:
+            continue
+        if match_concepts(probe, [get(resource, "code")]) is None:
+            continue
+        when = clinical_date(resource, resource_type)
+        if within(when, today, probe_lookback_days) and (
+            facts.probe_to_bone is None or (facts.probe_to_bone.when or date.min) < (when or date.min)
+        ):
+            facts.probe_to_bone = Evidence(
+                label_of(get(resource, "code"), fallback="Probe-to-bone test"), f"{resource_type}/{get(resource, 'id')}", when
+            )
+    return facts

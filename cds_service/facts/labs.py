@@ -1,0 +1,189 @@
+"""The latest counting lab result per test, with units normalised and abnormal decided.
+
+"Abnormal" is decided by, in order: the Observation's interpretation (H, HH, L, LL, A...), its
+referenceRange, then the pathway's default range (thresholds.toml) on the canonical value. The one that
+decided is kept in `decided_by`. ESR, CRP and cultures look back `infection_lab_lookback_days` (30 d),
+the other tests `lab_lookback_days` (90 d); both ends of a window are included.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from cds_service.facts.access import codings, concept_texts, get, items
+from cds_service.facts.dates import clinical_date, clinical_value, to_sort_key, within
+from cds_service.facts.model import LabResult, LabTest
+from cds_service.facts.recognise import lab_test_of
+from cds_service.facts.text import label_of
+from cds_service.facts.units import CANONICAL_UNIT, normalise_unit, to_canonical
+from cds_service.guideline.config import PathwayConfig
+from cds_service.guideline.valuesets import ValueSets
+
+__all__ = ["COUNTING_OBSERVATION_STATUSES", "INFECTION_TESTS", "interpret", "latest_labs", "lookback_for"]
+
+COUNTING_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
+INFECTION_TESTS = frozenset({LabTest.ESR, LabTest.CRP, LabTest.CULTURE})
+# HL7 v3 ObservationInterpretation codes -> (abnormal, direction)
+_INTERPRETATION: dict[str, tuple[bool, str | None]] = {
+    "H": (True, "high"), "HH": (True, "high"), "HU": (True, "high"), ">": (True, "high"),
+    "L": (True, "low"), "LL": (True, "low"), "LU": (True, "low"), "<": (True, "low"),
+    "A": (True, None), "AA": (True, None), "POS": (True, None), "DET": (True, None),
+    "N": (False, None), "NEG": (False, None), "ND": (False, None),
+}
+_UCUM = "http://unitsofmeasure.org"
+
+
+def lookback_for(test: LabTest, config: PathwayConfig) -> int:
+    return config.infection_lab_lookback_days if test in INFECTION_TESTS else config.lab_lookback_days
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _unit(quantity: Any) -> str | None:
+    code, unit = get(quantity, "code"), get(quantity, "unit")
+    if code and (get(quantity, "system") in (None, _UCUM)):
+        return str(code)
+    return str(unit) if unit else (str(code) if code else None)
+
+
+def _canonical(test: LabTest, quantity: Any) -> float | None:
+    number = _number(get(quantity, "value"))
+    if number is None:
+        return None
+    # UCUM code first, then the printed unit (one of them is often a local spelling)
+    for unit in (get(quantity, "code"), get(quantity, "unit")):
+        converted = to_canonical(test, number, unit)
+        if converted is not None:
+            return converted
+    return None
+
+
+def _from_interpretation(observation: Any) -> tuple[bool, str | None] | None:
+    for concept in items(observation, "interpretation"):
+        for _, code in codings(concept):
+            if code in _INTERPRETATION:
+                return _INTERPRETATION[code]
+    return None
+
+
+def _from_reference_range(test: LabTest, observation: Any, value: Any) -> tuple[bool, str | None] | None:
+    number = _number(get(value, "value"))
+    if number is None:
+        return None
+    value_unit = normalise_unit(_unit(value))
+    for reference_range in items(observation, "referenceRange"):
+        bounds = [get(reference_range, "low"), get(reference_range, "high")]
+        if all(_number(get(bound, "value")) is None for bound in bounds):
+            continue
+        units = {normalise_unit(_unit(bound)) for bound in bounds if _number(get(bound, "value")) is not None}
+        if units <= {None, value_unit}:
+            # the range is in the value's unit (or says none): compare as given
+            low, high = (_number(get(bound, "value")) for bound in bounds)
+        else:
+            converted = _canonical(test, value)
+            low, high = (
+                None if _number(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds
+            )
+            if converted is None or (low is None and high is None):
+                return None  # units that cannot be compared: let the next rule decide
+            number = converted
+        if low is not None and number < low:
+            return True, "low"
+        if high is not None and number > high:
+            return True, "high"
+        return False, None
+    return None
+
+
+def interpret(test: LabTest, observation: Any, config: PathwayConfig) -> tuple[bool | None, str | None, str | None]:
+    """(abnormal, direction, decided_by) for a numeric result."""
+    found = _from_interpretation(observation)
+    if found is not None:
+        return found[0], found[1], "interpretation"
+    quantity = get(observation, "valueQuantity")
+    found = _from_reference_range(test, observation, quantity) if quantity is not None else None
+    if found is not None:
+        return found[0], found[1], "referenceRange"
+    default = config.range_for(test)
+    canonical = _canonical(test, quantity) if quantity is not None else None
+    if default is not None and canonical is not None:
+        direction = default.direction(canonical)
+        return direction is not None, direction, "default range"
+    return None, None, None
+
+
+def _culture_positive(observation: Any, valuesets: ValueSets) -> tuple[bool | None, str | None]:
+    found = _from_interpretation(observation)
+    if found is not None:
+        return found[0], "interpretation"
+    texts = concept_texts(get(observation, "valueCodeableConcept"))
+    value_string = get(observation, "valueString")
+    if isinstance(value_string, str) and value_string.strip():
+        texts.append(value_string)
+    if not texts and not list(codings(get(observation, "valueCodeableConcept"))):
+        return None, None
+    negative = valuesets["culture-negative"]
+    if any(negative.matches_text(text) for text in texts):
+        return False, "result"
+    return True, "result"  # an organism was named
+
+
+def _original(observation: Any) -> str:
+    quantity = get(observation, "valueQuantity")
+    if quantity is not None and get(quantity, "value") is not None:
+        unit = get(quantity, "unit") or get(quantity, "code") or ""
+        comparator = get(quantity, "comparator") or ""
+        return f"{comparator}{get(quantity, 'value')} {unit}".strip()
+    for text in concept_texts(get(observation, "valueCodeableConcept")):
+        return text
+    value_string = get(observation, "valueString")
+    return value_string if isinstance(value_string, str) else "no value"
+
+
+def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: ValueSets) -> LabResult:
+    reference = f"Observation/{get(observation, 'id')}"
+    when = clinical_date(observation, "Observation")
+    label = label_of(get(observation, "code"), fallback=test.value)
+    if test is LabTest.CULTURE:
+        positive, decided_by = _culture_positive(observation, valuesets)
+        return LabResult(test, reference, when, None, None, _original(observation), positive,
+                         decided_by=decided_by, positive=positive, label=label)
+    quantity = get(observation, "valueQuantity")
+    canonical = _canonical(test, quantity) if quantity is not None else None
+    abnormal, direction, decided_by = interpret(test, observation, config)
+    return LabResult(
+        test=test,
+        reference=reference,
+        when=when,
+        value=None if canonical is None else round(canonical, 4),
+        unit=CANONICAL_UNIT.get(test) if canonical is not None else None,
+        original=_original(observation),
+        abnormal=abnormal,
+        direction=direction,
+        decided_by=decided_by,
+        label=label,
+    )
+
+
+def latest_labs(
+    observations: tuple[Any, ...], *, today: date, config: PathwayConfig, valuesets: ValueSets
+) -> dict[LabTest, LabResult]:
+    latest: dict[LabTest, tuple[str, Any]] = {}
+    for observation in observations:
+        if get(observation, "status") not in COUNTING_OBSERVATION_STATUSES:
+            continue
+        test = lab_test_of(observation, valuesets)
+        if test is None:
+            continue
+        if not within(clinical_date(observation, "Observation"), today, lookback_for(test, config)):
+            continue
+        key = to_sort_key(clinical_value(observation, "Observation"))
+        if test not in latest or key > latest[test][0]:
+            latest[test] = (key, observation)
+    return {test: _result(test, observation, config, valuesets) for test, (_, observation) in latest.items()}

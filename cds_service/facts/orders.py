@@ -1,0 +1,110 @@
+"""Draft orders (order hooks) and active orders, read as `DraftOrder`s; and spec entry 4: a draft foot/ankle
+imaging order whose reason is a calcification or soft tissue mass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds_service.facts.access import codings, concepts, get, items, ref_of, resource_type_of
+from cds_service.facts.dates import to_date
+from cds_service.facts.model import DraftOrder, LabTest, Modality, Problem, Side
+from cds_service.facts.recognise import foot_site, imaging_kind, lab_test_of
+from cds_service.facts.text import label_of, match_concepts, side_in_text
+from cds_service.guideline.valuesets import ValueSets
+
+__all__ = ["ORDER_HOOKS", "draft_order_problems", "read_order"]
+
+ORDER_HOOKS = frozenset({"order-select", "order-sign"})
+_PROCEDURE_SETS = (("debridement", "debridement"), ("incision-drainage", "incision-drainage"), ("probe-to-bone", "probe-to-bone"))
+_REASON_SETS = (
+    ("calcification-foot-site", "calcification"),
+    ("calcification-concept", "calcification"),
+    ("soft-tissue-mass-foot", "soft-tissue-mass"),
+    ("soft-tissue-mass", "soft-tissue-mass"),
+)
+
+
+def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[str, Any] | None = None) -> DraftOrder:
+    resource_type = resource_type_of(order)
+    reference = f"{resource_type}/{get(order, 'id')}"
+    code = get(order, "code") or get(order, "medicationCodeableConcept")
+    label = label_of(code, fallback=resource_type)
+    common: dict[str, Any] = {
+        "reference": reference,
+        "resource_type": resource_type,
+        "label": label,
+        "selected": selected,
+        "occurrence": to_date(get(order, "occurrenceDateTime")) or to_date(get(get(order, "occurrencePeriod"), "start")),
+        "reason_references": tuple(r for r in (ref_of(x) for x in items(order, "reasonReference")) if r),
+        "status": get(order, "status"),
+        "code": tuple((s, c) for s, c in codings(code) if s and c),
+        "resource": raw,
+    }
+    if resource_type != "ServiceRequest":
+        return DraftOrder(category="other", **common)
+    kind = imaging_kind(order, resource_type, valuesets)
+    if kind is not None:
+        return DraftOrder(
+            category="imaging", modality=kind.modality, body_site=kind.body_site,
+            side=Side(kind.side) if kind.side else None, **common,
+        )
+    test = lab_test_of(order, valuesets)
+    if test is not None:
+        return DraftOrder(category="lab", lab_test=LabTest(test), **common)
+    referral = match_concepts(valuesets["referral"], [code])
+    if referral is not None and referral.member is not None:
+        return DraftOrder(category="referral", referral=referral.member.concept, **common)
+    for name, procedure in _PROCEDURE_SETS:
+        if match_concepts(valuesets[name], [code]) is not None:
+            site = foot_site(order, valuesets=valuesets)
+            return DraftOrder(category="procedure", procedure=procedure, body_site=site, **common)
+    if match_concepts(valuesets["follow-up"], [code]) is not None:
+        return DraftOrder(category="follow-up", **common)
+    return DraftOrder(category="other", **common)
+
+
+def draft_order_problems(
+    orders: list[tuple[DraftOrder, Any]], resources: dict[str, Any], valuesets: ValueSets
+) -> list[Problem]:
+    """Spec entry 4: a selected draft foot/ankle imaging order whose reasonCode, or a reasonReference to a
+    Condition/Observation/DiagnosticReport of the record, names a calcification or soft tissue mass
+    (the order itself supplies the foot site)."""
+    problems: list[Problem] = []
+    for order, model in orders:
+        if not order.selected or order.category != "imaging" or order.modality not in set(Modality):
+            continue
+        for name, kind in _REASON_SETS:
+            found = match_concepts(valuesets[name], concepts(model, "reasonCode"))
+            if found is not None:
+                side = (found.member.side if found.member else None) or (order.side.value if order.side else None)
+                problems.append(Problem(
+                    reference=order.reference, kind="draft-order-reason",
+                    label=label_of(*concepts(model, "reasonCode"), fallback=order.label),
+                    concept=found.concept, side=Side(side) if side else None,
+                    matched_by_text=found.by_text, body_site=order.body_site,
+                ))
+                break
+        for reference in order.reason_references:
+            target = resources.get(reference)
+            if target is None:
+                continue
+            for name, kind in _REASON_SETS:
+                found = match_concepts(valuesets[name], concepts(target, "code", "valueCodeableConcept", "conclusionCode"))
+                if found is None:
+                    continue
+                texts = [label_of(get(target, "code"), fallback="")]
+                side = (found.member.side if found.member else None) or side_in_text(*texts) or (
+                    order.side.value if order.side else None
+                )
+                onset = to_date(get(target, "onsetDateTime")) or to_date(get(get(target, "onsetPeriod"), "start"))
+                problems.append(Problem(
+                    reference=reference, kind="draft-order-reason",
+                    label=label_of(get(target, "code"), fallback=order.label), concept=found.concept,
+                    side=Side(side) if side else None, onset=onset,
+                    recorded=to_date(get(target, "recordedDate")),
+                    verification=None,
+                    matched_by_text=found.by_text, body_site=order.body_site,
+                ))
+                break
+    return problems

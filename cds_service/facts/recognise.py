@@ -1,0 +1,190 @@
+"""What a resource is, in the pathway's terms: which lab test, which foot imaging, which order.
+
+Used twice: on raw JSON to select what is worth validating, and on validated models to build facts, so
+the two steps never disagree. Codes are tried first; text only when no code of the value set matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cds_service.facts.access import codings, concept_texts, concepts, get, items
+from cds_service.facts.model import LabTest, Modality
+from cds_service.facts.text import Match, match_concepts, side_in_text
+from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text, system_uri
+
+__all__ = [
+    "CONDITION_SETS",
+    "IMAGING_TEXT_SETS",
+    "ImagingKind",
+    "LAB_SETS",
+    "foot_site",
+    "imaging_kind",
+    "imaging_texts",
+    "is_imaging_category",
+    "lab_test_of",
+]
+
+# Value sets a Condition is read against (anything else is not the pathway's business).
+CONDITION_SETS = (
+    "calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass",
+    "diabetes", "foot-ulcer", "diabetic-foot-infection", "osteomyelitis-foot", "osteomyelitis",
+    "cellulitis-foot", "abscess-foot", "deep-abscess", "necrotizing-infection", "compartment-syndrome",
+    "ckd-stage-3-5", "hyperparathyroidism", "hypervitaminosis-d", "calcium-phosphate-disorder",
+    "foot-trauma", "venous-insufficiency", "parasitic-infestation", "dermatomyositis", "scleroderma",
+    "injection-granuloma", "malignancy", "foot-pain", "eschar", "gangrene-foot", "gangrene", "ischemia",
+)
+LAB_SETS: dict[LabTest, str] = {
+    LabTest.CALCIUM: "lab-calcium",
+    LabTest.PHOSPHATE: "lab-phosphate",
+    LabTest.PTH: "lab-pth",
+    LabTest.CREATININE: "lab-creatinine",
+    LabTest.EGFR: "lab-egfr",
+    LabTest.VITAMIN_D: "lab-vitamin-d",
+    LabTest.ESR: "lab-esr",
+    LabTest.CRP: "lab-crp",
+    LabTest.CULTURE: "lab-culture",
+}
+_IMAGING_SETS: tuple[tuple[str, Modality], ...] = (
+    ("imaging-xr-foot", Modality.XR),
+    ("imaging-mr-foot", Modality.MR),
+    ("imaging-ct-foot", Modality.CT),
+    ("imaging-us-foot", Modality.US),
+)
+# Free-text value sets worth reading in imaging reports.
+IMAGING_TEXT_SETS = (
+    "imaging-calcification-finding", "bone-destruction", "probe-to-bone",
+    "morphology-phlebolith", "morphology-cysticercosis", "morphology-dracunculiasis", "morphology-cppd",
+    "morphology-tumoral-calcinosis", "morphology-metastatic", "morphology-osteosarcoma",
+)
+_IMAGING_CATEGORY_CODES = {"imaging", "RAD", "radiology"}
+
+
+def _loinc() -> str:
+    return system_uri("loinc")
+
+
+def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest | None:
+    """The LabTest an Observation (or ServiceRequest) reports, by LOINC code; by text only when it has no
+    LOINC coding at all (a LOINC code we do not list, e.g. ionized calcium, is a different test)."""
+    valuesets = valuesets or load_valuesets()
+    code = get(observation, "code")
+    for test, name in LAB_SETS.items():
+        if valuesets[name].matches_codings(codings(code)):
+            return test
+    if any(system == _loinc() for system, _ in codings(code)):
+        return None
+    texts = concept_texts(code)
+    for test, name in LAB_SETS.items():
+        if any(valuesets[name].matches_text(text) for text in texts):
+            return test
+    return None
+
+
+def is_imaging_category(resource: Any) -> bool:
+    for concept in concepts(resource, "category"):
+        if any(code in _IMAGING_CATEGORY_CODES for _, code in codings(concept)):
+            return True
+        if any(normalise_text(t).strip() in {"imaging", "radiology"} for t in concept_texts(concept)):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingKind:
+    modality: Modality
+    body_site: str | None  # "foot" | "ankle" | "heel" | "toe"
+    side: str | None
+    by_text: bool
+
+
+def foot_site(resource: Any, *, extra_texts: tuple[str | None, ...] = (), valuesets: ValueSets | None = None) -> str | None:
+    """"foot" / "ankle" / "heel" / "toe" when the resource's bodySite (or the given texts) names it."""
+    valuesets = valuesets or load_valuesets()
+    sites = valuesets["foot-body-site"]
+    body_sites = concepts(resource, "bodySite")
+    for series in items(resource, "series"):
+        body_sites.extend(items(series, "bodySite"))
+    found = match_concepts(sites, body_sites)
+    if found is not None:
+        return _site_word(found)
+    for text in extra_texts:
+        term = sites.matched_term(text)
+        if term is not None:
+            return _site_word(Match(sites.name, None, term, text))
+    return None
+
+
+def _site_word(found: Match) -> str:
+    if found.member is not None:
+        return found.member.concept or "foot"
+    term = found.term or "foot"
+    for word in ("ankle", "heel", "toe"):
+        if word in term:
+            return word
+    return "foot"
+
+
+def imaging_texts(resource: Any) -> list[str]:
+    """Every human text of an imaging resource: code, conclusion, description, values, notes."""
+    texts = concept_texts(
+        get(resource, "code"), *concepts(resource, "conclusionCode", "procedureCode", "valueCodeableConcept")
+    )
+    for name in ("conclusion", "description", "valueString"):
+        value = get(resource, name)
+        if isinstance(value, str) and value:
+            texts.append(value)
+    for series in items(resource, "series"):
+        value = get(series, "description")
+        if isinstance(value, str) and value:
+            texts.append(value)
+        texts.extend(concept_texts(get(series, "bodySite")))
+    for note in items(resource, "note"):
+        value = get(note, "text")
+        if isinstance(value, str) and value:
+            texts.append(value)
+    return texts
+
+
+def imaging_kind(resource: Any, resource_type: str, valuesets: ValueSets | None = None) -> ImagingKind | None:
+    """Foot/ankle imaging of a resource (ImagingStudy, DiagnosticReport, Observation, Procedure,
+    ServiceRequest), or None when it is not foot imaging."""
+    valuesets = valuesets or load_valuesets()
+    code_concepts = concepts(resource, "code", "procedureCode")
+    texts = imaging_texts(resource)
+    # 1. a foot imaging code (the code names site and modality)
+    for name, modality in _IMAGING_SETS:
+        member = valuesets[name].member(codings(*code_concepts))
+        if member is not None:
+            site = member.concept or "foot"
+            side = member.side or side_in_text(*texts, *concept_texts(*concepts(resource, "bodySite")))
+            return ImagingKind(modality, site, side, by_text=False)
+    # 2. a modality (DICOM on ImagingStudy) or a whole-lower-extremity code, plus a foot site
+    modality = _modality(resource, resource_type, valuesets, code_concepts)
+    if modality is not None:
+        site = foot_site(resource, extra_texts=tuple(texts), valuesets=valuesets)
+        if site is None:
+            return None
+        return ImagingKind(modality, site, side_in_text(*texts), by_text=False)
+    # 3. text alone ("XR left foot 3 views")
+    code_texts = concept_texts(*code_concepts)
+    for name, modality in _IMAGING_SETS:
+        if any(valuesets[name].matches_text(text) for text in code_texts):
+            site = foot_site(resource, extra_texts=tuple(code_texts), valuesets=valuesets) or "foot"
+            return ImagingKind(modality, site, side_in_text(*code_texts), by_text=True)
+    return None
+
+
+def _modality(resource: Any, resource_type: str, valuesets: ValueSets, code_concepts: list[Any]) -> Modality | None:
+    dicom = valuesets["imaging-modality"]
+    if resource_type == "ImagingStudy":
+        found = dicom.member(codings(*items(resource, "modality")))
+        if found is None:
+            for series in items(resource, "series"):
+                found = dicom.member(codings(get(series, "modality")))
+                if found is not None:
+                    break
+        return Modality(found.concept) if found is not None and found.concept else None
+    member = valuesets["imaging-lower-extremity"].member(codings(*code_concepts))
+    return Modality(member.concept) if member is not None and member.concept else None

@@ -1,0 +1,127 @@
+"""Cheap JSON checks that pick, from everything gathered, the resources the pathway can use.
+
+Validation with the R4B models costs far more than reading JSON (~0.2 ms a resource), and a prefetch can
+hold hundreds of resources the pathway never reads, so selection comes first: right resourceType, not
+entered-in-error, this patient's, recognised by a value set (code or text), and for labs only the results
+that could be the latest of their test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from cds_service.facts.access import codings, concepts, get, status_code
+from cds_service.facts.dates import clinical_value, to_sort_key
+from cds_service.facts.model import LabTest
+from cds_service.facts.recognise import (
+    CONDITION_SETS,
+    IMAGING_TEXT_SETS,
+    imaging_kind,
+    imaging_texts,
+    is_imaging_category,
+    lab_test_of,
+)
+from cds_service.facts.text import match_concepts
+from cds_service.guideline.valuesets import ValueSets, load_valuesets
+
+__all__ = ["LAB_CANDIDATE_DATES", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
+
+JSON = dict[str, Any]
+
+SELECTED_TYPES = ("Condition", "Observation", "DiagnosticReport", "ImagingStudy", "ServiceRequest", "Procedure")
+# Results on this many distinct latest dates are kept per test: the newest may still fail validation.
+LAB_CANDIDATE_DATES = 2
+_DEAD_STATUSES = {"entered-in-error", "cancelled", "revoked"}
+_OBSERVATION_STATUSES = {"final", "amended", "corrected", "preliminary"}
+_REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", "partial"}
+_ACTIVE_ORDER_STATUSES = {"active"}
+_PROCEDURE_STATUSES = {"completed", "in-progress"}
+_ORDER_SETS = (
+    "lab-calcium", "lab-phosphate", "lab-pth", "lab-creatinine", "lab-egfr", "lab-vitamin-d", "lab-esr",
+    "lab-crp", "lab-culture", "referral", "follow-up", "debridement", "incision-drainage", "probe-to-bone",
+)
+_PROCEDURE_SETS = ("debridement", "incision-drainage", "probe-to-bone")
+
+
+def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | None:
+    """Why a resource cannot count at all (None when it may): status, or another patient's data."""
+    status = resource.get("status")
+    if status in _DEAD_STATUSES:
+        return f"status {status}"
+    if resource_type == "Condition" and status_code(resource.get("verificationStatus")) == "entered-in-error":
+        return "verificationStatus entered-in-error"
+    subject = get(resource, "subject") or get(resource, "patient")
+    reference = get(subject, "reference")
+    if isinstance(reference, str) and "Patient/" in reference:
+        if reference.rsplit("Patient/", 1)[1].split("/")[0] != patient_id:
+            return "its subject is another patient"
+    return None
+
+
+def _texts_match(valuesets: ValueSets, names: tuple[str, ...], texts: list[str]) -> bool:
+    return any(valuesets[name].matches_text(text) for name in names for text in texts)
+
+
+def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None = None) -> bool:
+    """Whether the pathway reads this resource (its code or text is recognised by a value set)."""
+    valuesets = valuesets or load_valuesets()
+    status = resource.get("status")
+    if resource_type == "Condition":
+        code = resource.get("code")
+        return any(match_concepts(valuesets[name], [code]) is not None for name in CONDITION_SETS)
+    if resource_type == "Observation":
+        if status not in _OBSERVATION_STATUSES:
+            return False
+        if lab_test_of(resource, valuesets) is not None:
+            return True
+        return _imaging_relevant(resource, resource_type, valuesets) or (
+            match_concepts(valuesets["probe-to-bone"], [resource.get("code")]) is not None
+        )
+    if resource_type == "DiagnosticReport":
+        return status in _REPORT_STATUSES and _imaging_relevant(resource, resource_type, valuesets)
+    if resource_type == "ImagingStudy":
+        return imaging_kind(resource, resource_type, valuesets) is not None
+    if resource_type == "ServiceRequest":
+        if status not in _ACTIVE_ORDER_STATUSES:
+            return False
+        if imaging_kind(resource, resource_type, valuesets) is not None:
+            return True
+        return any(match_concepts(valuesets[name], [resource.get("code")]) for name in _ORDER_SETS)
+    if resource_type == "Procedure":
+        if status not in _PROCEDURE_STATUSES:
+            return False
+        if imaging_kind(resource, resource_type, valuesets) is not None:
+            return True
+        return any(match_concepts(valuesets[name], [resource.get("code")]) for name in _PROCEDURE_SETS)
+    return False
+
+
+def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) -> bool:
+    if imaging_kind(resource, resource_type, valuesets) is not None:
+        return True
+    finding = valuesets["imaging-calcification-finding"]
+    if finding.matches_codings(codings(*concepts(resource, "code", "valueCodeableConcept", "conclusionCode"))):
+        return True
+    if resource_type == "Observation" and not is_imaging_category(resource):
+        return False
+    return _texts_match(valuesets, IMAGING_TEXT_SETS, imaging_texts(resource))
+
+
+def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = None) -> list[JSON]:
+    """Of the lab results, those on the latest `LAB_CANDIDATE_DATES` dates of each test; others as given."""
+    valuesets = valuesets or load_valuesets()
+    by_test: dict[LabTest, list[JSON]] = defaultdict(list)
+    others: list[JSON] = []
+    for observation in observations:
+        test = lab_test_of(observation, valuesets)
+        if test is None:
+            others.append(observation)
+        else:
+            by_test[test].append(observation)
+    kept: list[JSON] = []
+    for results in by_test.values():
+        dates = sorted({to_sort_key(clinical_value(r, "Observation"))[:10] for r in results}, reverse=True)
+        latest = set(dates[:LAB_CANDIDATE_DATES])
+        kept.extend(r for r in results if to_sort_key(clinical_value(r, "Observation"))[:10] in latest)
+    return others + kept
