@@ -114,7 +114,7 @@ def foot_patient(patient_id: str = "pt-gather-1", *, other_patient_id: str = "pt
 
 
 def bulk_patient(patient_id: str = "pt-gather-bulk", *, per_type: int = 20) -> PatientData:
-    """About 8 x `per_type` resources that every prefetch query matches (160 with the default)."""
+    """8 x `per_type` resources (`per_type` even) that the prefetch queries match, and the Patient."""
     data = PatientData(patient_id)
     data.resources.append({"resourceType": "Patient", "id": patient_id, "gender": "male", "birthDate": "1958-07-30"})
     subject = _subject(patient_id)
@@ -143,6 +143,7 @@ def bulk_patient(patient_id: str = "pt-gather-bulk", *, per_type: int = 20) -> P
                   "subject": subject, "code": _coding(*cycle("DiagnosticReport", i))}, expected=True)
         data.add({"resourceType": "ServiceRequest", "id": f"bulk-order-{i}", "status": "active", "intent": "order",
                   "subject": subject, "code": _coding(*cycle("ServiceRequest", i))}, expected=True)
+    for i in range(per_type):
         data.add({"resourceType": "Procedure", "id": f"bulk-procedure-{i}", "status": "completed",
                   "subject": subject, "code": _coding(*cycle("Procedure", i))}, expected=True)
     return data

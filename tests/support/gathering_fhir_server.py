@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-__all__ = ["FhirTestServer", "fhir_server", "transaction_bundles"]
+__all__ = ["FhirTestServer", "fhir_server", "running_fhir_server", "transaction_bundles"]
 
 SERVER_DIR = Path(__file__).resolve().parents[1] / "fhir_server"
 START_TIMEOUT_SECONDS = 60.0
@@ -96,7 +96,7 @@ def _ensure_node_modules(npm: str | None) -> None:
     if (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
         return
     if npm is None:
-        pytest.fail("tests/fhir_server/node_modules is missing and npm is not installed: run `make test-deps`")
+        raise RuntimeError("tests/fhir_server/node_modules is missing and npm is not installed: run `make test-deps`")
     subprocess.run([npm, "ci", "--silent", "--prefix", str(SERVER_DIR)], check=True, timeout=600)
 
 
@@ -120,17 +120,14 @@ def _read_port(process: subprocess.Popen[str], stderr: Any) -> int:
     return int(json.loads(line)["listening"])
 
 
-@pytest.fixture(scope="session")
-def fhir_server() -> Iterator[FhirTestServer]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the real FHIR server (tests/fhir_server) needs Node.js 20.19+")
+@contextmanager
+def running_fhir_server(node: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[FhirTestServer]:
+    """Starts tests/fhir_server on 127.0.0.1 (a free port), waits until it answers, and stops it after."""
     _ensure_node_modules(shutil.which("npm"))
     # A file, not a pipe: a pipe nobody reads would block the server once full.
     stderr = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
-        [node, str(SERVER_DIR / "server.mjs"), "--host", "127.0.0.1", "--port", "0",
-         "--page-size", str(DEFAULT_PAGE_SIZE)],
+        [node, str(SERVER_DIR / "server.mjs"), "--host", "127.0.0.1", "--port", "0", "--page-size", str(page_size)],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
@@ -154,3 +151,12 @@ def fhir_server() -> Iterator[FhirTestServer]:
         if process.stdout is not None:
             process.stdout.close()
         stderr.close()
+
+
+@pytest.fixture(scope="session")
+def fhir_server() -> Iterator[FhirTestServer]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the real FHIR server (tests/fhir_server) needs Node.js 20.19+")
+    with running_fhir_server(node) as server:
+        yield server

@@ -40,6 +40,7 @@ class StubFhirServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 with stub._lock:
