@@ -117,3 +117,9 @@ def test_dfi_reassessment_window_and_kinds() -> None:
     assert "dfi-reassessment" not in node_ids(facts(infections=(infection("cellulitis"),)))  # no diabetes
     assert "dfi-reassessment" in node_ids(facts(infections=(infection("diabetic-foot-infection"),)))
     assert "dfi-reassessment" not in node_ids(facts(diabetes=DIABETES, infections=(infection("positive-culture"),)))
+
+
+def test_dfi_reassessment_does_not_suggest_a_visit_already_ordered() -> None:
+    visit = (draft("ServiceRequest/fu", "follow-up", selected=False),)
+    result = results_by_node(facts(diabetes=DIABETES, infections=(infection("cellulitis"),), active_orders=visit))
+    assert result["dfi-reassessment"].suggestions == ()

@@ -92,13 +92,15 @@ def dfi_reassessment(ctx: NodeContext) -> NodeResult | None:
     end = facts.today + timedelta(days=ctx.limits.dfi_reassess_max_days)
     evidence = [e for e in (facts.diabetes,) if e is not None] + [infection_evidence(i) for i in facts.infections]
     references = tuple(dict.fromkeys(i.reference for i in facts.infections if i.reference.startswith("Condition/")))
-    visit = CreateOrder(orderable="follow-up-visit", reason_references=references,
-                        occurrence_start=start, occurrence_end=end)
-    suggestion = ProposedSuggestion(
-        key="schedule-reassessment",
-        label=f"Follow-up visit {start.isoformat()} to {end.isoformat()}",
-        actions=(visit,),
-        is_recommended=True,
-    )
+    suggestions: tuple[ProposedSuggestion, ...] = ()
+    if not lookups.follow_up_ordered(facts):
+        visit = CreateOrder(orderable="follow-up-visit", reason_references=references,
+                            occurrence_start=start, occurrence_end=end)
+        suggestions = (ProposedSuggestion(
+            key="schedule-reassessment",
+            label=f"Follow-up visit {start.isoformat()} to {end.isoformat()}",
+            actions=(visit,),
+            is_recommended=True,
+        ),)
     return ctx.result(evidence, variables={"window_start": start, "window_end": end},
-                      suggestions=(suggestion,), selection_behavior="at-most-one")
+                      suggestions=suggestions, selection_behavior="at-most-one" if suggestions else None)

@@ -27,6 +27,7 @@ __all__ = [
     "calcification_classes",
     "considered_drafts",
     "episode_start",
+    "follow_up_ordered",
     "is_foot_site",
     "lab_ordered",
     "lab_within",
@@ -105,6 +106,10 @@ def lab_ordered(facts: Facts, test: LabTest) -> DraftOrder | None:
 
 def referral_ordered(facts: Facts, referral: str) -> DraftOrder | None:
     return next((o for o in _orders(facts) if o.referral == referral), None)
+
+
+def follow_up_ordered(facts: Facts) -> DraftOrder | None:
+    return next((o for o in _orders(facts) if o.category == "follow-up"), None)
 
 
 def procedure_ordered(facts: Facts, procedure: str) -> DraftOrder | None:
