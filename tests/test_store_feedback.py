@@ -198,3 +198,13 @@ def test_report_counts_per_node(store: Store) -> None:
     assert (b.issued, b.accepted, b.overridden, b.without_feedback) == (1, 0, 1, 0)
     assert [(r.code, r.label()) for r in b.override_reasons] == [(None, "(no reason given)")]
     assert store.feedback_report(service_id="another-service") == []
+
+
+def test_migrations_leave_the_service_logging_alone(tmp_path: Any) -> None:
+    import logging
+
+    service_logger = logging.getLogger("cds_service.store")
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level, service_logger.disabled, service_logger.level)
+    open_store(settings(f"sqlite:///{tmp_path / 'logging.db'}")).close()
+    assert (list(root.handlers), root.level, service_logger.disabled, service_logger.level) == before

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "is_sqlite"]
 
@@ -34,8 +35,19 @@ def create_store_engine(database_url: str) -> Engine:
 
 
 def _sqlite_engine(database_url: str) -> Engine:
-    engine = create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     memory = make_url(database_url).database in (None, "", ":memory:")
+    if memory:
+        # One shared connection: each new connection to :memory: would be a new, empty database, and
+        # requests run on several threads.
+        return _configure_sqlite(
+            create_engine(database_url, poolclass=StaticPool, connect_args={"check_same_thread": False}), memory
+        )
+    return _configure_sqlite(
+        create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}), memory
+    )
+
+
+def _configure_sqlite(engine: Engine, memory: bool) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:

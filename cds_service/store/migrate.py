@@ -29,8 +29,6 @@ MIGRATION_LOCK_ID = 0x43445348_6F6F6B73  # "CDSHooks"
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # Alembic would otherwise configure nothing, but be explicit: the app's loggers stay as they are.
-    config.attributes["configure_logger"] = False
     if connection is not None:
         config.attributes["connection"] = connection
     return config
