@@ -346,6 +346,62 @@ def order_only() -> Fixture:
     return [pt, *labs], _drafts([us], [us], [us])
 
 
+def dfi_compartment() -> Fixture:
+    """Type 2 diabetes with a cutaneous abscess of the right foot and a compartment syndrome; progressive
+    bone destruction on the latest (ankle) radiograph; no ESR/CRP; an ultrasound (selected) and a CT (not
+    selected at order-select) are drafted."""
+    pid = "fc-dfi-compartment"
+    pt = patient(pid, family="Mensah", given="Abena", gender="female", birth_date="1955-05-21")
+    dm = condition(pid, "dm", DIABETES_T2, onset="{{today-250w}}")
+    abscess = condition(pid, "abscess", (ICD10CM, "L02.611", "Cutaneous abscess of right foot"),
+                        (SNOMED, "301706005", "Abscess of foot"), severity=SEVERE, onset="{{today-4d}}",
+                        category="encounter-diagnosis")
+    compartment = condition(pid, "compartment", (ICD10CM, "M79.A21", "Nontraumatic compartment syndrome of right lower extremity"),
+                            (SNOMED, "111245009", "Compartment syndrome"), body_site=_foot("Right foot"),
+                            onset="{{today-1d}}", category="encounter-diagnosis")
+    calc = condition(pid, "calc", (ICD10CM, "M71.471", "Calcium deposit in bursa, right ankle and foot"),
+                     onset="{{today-6w}}")
+    first = diagnostic_report(
+        pid, "xr-report-1", XR_FOOT_R3, "{{today-30d}}",
+        conclusion="Calcific density in the retrocalcaneal bursa of the right foot.")
+    ankle = diagnostic_report(
+        pid, "xr-report-2", (LOINC, "36294-7", "XR Ankle 3 Views"), "{{today-2d}}",
+        conclusion="Right ankle: progressive bone destruction of the posterior calcaneal tuberosity compared "
+                   "with the prior study; soft tissue swelling and bursal calcification.")
+    us = _draft(pid, "draft-us", cc(US_LE_R), category="Imaging", reasons=(abscess,), body_site=_foot("Right foot"))
+    ct = _draft(pid, "draft-ct", cc(CT_FOOT_R), category="Imaging", reasons=(abscess,), body_site=_foot("Right foot"))
+    return [pt, dm, abscess, compartment, calc, first, ankle], _drafts([us, ct], [us], [us, ct])
+
+
+def lab_flags() -> Fixture:
+    """Soft tissue mass of the heel (444905003 + heel soft tissue bodySite); the only recent radiograph was
+    entered in error and the last real one is 100 days old; the lab flags calcium high inside the default
+    range, PTH normal by its own range, and a cancelled low eGFR does not count; an MRI is drafted."""
+    pid = "fc-lab-flags"
+    pt = patient(pid, family="Ivanova", given="Olga", gender="female", birth_date="1963-12-24")
+    mass = condition(pid, "mass", (SNOMED, "444905003", "Mass of soft tissue (finding)"),
+                     body_site=_foot("Soft tissue of the heel", (SNOMED, "1186645004", "Structure of soft tissue of heel")),
+                     onset="{{today-16w}}")
+    old = diagnostic_report(
+        pid, "xr-report-old", XR_FOOT_3, "{{today-100d}}",
+        conclusion="Soft tissue density of the heel pad with small calcifications.")
+    error_study = imaging_study(pid, "xr-study-error", "DX", "{{today-10d}}", procedure=XR_FOOT_3, body_site=HEEL,
+                                description="XR Foot 3 Views (wrong patient)")
+    error_study["status"] = "entered-in-error"
+    labs = [
+        # 10.3 mg/dL is inside the default 8.5-10.5, but the lab flags it high: the interpretation wins.
+        lab(pid, "calcium", CALCIUM_MASS, 10.3, "mg/dL", "{{today-20d}}", interpretation="H"),
+        lab(pid, "phosphate", PHOSPHATE_MOLES, 0.9, "mmol/L", "{{today-20d}}"),
+        # 70 pg/mL is above the default 15-65, but inside this lab's range: normal.
+        lab(pid, "pth", PTH_MASS, 70, "pg/mL", "{{today-20d}}", low=10, high=75, status="preliminary"),
+        lab(pid, "creatinine", CREATININE_MASS, 1.1, "mg/dL", "{{today-20d}}"),
+        lab(pid, "egfr-cancelled", EGFR_2021, 40, "mL/min/{1.73_m2}", "{{today-20d}}", status="cancelled"),
+    ]
+    mri = _draft(pid, "draft-mri", cc((LOINC, "36179-0", "MR Foot W contrast IV")), category="Imaging",
+                 reasons=(mass,), body_site=_foot("Heel", HEEL))
+    return [pt, mass, error_study, *labs, old], _drafts([mri], [mri], [mri])
+
+
 # --- must stay quiet --------------------------------------------------------------------------------
 
 def outside() -> Fixture:
@@ -426,6 +482,8 @@ AUTHORS: dict[str, Callable[[], Fixture]] = {
     "fc-fluffy-malignancy": fluffy_malignancy,
     "fc-chronic-painful": chronic_painful,
     "fc-hypervitaminosis": hypervitaminosis,
+    "fc-dfi-compartment": dfi_compartment,
+    "fc-lab-flags": lab_flags,
     "fc-order-only": order_only,
     "fc-outside": outside,
     "fc-refuted": refuted,

@@ -26,6 +26,8 @@ PATIENTS = (
     "fc-fluffy-malignancy",
     "fc-chronic-painful",
     "fc-hypervitaminosis",
+    "fc-dfi-compartment",
+    "fc-lab-flags",
     "fc-order-only",
     "fc-outside",
     "fc-refuted",

@@ -84,6 +84,22 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-select": {"metabolic-workup": INFO},  # PTH (mol units) drafted, PTH (mass units) 15 days ago
         "order-sign": {"metabolic-workup": INFO},
     },
+    "fc-dfi-compartment": {
+        "patient-view": {
+            "differential-diagnosis": INFO, "infection-management": WARNING, "urgent-surgery": CRITICAL,
+            "surgical-referral": WARNING, "osteomyelitis-rule-out": WARNING, "dfi-reassessment": INFO,
+        },
+        "order-select": {},  # the US is selected (a radiograph exists); the CT is drafted but not selected
+        "order-sign": {"advanced-imaging": INFO, "osteomyelitis-rule-out": WARNING},
+    },
+    "fc-lab-flags": {
+        "patient-view": {
+            "initial-radiograph": WARNING, "differential-diagnosis": INFO, "metabolic-cause": WARNING,
+            "conservative-care": INFO,
+        },
+        "order-select": {"initial-radiograph": WARNING},
+        "order-sign": {"initial-radiograph": WARNING},
+    },
     "fc-order-only": {
         "patient-view": {},
         "order-select": {"initial-radiograph": WARNING},
@@ -230,6 +246,23 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-hypervitaminosis", "patient-view", "metabolic-cause"): Detail(
         creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})),
     ("fc-hypervitaminosis", "order-select", "metabolic-workup"): Detail(not_creates=frozenset(TEST_CODES["pth"])),
+    # abscess + compartment syndrome in a diabetic foot: stat surgery; ESR and CRP both missing
+    ("fc-dfi-compartment", "patient-view", "urgent-surgery"): Detail(creates=(_c(REFERRAL_SURGEON, priority="stat"),)),
+    ("fc-dfi-compartment", "patient-view", "osteomyelitis-rule-out"): Detail(
+        creates=(_c(TEST_CODES["esr"]), _c(TEST_CODES["crp"]))),
+    ("fc-dfi-compartment", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
+    ("fc-dfi-compartment", "order-sign", "advanced-imaging"): Detail(
+        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-compartment-draft-ct"),
+    ("fc-dfi-compartment", "order-sign", "osteomyelitis-rule-out"): Detail(
+        creates=(_c(TEST_CODES["esr"]), _c(TEST_CODES["crp"]))),
+    # unsided heel mass: XR Foot 3 Views; calcium flagged high -> endocrinology; the cancelled eGFR is ignored
+    ("fc-lab-flags", "patient-view", "initial-radiograph"): Detail(
+        creates=(_c({"36305-1"}, reason="Condition/fc-lab-flags-mass"),)),
+    ("fc-lab-flags", "patient-view", "metabolic-cause"): Detail(
+        creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})),
+    ("fc-lab-flags", "order-select", "initial-radiograph"): Detail(
+        creates=(_c({"36305-1"}),), replaces="ServiceRequest/fc-lab-flags-draft-mri", replace_recommended=True,
+        selection="at-most-one", override_reasons=True),
     ("fc-order-only", "order-select", "initial-radiograph"): Detail(
         creates=(_c(XR_CODES),), replaces="ServiceRequest/fc-order-only-draft-us", replace_recommended=True, selection="at-most-one",
         override_reasons=True),
