@@ -402,6 +402,21 @@ def lab_flags() -> Fixture:
     return [pt, mass, error_study, *labs, old], _drafts([mri], [mri], [mri])
 
 
+def xr_ordered() -> Fixture:
+    """Myositis ossificans after a crush injury of the foot 3 weeks ago; the radiograph is already ordered
+    (active) but not done; a calcium is drafted."""
+    pid = "fc-xr-ordered"
+    pt = patient(pid, family="Tanaka", given="Yui", gender="female", birth_date="1999-09-09")
+    injury = condition(pid, "injury", (SNOMED, "43422002", "Crushing injury of foot"), onset="{{today-5w}}",
+                       category="encounter-diagnosis")
+    calc = condition(pid, "calc", (ICD10CM, "M61.079", "Myositis ossificans traumatica, unspecified ankle and foot"),
+                     verification="confirmed", onset="{{today-3w}}")
+    xr = service_request(pid, "xr-order", cc(XR_FOOT_3), status="active", authored="{{today-2d}}",
+                         category="Imaging", occurrence="{{today+1d}}", reasons=(calc,))
+    calcium = _draft(pid, "draft-calcium", cc(CALCIUM_MASS), category="Laboratory", reasons=(calc,))
+    return [pt, injury, calc, xr], _drafts([calcium], [calcium], [calcium])
+
+
 # --- must stay quiet --------------------------------------------------------------------------------
 
 def outside() -> Fixture:
@@ -484,6 +499,7 @@ AUTHORS: dict[str, Callable[[], Fixture]] = {
     "fc-hypervitaminosis": hypervitaminosis,
     "fc-dfi-compartment": dfi_compartment,
     "fc-lab-flags": lab_flags,
+    "fc-xr-ordered": xr_ordered,
     "fc-order-only": order_only,
     "fc-outside": outside,
     "fc-refuted": refuted,

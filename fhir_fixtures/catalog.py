@@ -28,6 +28,7 @@ PATIENTS = (
     "fc-hypervitaminosis",
     "fc-dfi-compartment",
     "fc-lab-flags",
+    "fc-xr-ordered",
     "fc-order-only",
     "fc-outside",
     "fc-refuted",

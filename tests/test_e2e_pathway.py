@@ -12,14 +12,17 @@ from tests.support.e2e_checks import check_response, node_ids
 from tests.support.e2e_expectations import DETAILS, EXPECTED, SEED_FRAGMENTS
 from tests.support.e2e_run import CASES, run_fixture
 
-# A day far from the calendar, crossing a leap day: dates must come from `today`, never from the clock.
+# Days far from the calendar, crossing a leap day and a year end: dates must come from `today`, never from
+# the clock.
 TODAY = date(2028, 3, 1)
+DAYS = (TODAY, date(2027, 1, 3))
 
 
+@pytest.mark.parametrize("today", DAYS, ids=[d.isoformat() for d in DAYS])
 @pytest.mark.parametrize(("patient", "hook"), CASES, ids=[f"{p}-{h}" for p, h in CASES])
-def test_fixture_cards_match_the_spec(patient: str, hook: str) -> None:
-    request, response = run_fixture(patient, hook, TODAY)
-    problems = check_response(patient, hook, request, response, TODAY)
+def test_fixture_cards_match_the_spec(patient: str, hook: str, today: date) -> None:
+    request, response = run_fixture(patient, hook, today)
+    problems = check_response(patient, hook, request, response, today)
     assert not problems, "\n".join(problems)
 
 

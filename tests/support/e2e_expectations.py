@@ -100,6 +100,12 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-select": {"initial-radiograph": WARNING},
         "order-sign": {"initial-radiograph": WARNING},
     },
+    "fc-xr-ordered": {
+        # the radiograph is ordered: neither initial- nor repeat-radiograph; dystrophic (trauma): no labs needed
+        "patient-view": {"differential-diagnosis": INFO, "conservative-care": INFO},
+        "order-select": {},
+        "order-sign": {},
+    },
     "fc-order-only": {
         "patient-view": {},
         "order-select": {"initial-radiograph": WARNING},
@@ -263,6 +269,7 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-lab-flags", "order-select", "initial-radiograph"): Detail(
         creates=(_c({"36305-1"}),), replaces="ServiceRequest/fc-lab-flags-draft-mri", replace_recommended=True,
         selection="at-most-one", override_reasons=True),
+    ("fc-xr-ordered", "patient-view", "conservative-care"): Detail(creates=(_c(REFERRAL_PHYSIO),)),
     ("fc-order-only", "order-select", "initial-radiograph"): Detail(
         creates=(_c(XR_CODES),), replaces="ServiceRequest/fc-order-only-draft-us", replace_recommended=True, selection="at-most-one",
         override_reasons=True),
