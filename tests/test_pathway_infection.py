@@ -116,6 +116,8 @@ def test_dfi_reassessment_window_and_kinds() -> None:
     assert order.occurrence_end == TODAY + timedelta(days=CONFIG.dfi_reassess_max_days)
     assert "dfi-reassessment" not in node_ids(facts(infections=(infection("cellulitis"),)))  # no diabetes
     assert "dfi-reassessment" in node_ids(facts(infections=(infection("diabetic-foot-infection"),)))
+    dfi = evidence("Cellulitis in diabetic foot", "Condition/dfi", 3)
+    assert results_by_node(facts(diabetic_foot_infection=dfi))["dfi-reassessment"].evidence[0] == dfi
     assert "dfi-reassessment" not in node_ids(facts(diabetes=DIABETES, infections=(infection("positive-culture"),)))
 
 

@@ -90,7 +90,8 @@ def dfi_reassessment(ctx: NodeContext) -> NodeResult | None:
     facts = ctx.facts
     start = facts.today + timedelta(days=ctx.limits.dfi_reassess_min_days)
     end = facts.today + timedelta(days=ctx.limits.dfi_reassess_max_days)
-    evidence = [e for e in (facts.diabetes,) if e is not None] + [infection_evidence(i) for i in facts.infections]
+    evidence = [e for e in (facts.diabetic_foot_infection, facts.diabetes) if e is not None]
+    evidence += [infection_evidence(i) for i in facts.infections]
     references = tuple(dict.fromkeys(i.reference for i in facts.infections if i.reference.startswith("Condition/")))
     suggestions: tuple[ProposedSuggestion, ...] = ()
     if not lookups.follow_up_ordered(facts):

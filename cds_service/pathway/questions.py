@@ -226,7 +226,7 @@ def osteomyelitis_studies_outstanding(facts: Facts, limits: Limits) -> bool:
 def diabetic_foot_infection(facts: Facts, limits: Limits) -> bool:
     """Is there a diabetic foot infection: a coded one (SNOMED 200687002), or diabetes with cellulitis,
     abscess, necrotizing infection or osteomyelitis of the foot? Seed 000 ref 2."""
-    if any(i.kind == "diabetic-foot-infection" for i in facts.infections):
+    if facts.diabetic_foot_infection is not None or any(i.kind == "diabetic-foot-infection" for i in facts.infections):
         return True
     return facts.diabetes is not None and any(i.kind in DFI_KINDS for i in facts.infections)
 
