@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from cds_service.guideline.nodes import pathway_spec
 from cds_service.guideline.valuesets import orderable
-from cds_service.render.pages import index_page, node_page
+from cds_service.render.pages import index_page, node_page, override_reason_code_system
 
 NODES = pathway_spec().nodes
 
@@ -55,3 +55,11 @@ def test_pages_are_served(make_client: Callable[..., TestClient]) -> None:
     assert "Consider probe-to-bone test, ESR, CRP as initial studies" in response.text
     assert client.get("/pathway").status_code == 200
     assert client.get("/pathway/nope").status_code == 404
+
+
+def test_override_reason_code_system_lists_every_code_cards_use() -> None:
+    system = override_reason_code_system("https://cds.example.org/")
+    assert system["url"] == "https://cds.example.org/override-reason"
+    codes = {c["code"]: c["display"] for c in system["concept"]}
+    assert codes == pathway_spec().override_reasons
+    assert {code for node in NODES for code in node.override_reasons} <= set(codes)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.codesystem import CodeSystem
+
 from cds_service.guideline.nodes import NodeSpec, Rule, pathway_spec
 from cds_service.guideline.valuesets import orderable
 from cds_service.pathway.questions import QUESTIONS
 from cds_service.render.templates import page_env
 
-__all__ = ["index_page", "node_page"]
+__all__ = ["index_page", "node_page", "override_reason_code_system"]
 
 
 def _question(name: str) -> dict[str, Any]:
@@ -51,3 +53,21 @@ def index_page(base_url: str) -> str:
     return page_env().get_template("pages/index.html.j2").render(
         **_common(base_url), nodes=spec.nodes, override_reasons=spec.override_reasons
     )
+
+
+def override_reason_code_system(base_url: str) -> dict[str, Any]:
+    """The FHIR CodeSystem behind the cards' overrideReasons (`<base>/override-reason`), for a route to serve."""
+    base = base_url.rstrip("/")
+    spec = pathway_spec()
+    resource = {
+        "resourceType": "CodeSystem",
+        "id": "override-reason",
+        "url": f"{base}/override-reason",
+        "name": "FootCalcificationOverrideReason",
+        "title": f"{spec.label}: override reasons",
+        "status": "active",
+        "content": "complete",
+        "caseSensitive": True,
+        "concept": [{"code": code, "display": display} for code, display in spec.override_reasons.items()],
+    }
+    return CodeSystem.model_validate(resource).model_dump(mode="json", exclude_none=True)
