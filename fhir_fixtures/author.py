@@ -145,7 +145,7 @@ def ckd_metastatic() -> Fixture:
         lab(pid, "phosphate", PHOSPHATE_MASS, 6.1, "mg/dL", "{{today-5d}}", interpretation="H"),
         lab(pid, "pth", PTH_MASS, 412, "pg/mL", "{{today-5d}}", interpretation="H"),
         lab(pid, "creatinine", CREATININE_MASS, 2.9, "mg/dL", "{{today-5d}}", interpretation="H"),
-        lab(pid, "egfr", EGFR_2021, 22, "mL/min/{1.73_m2}", "{{today-5d}}", interpretation="L"),
+        lab(pid, "egfr", EGFR_2021, 22, "mL/min/1.73m2", "{{today-5d}}", interpretation="L"),
     ]
     calcium_draft = _draft(pid, "draft-calcium", cc(CALCIUM_MASS), category="Laboratory")
     xr_draft = _draft(pid, "draft-xr", cc(XR_FOOT_L3), category="Imaging", reasons=(calc,),
@@ -237,7 +237,7 @@ def eschar_ischemia() -> Fixture:
         lab(pid, "calcium", CALCIUM_MASS, 10.7, "mg/dL", "{{today-20d}}", low=8.6, high=10.8),
         lab(pid, "phosphate", PHOSPHATE_MASS, 3.9, "mg/dL", "{{today-20d}}", interpretation="N"),
         lab(pid, "pth", PTH_MASS, 48, "pg/mL", "{{today-20d}}", low=15, high=65),
-        lab(pid, "egfr", EGFR_2009, 74, "mL/min/{1.73_m2}", "{{today-20d}}"),
+        lab(pid, "egfr", EGFR_2009, 74, "mL/min/1.73m2", "{{today-20d}}"),
     ]
     debride = _draft(pid, "draft-debridement", cc((SNOMED, "312775003", "Debridement of ulcer")),
                      category="Procedure", reasons=(eschar,), body_site=_foot("Right heel", HEEL))
@@ -395,7 +395,7 @@ def lab_flags() -> Fixture:
         # 70 pg/mL is above the default 15-65, but inside this lab's range: normal.
         lab(pid, "pth", PTH_MASS, 70, "pg/mL", "{{today-20d}}", low=10, high=75, status="preliminary"),
         lab(pid, "creatinine", CREATININE_MASS, 1.1, "mg/dL", "{{today-20d}}"),
-        lab(pid, "egfr-cancelled", EGFR_2021, 40, "mL/min/{1.73_m2}", "{{today-20d}}", status="cancelled"),
+        lab(pid, "egfr-cancelled", EGFR_2021, 40, "mL/min/1.73m2", "{{today-20d}}", status="cancelled"),
     ]
     mri = _draft(pid, "draft-mri", cc((LOINC, "36179-0", "MR Foot W contrast IV")), category="Imaging",
                  reasons=(mass,), body_site=_foot("Heel", HEEL))
@@ -476,7 +476,7 @@ def all_done() -> Fixture:
         lab(pid, "calcium", CALCIUM_MOLES, 2.35, "mmol/L", "{{today-25d}}"),
         lab(pid, "phosphate", PHOSPHATE_MASS, 3.2, "mg/dL", "{{today-25d}}"),
         lab(pid, "pth", PTH_MOLES, 3.8, "pmol/L", "{{today-25d}}"),
-        lab(pid, "egfr", EGFR_2021, 88, "mL/min/{1.73_m2}", "{{today-25d}}"),
+        lab(pid, "egfr", EGFR_2021, 88, "mL/min/1.73m2", "{{today-25d}}"),
         lab(pid, "creatinine", CREATININE_MASS, 0.9, "mg/dL", "{{today-25d}}"),
     ]
     physio = service_request(pid, "physio", cc((SNOMED, "306170007", "Referral to physiotherapy service (procedure)")),

@@ -95,6 +95,14 @@ def condition(
     return resource
 
 
+# Human-readable unit -> UCUM code, where they differ (EHRs send both).
+UCUM_CODES = {"mL/min/1.73m2": "mL/min/{1.73_m2}"}
+
+
+def _quantity(value: float, unit: str) -> JSON:
+    return {"value": value, "unit": unit, "system": UCUM, "code": UCUM_CODES.get(unit, unit)}
+
+
 def _interpretation(flag: str) -> list[JSON]:
     names = {"H": "High", "HH": "Critical high", "L": "Low", "LL": "Critical low", "N": "Normal", "A": "Abnormal"}
     return [cc((INTERPRETATION, flag, names[flag]))]
@@ -122,16 +130,16 @@ def lab(
         "subject": _subject(pid),
         "effectiveDateTime": f"{when}T08:15:00Z",
         "issued": f"{when}T11:40:00Z",
-        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+        "valueQuantity": _quantity(value, unit),
     }
     if interpretation:
         resource["interpretation"] = _interpretation(interpretation)
     if low is not None or high is not None:
         bounds: JSON = {}
         if low is not None:
-            bounds["low"] = {"value": low, "unit": unit, "system": UCUM, "code": unit}
+            bounds["low"] = _quantity(low, unit)
         if high is not None:
-            bounds["high"] = {"value": high, "unit": unit, "system": UCUM, "code": unit}
+            bounds["high"] = _quantity(high, unit)
         resource["referenceRange"] = [bounds]
     return resource
 
