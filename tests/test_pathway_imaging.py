@@ -125,3 +125,11 @@ def test_order_ct_while_osteomyelitis_swaps_for_mri() -> None:
     done = results_by_node(facts(hook="order-sign", draft_orders=(ct,), imaging=(xr(20), xr(5, modality=Modality.MR)),
                                  osteomyelitis=evidence("Osteomyelitis of foot", "Condition/om")))
     assert done["advanced-imaging"].suggestions == ()
+
+
+def test_reason_references_only_name_resources_a_reason_may_point_to() -> None:
+    from_draft = calcification("ServiceRequest/mr", kind="draft-order-reason", label="Calcification (order reason)")
+    mr = draft("ServiceRequest/mr", "imaging", modality=Modality.MR)
+    result = results_by_node(facts(hook="order-sign", problems=(from_draft,), draft_orders=(mr,)))["initial-radiograph"]
+    create = result.suggestions[0].actions[-1]
+    assert isinstance(create, CreateOrder) and create.reason_references == ()

@@ -81,7 +81,8 @@ def _reschedule(draft: DraftOrder, start: date, end: date, facts: Facts) -> tupl
     if draft.resource is not None:
         return (UpdateDraftOccurrence(draft_reference=draft.reference, label=draft.label, start=start, end=end),)
     replacement = CreateOrder(orderable=radiograph_orderable(draft.side or lookups.problem_side(facts)),
-                              reason_references=draft.reason_references or lookups.reason_references(facts),
+                              reason_references=lookups.reasons_only(draft.reason_references)
+                              or lookups.reason_references(facts),
                               occurrence_start=start, occurrence_end=end)
     return (DeleteDraft(resource_id=draft.reference, label=draft.label), replacement)
 

@@ -38,6 +38,7 @@ __all__ = [
     "procedure_ordered",
     "radiographs_done",
     "reason_references",
+    "reasons_only",
     "sided_orderable",
     "referral_ordered",
     "within",
@@ -200,7 +201,11 @@ def problem_side(facts: Facts) -> Side | None:
     return None
 
 
+def reasons_only(references: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Keep the references a ServiceRequest.reasonReference may point to, once each."""
+    return tuple(dict.fromkeys(r for r in references if r.startswith(REASON_TYPES)))
+
+
 def reason_references(facts: Facts) -> tuple[str, ...]:
     """The in-pathway problems a new order can cite as its reason."""
-    refs = [p.reference for p in facts.problems if p.reference.startswith(REASON_TYPES)]
-    return tuple(dict.fromkeys(refs))
+    return reasons_only([p.reference for p in facts.problems])
