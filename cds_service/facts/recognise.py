@@ -65,15 +65,29 @@ def _loinc() -> str:
     return system_uri("loinc")
 
 
+_LAB_CODES: dict[int, dict[tuple[str, str], LabTest]] = {}
+
+
+def _lab_codes(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
+    table = _LAB_CODES.get(id(valuesets))
+    if table is None:
+        table = {coding: test for test, name in LAB_SETS.items() for coding in valuesets[name].codings}
+        _LAB_CODES[id(valuesets)] = table
+    return table
+
+
 def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest | None:
     """The LabTest an Observation (or ServiceRequest) reports, by LOINC code; by text only when it has no
     LOINC coding at all (a LOINC code we do not list, e.g. ionized calcium, is a different test)."""
     valuesets = valuesets or load_valuesets()
     code = get(observation, "code")
-    for test, name in LAB_SETS.items():
-        if valuesets[name].matches_codings(codings(code)):
+    table = _lab_codes(valuesets)
+    pairs = list(codings(code))
+    for system, value in pairs:
+        test = table.get((system, value))  # type: ignore[arg-type]
+        if test is not None:
             return test
-    if any(system == _loinc() for system, _ in codings(code)):
+    if any(system == _loinc() for system, _ in pairs):
         return None
     texts = concept_texts(code)
     for test, name in LAB_SETS.items():

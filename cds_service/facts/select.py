@@ -8,10 +8,12 @@ that could be the latest of their test.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.access import codings, concepts, get, status_code
+from cds_service.facts.access import codings, concept_texts, concepts, get, status_code
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
 from cds_service.facts.recognise import (
@@ -22,8 +24,7 @@ from cds_service.facts.recognise import (
     is_imaging_category,
     lab_test_of,
 )
-from cds_service.facts.text import match_concepts
-from cds_service.guideline.valuesets import ValueSets, load_valuesets
+from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
 
 __all__ = ["LAB_CANDIDATE_DATES", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
 
@@ -42,6 +43,11 @@ _ORDER_SETS = (
     "lab-crp", "lab-culture", "referral", "follow-up", "debridement", "incision-drainage", "probe-to-bone",
 )
 _PROCEDURE_SETS = ("debridement", "incision-drainage", "probe-to-bone")
+# Codes that make any Observation / DiagnosticReport an imaging one worth reading.
+_IMAGING_CODE_SETS = (
+    "imaging-xr-foot", "imaging-mr-foot", "imaging-ct-foot", "imaging-us-foot", "imaging-lower-extremity",
+    "imaging-calcification-finding",
+)
 
 
 def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | None:
@@ -59,25 +65,53 @@ def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | No
     return None
 
 
-def _texts_match(valuesets: ValueSets, names: tuple[str, ...], texts: list[str]) -> bool:
-    return any(valuesets[name].matches_text(text) for name in names for text in texts)
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Union of the codes and (normalised) text terms of a group of value sets: one lookup instead of thirty."""
+
+    codings: frozenset[tuple[str, str]]
+    terms: re.Pattern[str]  # one alternation of every term, on normalised (space-padded) text
+
+    def matches(self, concept_list: list[Any]) -> bool:
+        if any((system, code) in self.codings for system, code in codings(*concept_list)):
+            return True
+        return any(self.matches_text(text) for text in concept_texts(*concept_list))
+
+    def matches_text(self, text: str) -> bool:
+        return self.terms.search(normalise_text(text)) is not None
+
+
+_INDEXES: dict[tuple[int, tuple[str, ...]], _Index] = {}
+
+
+def _index(valuesets: ValueSets, names: tuple[str, ...]) -> _Index:
+    key = (id(valuesets), names)
+    index = _INDEXES.get(key)
+    if index is None:
+        sets = [valuesets[name] for name in names]
+        terms = sorted({normalise_text(t).strip() for value_set in sets for t in value_set.text_terms}, key=len, reverse=True)
+        index = _Index(
+            codings=frozenset(c for value_set in sets for c in value_set.codings),
+            # never matches when there are no terms
+            terms=re.compile(" (?:" + "|".join(re.escape(t) for t in terms) + ") " if terms else "(?!)"),
+        )
+        _INDEXES[key] = index
+    return index
 
 
 def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None = None) -> bool:
     """Whether the pathway reads this resource (its code or text is recognised by a value set)."""
     valuesets = valuesets or load_valuesets()
     status = resource.get("status")
+    code = [resource.get("code")]
     if resource_type == "Condition":
-        code = resource.get("code")
-        return any(match_concepts(valuesets[name], [code]) is not None for name in CONDITION_SETS)
+        return _index(valuesets, CONDITION_SETS).matches(code)
     if resource_type == "Observation":
         if status not in _OBSERVATION_STATUSES:
             return False
         if lab_test_of(resource, valuesets) is not None:
             return True
-        return _imaging_relevant(resource, resource_type, valuesets) or (
-            match_concepts(valuesets["probe-to-bone"], [resource.get("code")]) is not None
-        )
+        return _imaging_relevant(resource, resource_type, valuesets) or _index(valuesets, ("probe-to-bone",)).matches(code)
     if resource_type == "DiagnosticReport":
         return status in _REPORT_STATUSES and _imaging_relevant(resource, resource_type, valuesets)
     if resource_type == "ImagingStudy":
@@ -85,27 +119,25 @@ def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None 
     if resource_type == "ServiceRequest":
         if status not in _ACTIVE_ORDER_STATUSES:
             return False
-        if imaging_kind(resource, resource_type, valuesets) is not None:
-            return True
-        return any(match_concepts(valuesets[name], [resource.get("code")]) for name in _ORDER_SETS)
+        return _index(valuesets, _ORDER_SETS).matches(code) or imaging_kind(resource, resource_type, valuesets) is not None
     if resource_type == "Procedure":
         if status not in _PROCEDURE_STATUSES:
             return False
-        if imaging_kind(resource, resource_type, valuesets) is not None:
-            return True
-        return any(match_concepts(valuesets[name], [resource.get("code")]) for name in _PROCEDURE_SETS)
+        return _index(valuesets, _PROCEDURE_SETS).matches(code) or imaging_kind(resource, resource_type, valuesets) is not None
     return False
 
 
 def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) -> bool:
-    if imaging_kind(resource, resource_type, valuesets) is not None:
-        return True
-    finding = valuesets["imaging-calcification-finding"]
-    if finding.matches_codings(codings(*concepts(resource, "code", "valueCodeableConcept", "conclusionCode"))):
+    finding_codes = _index(valuesets, _IMAGING_CODE_SETS)
+    coded = concepts(resource, "code", "valueCodeableConcept", "conclusionCode")
+    if any(pair in finding_codes.codings for pair in codings(*coded)):
         return True
     if resource_type == "Observation" and not is_imaging_category(resource):
-        return False
-    return _texts_match(valuesets, IMAGING_TEXT_SETS, imaging_texts(resource))
+        return False  # a lab or vital sign whose code is not an imaging code: no text scan
+    if imaging_kind(resource, resource_type, valuesets) is not None:
+        return True
+    index = _index(valuesets, IMAGING_TEXT_SETS)
+    return any(index.matches_text(text) for text in imaging_texts(resource))
 
 
 def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = None) -> list[JSON]:
