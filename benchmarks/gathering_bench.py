@@ -97,7 +97,7 @@ def _record_answers(base_url: str, request, context) -> dict[str, bytes]:
     """Path+query -> body of every page the real server gives for our queries."""
     import requests  # noqa: PLC0415
 
-    from cds_service.gathering.fhir_client import _next_link  # noqa: PLC0415
+    from cds_service.gathering.fhir_client import next_link  # noqa: PLC0415
     from cds_service.gathering.prefetch import render_template, token_values  # noqa: PLC0415
 
     values = token_values(context)
@@ -109,7 +109,7 @@ def _record_answers(base_url: str, request, context) -> dict[str, bytes]:
             while url:
                 response = http.get(url)
                 answers[unquote(url[len(root):])] = response.content
-                url = _next_link(response.json())
+                url = next_link(response.json())
     return {path: body.replace(root.encode(), b"{{ROOT}}") for path, body in answers.items()}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 
 from cds_service.errors import DataUnavailable
 from cds_service.gathering.fhir_client import FhirClient
@@ -33,7 +34,7 @@ def server(fhir_server: FhirTestServer) -> Iterator[FhirTestServer]:  # noqa: F8
 
 @pytest.fixture
 def client() -> Iterator[FhirClient]:
-    fhir = FhirClient(connect_timeout=2, read_timeout=5, max_pages=10, max_parallel=4)
+    fhir = FhirClient(connect_timeout=5, read_timeout=15, max_pages=10, max_parallel=4)
     yield fhir
     fhir.close()
 
@@ -165,10 +166,29 @@ def test_pages_are_followed(server, client):
     assert all(entry["authorization"] == f"Bearer {TOKEN}" for entry in server.requests())
 
 
+def test_a_paged_prefetch_bundle_is_continued_from_the_server(server, client):
+    data = bulk_patient(per_type=10)
+    server.load(data.resources)
+    key = "conditions"
+    query = dict(prefetch_templates())[key].replace("{{context.patientId}}", data.patient_id)
+    with server.page_size(3):
+        page_1 = requests.get(f"{server.base_url}/{query}", timeout=10).json()
+        assert any(link["relation"] == "next" for link in page_1["link"])
+        prefetch: dict[str, Any] = {k: None for k in KEYS}
+        prefetch["patient"] = {"resourceType": "Patient", "id": data.patient_id}
+        prefetch[key] = page_1
+        server.clear_requests()
+        record = _gather(_request(server, data.patient_id, prefetch), client)
+    everything = requests.get(f"{server.base_url}/{query}&_count=1000", timeout=10).json()
+    expected = {entry["resource"]["id"] for entry in everything["entry"]}
+    assert len(expected) > 3 and _ids(record, "Condition") == expected
+    assert all("_offset=" in entry["query"] for entry in server.requests())  # page 1 was not fetched again
+
+
 def test_more_pages_than_allowed_is_412_naming_the_key(server):
     data = bulk_patient(per_type=10)
     server.load(data.resources)
-    fhir = FhirClient(connect_timeout=2, read_timeout=5, max_pages=2, max_parallel=4)
+    fhir = FhirClient(connect_timeout=5, read_timeout=15, max_pages=2, max_parallel=4)
     try:
         with server.page_size(3), pytest.raises(DataUnavailable) as raised:
             _gather(_request(server, data.patient_id), fhir)

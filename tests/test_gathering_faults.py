@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cds_service.errors import DataUnavailable
+from cds_service.gathering import fhir_client
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import NO_FHIR_SERVER, gather
 from cds_service.protocol.parse import parse_hook_request
@@ -40,7 +41,15 @@ def _body(fhir_server: str | None, *, prefetch: dict[str, Any] | None = None, to
 
 @pytest.fixture
 def client() -> Iterator[FhirClient]:
-    fhir = FhirClient(connect_timeout=1, read_timeout=0.5, max_pages=3, max_parallel=4)
+    # Generous timeouts: a loaded CI machine must not turn "answered 500" into "timed out".
+    fhir = FhirClient(connect_timeout=5, read_timeout=5, max_pages=3, max_parallel=4)
+    yield fhir
+    fhir.close()
+
+
+@pytest.fixture
+def impatient_client() -> Iterator[FhirClient]:
+    fhir = FhirClient(connect_timeout=5, read_timeout=0.3, max_pages=3, max_parallel=4)
     yield fhir
     fhir.close()
 
@@ -100,9 +109,9 @@ def test_server_failures_name_every_search_key(answer, reason, client, caplog):
     _assert_clean(caplog, str(missing))
 
 
-def test_timeout_is_412(client, caplog):
+def test_timeout_is_412(impatient_client, caplog):
     with stub_fhir_server(lambda path, base: Answer(body=PATIENT, delay=1.5)) as stub:
-        missing = _missing(_body(stub.base_url), client)
+        missing = _missing(_body(stub.base_url), impatient_client)
     assert missing == {key: "FHIR server timed out" for key in KEYS}
     _assert_clean(caplog, str(missing))
 
@@ -149,6 +158,27 @@ def test_next_link_to_another_server_is_not_followed(client):
     assert len(hosts) == len(KEYS)  # each query once, no second page anywhere
 
 
+def test_prefetch_next_link_to_another_server_is_not_followed(client):
+    prefetch: dict[str, Any] = {key: None for key in KEYS}
+    prefetch[KEYS[0]] = {"resourceType": "Bundle", "type": "searchset",
+                         "link": [{"relation": "next", "url": "http://127.0.0.2:9/fhir/Condition?page=2"}]}
+    with stub_fhir_server() as stub:
+        missing = _missing(_body(stub.base_url, prefetch=prefetch), client)
+        assert stub.seen == []
+    assert missing == {KEYS[0]: "prefetch Bundle's next link points to another server than fhirServer"}
+
+
+@pytest.mark.parametrize("close_delimited", [False, True], ids=["content-length", "no-content-length"])
+def test_a_page_over_the_size_cap_is_refused(client, monkeypatch, close_delimited):
+    monkeypatch.setattr(fhir_client, "MAX_PAGE_BYTES", 4096)
+    big = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "Condition", "id": f"c{i}", "code": {"text": "x" * 100}}} for i in range(60)]}
+    with stub_fhir_server(_patient_ok(Answer(body=big, close_delimited=close_delimited))) as stub:
+        missing = _missing(_body(stub.base_url), client)
+    assert missing == {key: "FHIR server answered a page over the size limit (4096 bytes)"
+                       for key in KEYS if key != "patient"}
+
+
 def test_one_failing_key_names_only_that_key(client):
     failing_key, failing_template = next((k, t) for k, t in prefetch_templates() if k != "patient")
     failing_path = "/fhir/" + failing_template.split("?")[0].replace("{{context.patientId}}", PATIENT_ID)
@@ -192,7 +222,7 @@ def test_a_404_on_a_search_is_a_failure(client):
 
 
 def test_412_over_http_names_keys_and_hides_token_and_patient(make_client, caplog):
-    app = make_client(fhir_read_timeout_seconds=0.3, fhir_connect_timeout_seconds=1)
+    app = make_client(fhir_read_timeout_seconds=5, fhir_connect_timeout_seconds=5)
     with stub_fhir_server(lambda path, base: Answer(status=500, body="Traceback: boom")) as stub:
         response = app.post(PV, json=_body(stub.base_url))
     assert response.status_code == 412
@@ -212,8 +242,8 @@ def test_412_over_http_without_fhir_server(make_client, caplog):
 
 
 def test_timeout_over_http_is_412(make_client, caplog):
-    app = make_client(fhir_read_timeout_seconds=0.3, fhir_connect_timeout_seconds=1)
-    with stub_fhir_server(lambda path, base: Answer(body=PATIENT, delay=1.0)) as stub:
+    app = make_client(fhir_read_timeout_seconds=0.3, fhir_connect_timeout_seconds=5)
+    with stub_fhir_server(lambda path, base: Answer(body=PATIENT, delay=1.5)) as stub:
         response = app.post(PV, json=_body(stub.base_url))
     assert response.status_code == 412
     assert set(response.json()["missing"].values()) == {"FHIR server timed out"}

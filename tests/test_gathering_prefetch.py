@@ -9,7 +9,7 @@ import pytest
 
 from cds_service.errors import DataUnavailable
 from cds_service.gathering.fhir_client import FetchFailed, FetchResult
-from cds_service.gathering.gather import NO_FHIR_SERVER, gather
+from cds_service.gathering.gather import NO_FHIR_SERVER, NO_FHIR_SERVER_FOR_PAGES, gather
 from cds_service.gathering.prefetch import (
     TemplateError,
     ValueKind,
@@ -37,11 +37,14 @@ class FakeClient:
     def __init__(self, answers: dict[str, Any] | None = None) -> None:
         self.answers = answers or {}
         self.calls: list[tuple[str, dict[str, str], str | None]] = []
+        self.continued: dict[str, str] = {}
 
-    def fetch_all(self, base_url: str, queries: dict[str, str], *, access_token: str | None = None):
+    def fetch_all(self, base_url: str, queries: dict[str, str], *, access_token: str | None = None,
+                  continuations: dict[str, str] | None = None):
         self.calls.append((base_url, dict(queries), access_token))
+        self.continued.update(continuations or {})
         results: dict[str, Any] = {}
-        for key in queries:
+        for key in [*queries, *(continuations or {})]:
             answer = self.answers.get(key, searchset())
             if isinstance(answer, FetchFailed):
                 results[key] = answer
@@ -335,6 +338,26 @@ def test_paged_results_are_merged_in_order():
     del prefetch[SEARCH_KEYS[0]]
     record = run(body(prefetch), FakeClient({SEARCH_KEYS[0]: pages}))
     assert [c["id"] for c in record.of_type("Condition")] == ["c1", "c2"]
+
+
+def test_a_paged_prefetch_bundle_is_continued_on_the_fhir_server():
+    prefetch = full_prefetch()
+    page_1 = searchset(condition("c1"))
+    page_1["link"] = [{"relation": "next", "url": "https://ehr.example.org/fhir/Condition?page=2"}]
+    prefetch[SEARCH_KEYS[0]] = page_1
+    client = FakeClient({SEARCH_KEYS[0]: searchset(condition("c2"))})
+    record = run(body(prefetch), client)
+    assert client.continued == {SEARCH_KEYS[0]: "https://ehr.example.org/fhir/Condition?page=2"}
+    assert client.calls[0][1] == {}  # nothing else fetched
+    assert [c["id"] for c in record.of_type("Condition")] == ["c1", "c2"]
+
+
+def test_a_paged_prefetch_bundle_without_fhir_server_is_412():
+    prefetch = full_prefetch()
+    prefetch[SEARCH_KEYS[0]] = {**searchset(condition("c1")), "link": [{"relation": "next", "url": "https://x/y"}]}
+    with pytest.raises(DataUnavailable) as raised:
+        run(body(prefetch, server=False), FakeClient())
+    assert raised.value.extra["missing"] == {SEARCH_KEYS[0]: NO_FHIR_SERVER_FOR_PAGES}
 
 
 def test_patient_read_as_a_bundle_and_another_patient_left_out():

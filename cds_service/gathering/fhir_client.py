@@ -11,6 +11,7 @@ patient id), a token, or text from the server's answer.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -22,13 +23,17 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-__all__ = ["FHIR_JSON", "FetchFailed", "FetchResult", "FhirClient"]
+__all__ = ["FHIR_JSON", "MAX_PAGE_BYTES", "FetchFailed", "FetchResult", "FhirClient", "next_link"]
 
 log = logging.getLogger("cds_service.gathering")
 
 FHIR_JSON = "application/fhir+json"
 ACCEPT = f"{FHIR_JSON}, application/json;q=0.9"
 USER_AGENT = "foot-calcification-cds/0.1"
+# One page is read into memory; a server sending more is refused rather than trusted (hundreds of
+# resources are well under 5 MB).
+MAX_PAGE_BYTES = 32 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 # A read answered 404/410 means the resource does not exist: no data, not a failure.
 GONE_STATUSES = frozenset({404, 410})
 
@@ -89,17 +94,29 @@ class FhirClient:
             return self._executor
 
     def fetch_all(
-        self, base_url: str, queries: Mapping[str, str], *, access_token: str | None = None
+        self,
+        base_url: str,
+        queries: Mapping[str, str],
+        *,
+        access_token: str | None = None,
+        continuations: Mapping[str, str] | None = None,
     ) -> dict[str, FetchResult | FetchFailed]:
-        """Runs every `key -> relative query` at once; each key gets its result or its `FetchFailed`."""
-        if not queries:
+        """Runs every `key -> relative query` at once; each key gets its result or its `FetchFailed`.
+
+        `continuations` maps a key to the absolute `next` link of a Bundle the client prefetched: its further
+        pages are fetched (on the FHIR server's own origin only), not its first.
+        """
+        jobs = [(key, query, False) for key, query in queries.items()]
+        jobs += [(key, url, True) for key, url in (continuations or {}).items()]
+        if not jobs:
             return {}
         headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
         if access_token is not None:
             headers["Authorization"] = f"Bearer {access_token}"
         pool = self._pool()
         futures: dict[str, Future[FetchResult]] = {
-            key: pool.submit(self._fetch, base_url, key, query, headers) for key, query in queries.items()
+            key: pool.submit(self._fetch, base_url, key, target, headers, continued)
+            for key, target, continued in jobs
         }
         results: dict[str, FetchResult | FetchFailed] = {}
         for key, future in futures.items():
@@ -109,18 +126,23 @@ class FhirClient:
                 results[key] = failure
         return results
 
-    def _fetch(self, base_url: str, key: str, query: str, headers: dict[str, str]) -> FetchResult:
+    def _fetch(self, base_url: str, key: str, target: str, headers: dict[str, str], continued: bool) -> FetchResult:
         base = base_url.rstrip("/")
-        url = f"{base}/{query.lstrip('/')}"
-        is_read = "?" not in query
         origin = _origin(base)
+        if continued:
+            url = urljoin(f"{base}/", target)
+            if _origin(url) != origin:
+                raise FetchFailed("prefetch Bundle's next link points to another server than fhirServer")
+        else:
+            url = f"{base}/{target.lstrip('/')}"
+        is_read = not continued and "?" not in target
         pages: list[JSON] = []
         while True:
             body = self._get(url, key, headers, allow_gone=is_read and not pages)
             if body is None:
                 return FetchResult(pages=(), not_found=True)
             pages.append(body)
-            next_url = _next_link(body)
+            next_url = next_link(body)
             if next_url is None:
                 return FetchResult(pages=tuple(pages))
             if len(pages) >= self.max_pages:
@@ -132,7 +154,18 @@ class FhirClient:
 
     def _get(self, url: str, key: str, headers: dict[str, str], *, allow_gone: bool) -> JSON | None:
         try:
-            response = self._session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False)
+            response = self._session.get(
+                url, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
+            )
+            with response:
+                status = response.status_code
+                log.debug("prefetch key %s: FHIR server answered %d", key, status)
+                if allow_gone and status in GONE_STATUSES:
+                    return None
+                if status != 200:
+                    log.warning("prefetch key %s: FHIR server answered %d", key, status)
+                    raise FetchFailed(f"FHIR server answered {status}")
+                content = _read_capped(response, key)
         except requests.Timeout:
             log.warning("prefetch key %s: FHIR server timed out", key)
             raise FetchFailed("FHIR server timed out") from None
@@ -142,19 +175,11 @@ class FhirClient:
         except requests.RequestException as exc:
             log.warning("prefetch key %s: FHIR request failed (%s)", key, type(exc).__name__)
             raise FetchFailed("FHIR request failed") from None
-        with response:
-            status = response.status_code
-            log.debug("prefetch key %s: FHIR server answered %d", key, status)
-            if allow_gone and status in GONE_STATUSES:
-                return None
-            if status != 200:
-                log.warning("prefetch key %s: FHIR server answered %d", key, status)
-                raise FetchFailed(f"FHIR server answered {status}")
-            try:
-                body = response.json()
-            except (ValueError, requests.exceptions.JSONDecodeError):
-                log.warning("prefetch key %s: FHIR server answered invalid JSON", key)
-                raise FetchFailed("FHIR server answered invalid JSON") from None
+        try:
+            body = json.loads(content)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+            log.warning("prefetch key %s: FHIR server answered invalid JSON", key)
+            raise FetchFailed("FHIR server answered invalid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FetchFailed("FHIR server answered JSON that is not a FHIR resource")
         if body["resourceType"] == "OperationOutcome":
@@ -170,12 +195,28 @@ class FhirClient:
         self._session.close()
 
 
+def _read_capped(response: requests.Response, key: str) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
+        log.warning("prefetch key %s: FHIR server page too large", key)
+        raise FetchFailed(f"FHIR server answered a page over the size limit ({MAX_PAGE_BYTES} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_PAGE_BYTES:
+            log.warning("prefetch key %s: FHIR server page too large", key)
+            raise FetchFailed(f"FHIR server answered a page over the size limit ({MAX_PAGE_BYTES} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-def _next_link(bundle: JSON) -> str | None:
+def next_link(bundle: JSON) -> str | None:
     if bundle.get("resourceType") != "Bundle":
         return None
     links = bundle.get("link")

@@ -21,6 +21,8 @@ class Answer:
     body: bytes | str | dict[str, Any] = field(default_factory=lambda: {"resourceType": "Bundle", "type": "searchset"})
     delay: float = 0.0  # seconds before the answer: longer than the client's read timeout means a timeout
     content_type: str = "application/fhir+json"
+    # No Content-Length: the body ends when the connection closes (the client cannot know its size first).
+    close_delimited: bool = False
 
     def payload(self) -> bytes:
         if isinstance(self.body, dict):
@@ -53,7 +55,11 @@ class StubFhirServer:
                 try:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", answer.content_type)
-                    self.send_header("Content-Length", str(len(payload)))
+                    if answer.close_delimited:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
+                    else:
+                        self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
