@@ -12,6 +12,7 @@ from typing import Any
 from cds_service.facts.access import get
 from cds_service.facts.classification import classify
 from cds_service.facts.conditions import condition_counts, condition_facts
+from cds_service.facts.dates import to_date
 from cds_service.facts.imaging import REPORT_STATUSES, imaging_facts
 from cds_service.facts.labs import latest_labs
 from cds_service.facts.model import Evidence, Facts, Infection, LabTest, Problem
@@ -122,7 +123,5 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
 
 def _after(condition: Any, today: date) -> bool:
     """A Condition recorded or starting after `today` is not part of an evaluation as of `today`."""
-    from cds_service.facts.dates import to_date
-
     onset = to_date(get(condition, "onsetDateTime")) or to_date(get(condition, "recordedDate"))
     return onset is not None and onset > today

@@ -191,8 +191,12 @@ class Facts:
     hook: str
     problems: tuple[Problem, ...] = ()
     classification: Classification | None = None
-    # Latest counting result per test within the lab lookback (older results are not "done").
+    # Latest counting result per test within its lookback (older results are not "done"): lab_lookback_days
+    # (90 d) for calcium, phosphate, PTH, creatinine, eGFR, vitamin D; infection_lab_lookback_days (30 d) for
+    # ESR, CRP and cultures. Both ends of a window are included.
     labs: dict[LabTest, LabResult] = field(default_factory=dict)
+    # Every foot/ankle imaging event, any date (use `imaging_done(..., within_days=...)` for a lookback);
+    # one event per study (an ImagingStudy, its report and its Procedure on one day are merged).
     imaging: tuple[ImagingEvent, ...] = ()
     infections: tuple[Infection, ...] = ()
     diabetes: Evidence | None = None

@@ -17,12 +17,7 @@ __all__ = ["ORDER_HOOKS", "draft_order_problems", "read_order"]
 
 ORDER_HOOKS = frozenset({"order-select", "order-sign"})
 _PROCEDURE_SETS = (("debridement", "debridement"), ("incision-drainage", "incision-drainage"), ("probe-to-bone", "probe-to-bone"))
-_REASON_SETS = (
-    ("calcification-foot-site", "calcification"),
-    ("calcification-concept", "calcification"),
-    ("soft-tissue-mass-foot", "soft-tissue-mass"),
-    ("soft-tissue-mass", "soft-tissue-mass"),
-)
+_REASON_SETS = ("calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass")
 
 
 def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[str, Any] | None = None) -> DraftOrder:
@@ -74,7 +69,7 @@ def draft_order_problems(
     for order, model in orders:
         if not order.selected or order.category != "imaging" or order.modality not in set(Modality):
             continue
-        for name, kind in _REASON_SETS:
+        for name in _REASON_SETS:
             found = match_concepts(valuesets[name], concepts(model, "reasonCode"))
             if found is not None:
                 side = (found.member.side if found.member else None) or (order.side.value if order.side else None)
@@ -89,7 +84,7 @@ def draft_order_problems(
             target = resources.get(reference)
             if target is None:
                 continue
-            for name, kind in _REASON_SETS:
+            for name in _REASON_SETS:
                 found = match_concepts(valuesets[name], concepts(target, "code", "valueCodeableConcept", "conclusionCode"))
                 if found is None:
                     continue
@@ -103,7 +98,6 @@ def draft_order_problems(
                     label=label_of(get(target, "code"), fallback=order.label), concept=found.concept,
                     side=Side(side) if side else None, onset=onset,
                     recorded=to_date(get(target, "recordedDate")),
-                    verification=None,
                     matched_by_text=found.by_text, body_site=order.body_site,
                 ))
                 break
