@@ -179,10 +179,11 @@ def test_a_paged_prefetch_bundle_is_continued_from_the_server(server, client):
         prefetch[key] = page_1
         server.clear_requests()
         record = _gather(_request(server, data.patient_id, prefetch), client)
+    fetched = server.requests()
+    assert fetched and all("_offset=" in entry["query"] for entry in fetched)  # page 1 was not fetched again
     everything = requests.get(f"{server.base_url}/{query}&_count=1000", timeout=10).json()
     expected = {entry["resource"]["id"] for entry in everything["entry"]}
     assert len(expected) > 3 and _ids(record, "Condition") == expected
-    assert all("_offset=" in entry["query"] for entry in server.requests())  # page 1 was not fetched again
 
 
 def test_more_pages_than_allowed_is_412_naming_the_key(server):
