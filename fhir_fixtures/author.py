@@ -210,7 +210,13 @@ def dfi_osteomyelitis() -> Fixture:
         lab(pid, "esr", ESR, 70, "mm/h", "{{today-6d}}", interpretation="H"),
     ]
     ct = _draft(pid, "draft-ct", cc(CT_FOOT_L), category="Imaging", reasons=(osteo,), body_site=_foot("Left foot"))
-    return [pt, dm, cellulitis, osteo, calc, study, *labs, report], _drafts([ct], [ct], [ct])
+    antibiotic = {  # text-only: no verified RxNorm code in terminology.md
+        "resourceType": "MedicationRequest", "id": f"{pid}-draft-antibiotic", "status": "draft", "intent": "order",
+        "medicationCodeableConcept": cc(text="Cefazolin 2 g IV every 8 hours"),
+        "subject": {"reference": f"Patient/{pid}"}, "authoredOn": "{{today}}",
+        "reasonReference": [{"reference": f"Condition/{pid}-cellulitis"}],
+    }
+    return [pt, dm, cellulitis, osteo, calc, study, *labs, report], _drafts([ct, antibiotic], [ct], [ct, antibiotic])
 
 
 def eschar_ischemia() -> Fixture:
@@ -254,11 +260,14 @@ def necrotizing() -> Fixture:
     nf = condition(pid, "nf", (SNOMED, "52486002", "Necrotizing fasciitis"), (ICD10CM, "M72.6", "Necrotizing fasciitis"),
                    body_site=_foot("Left foot, dorsum"), severity=SEVERE, onset="{{today-2d}}",
                    category="encounter-diagnosis")
+    eschar = condition(pid, "eschar", (SNOMED, "409590008", "Skin eschar (disorder)"),
+                       body_site=_foot("Left foot, dorsum"), onset="{{today-1d}}")  # no ischemia: debridement is not discouraged
+    old_culture = culture(pid, "culture-old", WOUND_CULTURE, "No growth", "{{today-40d}}", interpretation="N")
     old = diagnostic_report(
         pid, "xr-report-old", XR_FOOT_L3, "{{today-200d}}",
         conclusion="Small calcific density in the soft tissues near the left first metatarsal head, likely bursal.")
     ct = _draft(pid, "draft-ct", cc(CT_FOOT_L), category="Imaging", reasons=(nf,), body_site=_foot("Left foot"))
-    return [pt, calc, nf, old], _drafts([ct], [ct], [ct])
+    return [pt, calc, nf, eschar, old_culture, old], _drafts([ct], [ct], [ct])
 
 
 def fluffy_malignancy() -> Fixture:
@@ -284,7 +293,7 @@ def chronic_painful() -> Fixture:
     pid = "fc-chronic-painful"
     pt = patient(pid, family="Dubois", given="Claire", gender="female", birth_date="1972-12-01")
     calc = condition(pid, "calc", (ICD10CM, "M65.271", "Calcific tendinitis, right ankle and foot"),
-                     onset="{{today-10w}}")
+                     clinical="relapse", onset="{{today-10w}}")  # relapse counts as active
     pain = condition(pid, "pain", (ICD10CM, "M79.671", "Pain in right foot"), (SNOMED, "47933007", "Foot pain (finding)"),
                      onset="{{today-8w}}", recorded="{{today-2w}}")
     first = diagnostic_report(
@@ -368,9 +377,10 @@ def dfi_compartment() -> Fixture:
         pid, "xr-report-2", (LOINC, "36294-7", "XR Ankle 3 Views"), "{{today-2d}}",
         conclusion="Right ankle: progressive bone destruction of the posterior calcaneal tuberosity compared "
                    "with the prior study; soft tissue swelling and bursal calcification.")
+    old_crp = lab(pid, "crp-old", CRP, 35, "mg/L", "{{today-45d}}", interpretation="H")  # outside the 30 days
     us = _draft(pid, "draft-us", cc(US_LE_R), category="Imaging", reasons=(abscess,), body_site=_foot("Right foot"))
     ct = _draft(pid, "draft-ct", cc(CT_FOOT_R), category="Imaging", reasons=(abscess,), body_site=_foot("Right foot"))
-    return [pt, dm, abscess, compartment, calc, first, ankle], _drafts([us, ct], [us], [us, ct])
+    return [pt, dm, abscess, compartment, calc, old_crp, first, ankle], _drafts([us, ct], [us], [us, ct])
 
 
 def lab_flags() -> Fixture:
@@ -417,11 +427,35 @@ def xr_ordered() -> Fixture:
     return [pt, injury, calc, xr], _drafts([calcium], [calcium], [calcium])
 
 
+def phlebolith() -> Fixture:
+    """Chronic venous insufficiency; the only record of the calcification is an imaging Observation of a foot
+    radiograph 12 days ago (round, dense, lamellated: phleboliths); a radiograph is drafted for later."""
+    pid = "fc-phlebolith"
+    pt = patient(pid, family="Rossi", given="Giulia", gender="female", birth_date="1948-04-04")
+    venous = condition(pid, "venous", (ICD10CM, "I87.2", "Venous insufficiency (chronic) (peripheral)"),
+                       (SNOMED, "20696009", "Peripheral venous insufficiency"), onset="{{today-300w}}")
+    study = imaging_study(pid, "xr-study", "DX", "{{today-12d}}", procedure=XR_FOOT_3, body_site=ANKLE,
+                          description="XR Foot 3 Views")
+    finding = {
+        "resourceType": "Observation", "id": f"{pid}-xr-finding", "status": "final",
+        "category": [cc(("http://terminology.hl7.org/CodeSystem/observation-category", "imaging", "Imaging"))],
+        "code": cc(XR_FOOT_3),
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": "{{today-12d}}T09:30:00Z",
+        "derivedFrom": [{"reference": f"ImagingStudy/{pid}-xr-study"}],
+        "valueString": "Several round, dense, lamellated soft tissue calcifications along the course of the great "
+                       "saphenous vein at the medial ankle, consistent with phleboliths.",
+    }
+    xr = _draft(pid, "draft-xr", cc(XR_FOOT_3), category="Imaging", occurrence="{{today+3w}}")
+    return [pt, venous, study, finding], _drafts([xr], [xr], [xr])
+
+
 # --- must stay quiet --------------------------------------------------------------------------------
 
 def outside() -> Fixture:
-    """Diabetic foot ulcer, cellulitis of the leg, calcific tendinitis of the SHOULDER and a foot radiograph
-    that reports no calcification: not in the pathway."""
+    """Diabetic foot ulcer, cellulitis of the leg, calcific tendinitis of the SHOULDER, a muscle calcification
+    and a thigh mass without a foot site, and a foot radiograph that reports no calcification: not in the
+    pathway."""
     pid = "fc-outside"
     pt = patient(pid, family="Novak", given="Petra", gender="female", birth_date="1960-10-10")
     dm = condition(pid, "dm", DIABETES_T2, onset="{{today-300w}}")
@@ -432,15 +466,22 @@ def outside() -> Fixture:
     shoulder = condition(pid, "shoulder", (SNOMED, "27741009", "Calcific tendinitis of shoulder"),
                          onset="{{today-30w}}")
     pain = condition(pid, "pain", (ICD10CM, "M79.672", "Pain in left foot"), onset="{{today-3w}}")
+    # Calcification and mass codes that carry no foot site, and no foot bodySite: not in the pathway.
+    unsited = condition(pid, "muscle-calc", (ICD10CM, "M61.9", "Calcification and ossification of muscle, unspecified"),
+                        onset="{{today-20w}}")
+    thigh_mass = condition(pid, "thigh-mass", (ICD10CM, "R22.41", "Localized swelling, mass and lump, right lower limb"),
+                           (SNOMED, "444905003", "Mass of soft tissue (finding)"), text="Mass, right anterior thigh",
+                           onset="{{today-10w}}")
     report = diagnostic_report(
         pid, "xr-report", XR_FOOT_L3, "{{today-20d}}",
         conclusion="Normal alignment. No soft tissue calcification or radiopaque foreign body. No fracture.")
     mri = _draft(pid, "draft-mri", cc(MR_FOOT_L), category="Imaging", reasons=(ulcer,), body_site=_foot("Left foot"))
-    return [pt, dm, ulcer, cellulitis, shoulder, pain, report], _drafts([mri], [mri], [mri])
+    return [pt, dm, ulcer, cellulitis, shoulder, pain, unsited, thigh_mass, report], _drafts([mri], [mri], [mri])
 
 
 def refuted() -> Fixture:
-    """Every calcification on record is refuted, entered in error or resolved: not in the pathway."""
+    """Every calcification on record is refuted, entered in error, resolved, inactive or in remission: not in
+    the pathway."""
     pid = "fc-refuted"
     pt = patient(pid, family="Fischer", given="Lukas", gender="male", birth_date="1976-01-29")
     refuted_calc = condition(pid, "calc-refuted", (ICD10CM, "M65.272", "Calcific tendinitis, left ankle and foot"),
@@ -449,12 +490,17 @@ def refuted() -> Fixture:
                            clinical=None, verification="entered-in-error", onset="{{today-5w}}")
     resolved_mass = condition(pid, "mass-resolved", (SNOMED, "442098006", "Mass of foot"), clinical="resolved",
                               onset="{{today-40w}}", abatement="{{today-30w}}")
+    inactive_calc = condition(pid, "calc-inactive", (ICD10CM, "M71.472", "Calcium deposit in bursa, left ankle and foot"),
+                              clinical="inactive", onset="{{today-80w}}")
+    remission_calc = condition(pid, "calc-remission", (ICD10CM, "M11.272", "Other chondrocalcinosis, left ankle and foot"),
+                               clinical="remission", onset="{{today-60w}}")
     report = diagnostic_report(
         pid, "xr-report-error", XR_FOOT_L3, "{{today-15d}}", status="entered-in-error",
         conclusion="Soft tissue calcification of the left hindfoot.", conclusion_codes=(PATHOLOGIC_CALCIFICATION,))
     ct = _draft(pid, "draft-ct", cc(CT_FOOT_L), category="Imaging", reasons=(refuted_calc,),
                 body_site=_foot("Left foot"))
-    return [pt, refuted_calc, error_calc, resolved_mass, report], _drafts([ct], [ct], [ct])
+    return ([pt, refuted_calc, error_calc, resolved_mass, inactive_calc, remission_calc, report],
+            _drafts([ct], [ct], [ct]))
 
 
 def all_done() -> Fixture:
@@ -478,6 +524,8 @@ def all_done() -> Fixture:
         lab(pid, "pth", PTH_MOLES, 3.8, "pmol/L", "{{today-25d}}"),
         lab(pid, "egfr", EGFR_2021, 88, "mL/min/1.73m2", "{{today-25d}}"),
         lab(pid, "creatinine", CREATININE_MASS, 0.9, "mg/dL", "{{today-25d}}"),
+        # deficiency, not hypervitaminosis: no metabolic cause; 60 days old, so a new draft is no duplicate
+        lab(pid, "vitd", VITD_25OH, 12, "ng/mL", "{{today-60d}}", interpretation="L"),
     ]
     physio = service_request(pid, "physio", cc((SNOMED, "306170007", "Referral to physiotherapy service (procedure)")),
                              status="active", authored="{{today-30d}}", category="Referral", reasons=(calc,))
@@ -500,6 +548,7 @@ AUTHORS: dict[str, Callable[[], Fixture]] = {
     "fc-dfi-compartment": dfi_compartment,
     "fc-lab-flags": lab_flags,
     "fc-xr-ordered": xr_ordered,
+    "fc-phlebolith": phlebolith,
     "fc-order-only": order_only,
     "fc-outside": outside,
     "fc-refuted": refuted,

@@ -29,6 +29,7 @@ PATIENTS = (
     "fc-dfi-compartment",
     "fc-lab-flags",
     "fc-xr-ordered",
+    "fc-phlebolith",
     "fc-order-only",
     "fc-outside",
     "fc-refuted",

@@ -152,7 +152,7 @@ def _check_detail(where: str, detail: Detail, card: JSON, today: date) -> list[s
     if detail.override_reasons and not card.get("overrideReasons"):
         problems.append(f"{where}: expected overrideReasons (radiograph done elsewhere, urgent clinical need, other)")
     if detail.detail_mentions and not any(m in (card.get("detail") or "") for m in detail.detail_mentions):
-        problems.append(f"{where}: detail should mention one of {list(detail.detail_mentions)} (the duplicate's last value)")
+        problems.append(f"{where}: detail should mention one of {list(detail.detail_mentions)} ")
     return problems
 
 

@@ -106,6 +106,12 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-select": {},
         "order-sign": {},
     },
+    "fc-phlebolith": {
+        # entry through an imaging Observation; dystrophic (venous insufficiency); one radiograph
+        "patient-view": {"differential-diagnosis": INFO, "repeat-radiograph": INFO, "conservative-care": INFO},
+        "order-select": {},  # the drafted radiograph is 33 days after the last one
+        "order-sign": {},
+    },
     "fc-order-only": {
         "patient-view": {},
         "order-select": {"initial-radiograph": WARNING},
@@ -237,6 +243,7 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     # necrotizing fasciitis: culture, stat surgical referral, radiograph (left) before the drafted CT
     ("fc-necrotizing", "patient-view", "initial-radiograph"): Detail(
         creates=(_c({"36307-7"}, reason="Condition/fc-necrotizing-calc"),)),
+    # the negative culture is 40 days old (window 30 days): a culture is still suggested
     ("fc-necrotizing", "patient-view", "infection-management"): Detail(creates=(_c(TEST_CODES["culture"]),)),
     ("fc-necrotizing", "patient-view", "urgent-surgery"): Detail(creates=(_c(REFERRAL_SURGEON, priority="stat"),)),
     ("fc-necrotizing", "order-select", "initial-radiograph"): Detail(
@@ -270,6 +277,8 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
         creates=(_c({"36305-1"}),), replaces="ServiceRequest/fc-lab-flags-draft-mri", replace_recommended=True,
         selection="at-most-one", override_reasons=True),
     ("fc-xr-ordered", "patient-view", "conservative-care"): Detail(creates=(_c(REFERRAL_PHYSIO),)),
+    ("fc-phlebolith", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(2, 16)),)),
+    ("fc-phlebolith", "patient-view", "differential-diagnosis"): Detail(detail_mentions=("phlebolith", "Phlebolith")),
     ("fc-order-only", "order-select", "initial-radiograph"): Detail(
         creates=(_c(XR_CODES),), replaces="ServiceRequest/fc-order-only-draft-us", replace_recommended=True, selection="at-most-one",
         override_reasons=True),
