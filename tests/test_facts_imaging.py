@@ -109,3 +109,15 @@ def test_probe_to_bone_is_text_only_and_within_30_days() -> None:
     assert facts_for(ENTRY, procedure("p1", text="Probe-to-bone test", performed=days_ago(30))).probe_to_bone_done
     assert facts_for(ENTRY, procedure("p1", text="Probe to bone", performed=days_ago(31))).probe_to_bone_done is None
     assert facts_for(ENTRY, observation("o1", text="Probe-to-bone test", value_string="negative")).probe_to_bone_done
+
+
+def test_a_sided_report_merges_with_its_unsided_study_but_two_sides_stay_two() -> None:
+    facts = facts_for(
+        ENTRY,
+        imaging_study("i1", "DX", body_site=FOOT, started=f"{days_ago(3)}T09:00:00Z"),
+        diagnostic_report("d1", (LOINC, "37699-6", "XR Foot - right 3 Views"), effective=days_ago(3)),
+        diagnostic_report("d2", (LOINC, "36307-7", "XR Foot - left 3 Views"), effective=days_ago(3)),
+    )
+    done = facts.imaging_done([Modality.XR])
+    assert [(e.reference, e.side, e.also) for e in done] == [
+        ("ImagingStudy/i1", Side.RIGHT, ("DiagnosticReport/d1",)), ("DiagnosticReport/d2", Side.LEFT, ())]

@@ -97,27 +97,29 @@ def _event(resource: Any, resource_type: str, status: str, valuesets: ValueSets)
 
 
 def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
-    """One event per study: the ImagingStudy, its report and its Procedure share modality and day."""
-    merged: dict[tuple[Any, ...], ImagingEvent] = {}
+    """One event per study: an ImagingStudy, its report and its Procedure share modality and day (and side,
+    when more than one of them says it). Orders are never merged."""
     out: list[ImagingEvent] = []
     for event in events:
-        if event.status != "done" or event.when is None:
+        same = next(
+            (
+                index for index, first in enumerate(out)
+                if event.status == "done" and first.status == "done" and event.when is not None
+                and (first.modality, first.when) == (event.modality, event.when)
+                and (first.side is None or event.side is None or first.side == event.side)
+            ),
+            None,
+        )
+        if same is None:
             out.append(event)
             continue
-        key = (event.modality, event.when, event.side)
-        first = merged.get(key)
-        if first is None:
-            merged[key] = event
-            out.append(event)
-            continue
-        text = " ".join(t for t in (first.text, event.text) if t) or None
-        combined = ImagingEvent(
+        first = out[same]
+        out[same] = ImagingEvent(
             modality=first.modality, reference=first.reference, when=first.when, status=first.status,
-            body_site=first.body_site or event.body_site, side=first.side or event.side, text=text,
+            body_site=first.body_site or event.body_site, side=first.side or event.side,
+            text=" ".join(t for t in (first.text, event.text) if t) or None,
             also=(*first.also, event.reference), by_text=first.by_text and event.by_text,
         )
-        merged[key] = combined
-        out[out.index(first)] = combined
     return out
 
 
