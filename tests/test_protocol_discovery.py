@@ -45,3 +45,19 @@ def test_discovery_has_no_nulls_or_empty_values(client):
                 walk(v, f"{path}[{i}]")
 
     walk(client.get("/cds-services").json())
+
+
+def test_override_reason_code_system_is_served(client):
+    response = client.get("/override-reason")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["resourceType"] == "CodeSystem"
+    assert body["url"] == "http://testserver/override-reason"
+    assert all(concept["code"] and concept["display"] for concept in body["concept"])
+
+
+def test_every_node_page_is_served_and_unknown_is_404(client):
+    index = client.get("/pathway")
+    assert index.status_code == 200 and "text/html" in index.headers["content-type"]
+    assert client.get("/pathway/initial-radiograph").status_code == 200
+    assert client.get("/pathway/no-such-node").status_code == 404

@@ -1,11 +1,12 @@
-"""Human pages: one per pathway node (the cards' `source.url`), and an index."""
+"""Public documentation: a page per pathway node (the cards' `source.url`), an index, and the override-reason
+CodeSystem the cards' `overrideReasons` point to."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from cds_service.render.pages import index_page, node_page
+from cds_service.render.pages import index_page, node_page, override_reason_code_system
 
 router = APIRouter()
 
@@ -21,3 +22,9 @@ def pathway_node(node_id: str, request: Request) -> HTMLResponse:
     if page is None:
         raise HTTPException(404, f"no pathway node '{node_id}'; /pathway lists them")
     return HTMLResponse(page)
+
+
+@router.get("/override-reason")
+def override_reasons(request: Request) -> JSONResponse:
+    body = override_reason_code_system(request.app.state.settings.public_base_url)
+    return JSONResponse(body, media_type="application/fhir+json")
