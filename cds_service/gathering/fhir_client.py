@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 
 __all__ = ["FHIR_JSON", "MAX_PAGE_BYTES", "FetchFailed", "FetchResult", "FhirClient", "next_link"]
@@ -50,7 +51,7 @@ class FetchFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """One key's answer: the resource read, or every page of a search (None: a read found nothing)."""
+    """One key's answer: the resource read, or every page of a search (`not_found`: a read found nothing)."""
 
     pages: tuple[JSON, ...]
     not_found: bool = False
@@ -76,8 +77,8 @@ class FhirClient:
         adapter = HTTPAdapter(pool_connections=max_parallel, pool_maxsize=max_parallel, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        # Proxies and .netrc from the environment must not see (or add) credentials to EHR calls.
-        self._session.trust_env = False
+        # trust_env stays on: hospitals reach their FHIR servers through HTTPS_PROXY and private CAs
+        # (REQUESTS_CA_BUNDLE). Every call passes its own `auth`, so a .netrc entry never replaces the token.
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -111,11 +112,10 @@ class FhirClient:
         if not jobs:
             return {}
         headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
-        if access_token is not None:
-            headers["Authorization"] = f"Bearer {access_token}"
+        auth = _Bearer(access_token)
         pool = self._pool()
         futures: dict[str, Future[FetchResult]] = {
-            key: pool.submit(self._fetch, base_url, key, target, headers, continued)
+            key: pool.submit(self._fetch, base_url, key, target, headers, auth, continued)
             for key, target, continued in jobs
         }
         results: dict[str, FetchResult | FetchFailed] = {}
@@ -126,7 +126,9 @@ class FhirClient:
                 results[key] = failure
         return results
 
-    def _fetch(self, base_url: str, key: str, target: str, headers: dict[str, str], continued: bool) -> FetchResult:
+    def _fetch(
+        self, base_url: str, key: str, target: str, headers: dict[str, str], auth: _Bearer, continued: bool
+    ) -> FetchResult:
         base = base_url.rstrip("/")
         origin = _origin(base)
         if continued:
@@ -138,7 +140,7 @@ class FhirClient:
         is_read = not continued and "?" not in target
         pages: list[JSON] = []
         while True:
-            body = self._get(url, key, headers, allow_gone=is_read and not pages)
+            body = self._get(url, key, headers, auth, allow_gone=is_read and not pages)
             if body is None:
                 return FetchResult(pages=(), not_found=True)
             pages.append(body)
@@ -152,10 +154,10 @@ class FhirClient:
                 raise FetchFailed("FHIR server's next link points to another server")
             url = next_url
 
-    def _get(self, url: str, key: str, headers: dict[str, str], *, allow_gone: bool) -> JSON | None:
+    def _get(self, url: str, key: str, headers: dict[str, str], auth: _Bearer, *, allow_gone: bool) -> JSON | None:
         try:
             response = self._session.get(
-                url, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
+                url, headers=headers, auth=auth, timeout=self.timeout, allow_redirects=False, stream=True
             )
             with response:
                 status = response.status_code
@@ -193,6 +195,23 @@ class FhirClient:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
         self._session.close()
+
+
+class _Bearer(requests.auth.AuthBase):
+    """`Authorization: Bearer <token>`, or no header at all without a token. Its repr never shows the token."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._token is None:
+            request.headers.pop("Authorization", None)
+        else:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(<token>)" if self._token is not None else "_Bearer(None)"
 
 
 def _read_capped(response: requests.Response, key: str) -> bytes:

@@ -19,9 +19,9 @@ from pydantic import BaseModel
 
 __all__ = [
     "OUTCOME",
+    "USER_TOKENS",
     "PrefetchState",
     "TemplateError",
-    "USER_TOKENS",
     "ValueKind",
     "classify",
     "is_outcome_entry",
