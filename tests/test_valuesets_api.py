@@ -29,6 +29,9 @@ def test_family_codes_are_enumerated_and_labelled_by_family() -> None:
     assert value_set.member([(ICD10CM, "M61.179")]).side is None  # type: ignore[union-attr]
     # the family label itself is not a code
     assert not value_set.matches_codings([(ICD10CM, "M61.47x")])
+    assert "M61.47x" in value_set.families
+    assert value_set.sources == ("ICDCM",)
+    assert load_valuesets()["probe-to-bone"].sources == ("text only",)
 
 
 def test_codes_match_only_with_their_system() -> None:

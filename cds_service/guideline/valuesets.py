@@ -75,6 +75,16 @@ class ValueSet:
         terms = sorted(((normalise_text(t), t) for t in self.text_terms), key=lambda pair: -len(pair[0]))
         object.__setattr__(self, "_terms", tuple(terms))
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The terminology.md source short names of the codes, in file order ("text only" when none)."""
+        names = tuple(dict.fromkeys(m.source for m in self.members))
+        return names or ("text only",)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.family for m in self.members if m.family))
+
     def member(self, codings: Iterable[tuple[str | None, str | None]]) -> Member | None:
         """The first member among `codings` ((system, code) pairs), or None."""
         for system, code in codings:
