@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cds_service.app import create_app
-from cds_service.auth.authenticator import AuthConfigurationError, AllowAll, build_authenticator
+from cds_service.auth.authenticator import AllowAll, AuthConfigurationError, build_authenticator
 from cds_service.auth.trusted_clients import TrustedClientsError, load_trusted_clients
 from cds_service.cli import main
 from cds_service.settings import Settings

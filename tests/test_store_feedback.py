@@ -103,9 +103,8 @@ def test_unknown_card_is_refused_by_name(store: Store) -> None:
     stranger = make_card("n1")  # never issued
     with pytest.raises(BadRequest) as caught:
         store.record_feedback(service_id=SERVICE, feedback=batch(accepted(card), overridden(stranger)))
-    assert caught.value.extra["issues"] == [
-        {"field": "feedback[1].card", "problem": f"unknown card uuid '{stranger.uuid}': service '{SERVICE}' did not issue it"}
-    ]
+    problem = f"unknown card uuid '{stranger.uuid}': service '{SERVICE}' did not issue it"
+    assert caught.value.extra["issues"] == [{"field": "feedback[1].card", "problem": problem}]
     assert feedback_rows(store) == []  # all or nothing: the good entry was not kept either
 
 
@@ -134,7 +133,8 @@ def test_repeated_feedback_is_stored_once(store: Store) -> None:
     # Same card, a later decision: a new fact, kept.
     assert store.record_feedback(service_id=SERVICE, feedback=batch(overridden(card, at="2026-11-21T11:00:00Z"))) == 1
     # The same instant written in another zone is the same timestamp.
-    assert store.record_feedback(service_id=SERVICE, feedback=batch(accepted(card, at="2026-11-21T11:00:00+01:00"))) == 0
+    same_instant = accepted(card, at="2026-11-21T11:00:00+01:00")
+    assert store.record_feedback(service_id=SERVICE, feedback=batch(same_instant)) == 0
     assert len(feedback_rows(store)) == 2
 
 

@@ -221,7 +221,8 @@ def build_authenticator(settings: Settings, replay_cache: ReplayCache | None = N
         from cds_service.store.store import open_store
 
         replay_cache = open_store(settings)
-    if settings.patient_hash_key.get_secret_value() == Settings.model_fields["patient_hash_key"].default.get_secret_value():
+    default_key = Settings.model_fields["patient_hash_key"].default.get_secret_value()
+    if settings.patient_hash_key.get_secret_value() == default_key:
         log.warning("CDS_PATIENT_HASH_KEY is the development default: set a secret key in production")
     log.info("authentication required; trusted clients: %s", ", ".join(f"{c.name} ({c.iss})" for c in clients))
     return JwtAuthenticator(

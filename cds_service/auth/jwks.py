@@ -93,7 +93,9 @@ class JwksCache:
             if not isinstance(keys, list):
                 raise JwksFetchError("not a JWK Set (no 'keys' array)")
         except (requests.RequestException, ValueError, JwksFetchError) as exc:
-            log.warning("could not fetch the JWK Set at %s: %s", url, type(exc).__name__ if isinstance(exc, requests.RequestException) else exc)
+            # A requests error's text can be long (and quote headers); its type says enough.
+            problem = type(exc).__name__ if isinstance(exc, requests.RequestException) else str(exc)
+            log.warning("could not fetch the JWK Set at %s: %s", url, problem)
             return
         entry.keys = {k["kid"]: k for k in keys if isinstance(k, dict) and isinstance(k.get("kid"), str)}
         entry.fetched_at = now

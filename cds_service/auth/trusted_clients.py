@@ -102,7 +102,9 @@ def _client(entry: Any, where: str) -> TrustedClient:
         raise TrustedClientsError(f"{where} must be an object")
     unknown = sorted(set(entry) - _CLIENT_KEYS)
     if unknown:
-        raise TrustedClientsError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_CLIENT_KEYS))}")
+        raise TrustedClientsError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_CLIENT_KEYS))}"
+        )
     iss = entry.get("iss")
     if not isinstance(iss, str) or not iss:
         raise TrustedClientsError(f"{where}: iss is required (the issuer the client puts in its JWTs)")
@@ -118,7 +120,9 @@ def _client(entry: Any, where: str) -> TrustedClient:
             raise TrustedClientsError(f'{where}: jwks must be a JWK Set {{"keys": [...]}}')
         for j, key in enumerate(keys):
             if "d" in key or key.get("kty") == "oct":
-                raise TrustedClientsError(f"{where}: jwks.keys[{j}] is a private or symmetric key; list public keys only")
+                raise TrustedClientsError(
+                    f"{where}: jwks.keys[{j}] is a private or symmetric key; list public keys only"
+                )
             if not isinstance(key.get("kid"), str):
                 raise TrustedClientsError(f"{where}: jwks.keys[{j}] needs a kid (tokens pick their key by kid)")
             try:

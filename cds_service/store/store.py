@@ -117,7 +117,8 @@ class Store:
             if issues:
                 raise BadRequest(issues)  # leaving the block rolls back: nothing of the batch is stored
             rows = [_feedback_row(entry, service_id, received) for entry in entries]
-            result = connection.execute(self._insert_ignoring_duplicates(FeedbackRecord).returning(FeedbackRecord.id), rows)
+            insert = self._insert_ignoring_duplicates(FeedbackRecord).returning(FeedbackRecord.id)
+            result = connection.execute(insert, rows)
             stored = len(result.all())
         log.info("feedback for service %s: %d entr(ies), %d new", service_id, len(entries), stored)
         return stored

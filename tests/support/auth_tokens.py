@@ -72,7 +72,9 @@ def rs384_key(kid: str = "rs-1") -> SigningKey:
     return SigningKey(kid, "RS384", rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
-def claims(path: str, *, iss: str = EHR_ISS, now: float | None = None, lifetime: int = 300, **extra: Any) -> dict[str, Any]:
+def claims(
+    path: str, *, iss: str = EHR_ISS, now: float | None = None, lifetime: int = 300, **extra: Any
+) -> dict[str, Any]:
     """Claims a well-behaved EHR sends for a call to BASE_URL + path."""
     now = time.time() if now is None else now
     base = {"iss": iss, "aud": BASE_URL + path, "iat": int(now), "exp": int(now) + lifetime, "jti": str(uuid.uuid4())}

@@ -10,6 +10,7 @@ from cds_service.protocol.response import Card, Coding, Source, Suggestion
 __all__ = ["NODE_SYSTEM", "accepted", "make_card", "overridden"]
 
 NODE_SYSTEM = "https://cds.test.example/pathway"
+REASON_SYSTEM = "https://cds.test.example/override-reasons"
 
 
 def make_card(node_id: str, *, suggestions: int = 1) -> Card:
@@ -39,7 +40,7 @@ def overridden(card: Card, *, at: str = "2026-11-21T10:00:00Z", code: str | None
     entry: dict[str, Any] = {"card": card.uuid, "outcome": "overridden", "outcomeTimestamp": at}
     reason: dict[str, Any] = {}
     if code is not None:
-        reason["reason"] = {"system": "https://cds.test.example/override-reasons", "code": code, "display": code.title()}
+        reason["reason"] = {"system": REASON_SYSTEM, "code": code, "display": code.title()}
     if comment is not None:
         reason["userComment"] = comment
     if reason:

@@ -112,7 +112,8 @@ def _server_or_skip() -> PostgresServer:
         try:
             _SERVER = _start()
         except (OSError, subprocess.CalledProcessError) as exc:
-            detail = exc.stderr.decode(errors="replace")[-500:] if isinstance(exc, subprocess.CalledProcessError) else ""
+            failed_command = isinstance(exc, subprocess.CalledProcessError)
+            detail = exc.stderr.decode(errors="replace")[-500:] if failed_command and exc.stderr else ""
             _START_ERROR = f"PostgreSQL test server unavailable: {exc} {detail}".strip()
     if _SERVER is None:
         if os.environ.get("CI", "").lower() == "true":

@@ -51,6 +51,7 @@ def remember_jtis_at(url: str, jtis: list[str], start_at: float) -> list[str]:
     _wait(start_at)
     expires = int(time.time()) + 600
     try:
-        return [jti for jti in jtis if store.remember_jti(issuer="https://ehr.test.example", jti=jti, expires_at=expires)]
+        issuer = "https://ehr.test.example"
+        return [jti for jti in jtis if store.remember_jti(issuer=issuer, jti=jti, expires_at=expires)]
     finally:
         store.close()
