@@ -51,3 +51,35 @@ def test_the_written_request_files_are_accepted_as_they_are(http: TestClient) ->
         assert reply.status_code == 200, reply.text[:500]
         problems = check_response(patient, hook, body, reply.json(), today)
         assert not problems, "\n".join(problems)
+
+
+def test_feedback_on_fixture_cards_is_tied_to_their_nodes(tmp_path: Path) -> None:
+    """A clinician overrides the radiograph-first card (urgent need) and accepts the stat surgical referral;
+    the store's report counts each against its node, with the override reason."""
+    from datetime import datetime, timezone
+
+    app = create_app(Settings(auth_mode="disabled", database_url=f"sqlite:///{tmp_path}/t.db"))
+    today = date.today()
+    with TestClient(app) as client:
+        select = SERVICE_BY_HOOK["order-select"].id
+        view = SERVICE_BY_HOOK["patient-view"].id
+        cards = client.post(f"/cds-services/{select}", json=build_request("fc-tendinitis-no-xr", "order-select", today)).json()["cards"]
+        radiograph = next(c for c in cards if c["source"]["topic"]["code"] == "initial-radiograph")
+        urgent_reason = next(r for r in radiograph["overrideReasons"] if r["code"] == "urgent-clinical-need")
+        cards = client.post(f"/cds-services/{view}", json=build_request("fc-necrotizing", "patient-view", today)).json()["cards"]
+        surgery = next(c for c in cards if c["source"]["topic"]["code"] == "urgent-surgery")
+        now = datetime.now(timezone.utc).isoformat()
+
+        overridden = {"feedback": [{"card": radiograph["uuid"], "outcome": "overridden", "outcomeTimestamp": now,
+                                    "overrideReason": {"reason": urgent_reason, "userComment": "septic foot"}}]}
+        accepted = {"feedback": [{"card": surgery["uuid"], "outcome": "accepted", "outcomeTimestamp": now,
+                                  "acceptedSuggestions": [{"id": surgery["suggestions"][0]["uuid"]}]}]}
+        assert client.post(f"/cds-services/{select}/feedback", json=overridden).json() == {"stored": 1, "new": 1}
+        assert client.post(f"/cds-services/{view}/feedback", json=accepted).json() == {"stored": 1, "new": 1}
+
+        by_node = {r.node_id: r for r in app.state.store.feedback_report(service_id=select)}
+        assert by_node["initial-radiograph"].overridden == 1
+        assert [o.code for o in by_node["initial-radiograph"].override_reasons] == ["urgent-clinical-need"]
+        by_node = {r.node_id: r for r in app.state.store.feedback_report(service_id=view)}
+        assert by_node["urgent-surgery"].accepted == 1
+        assert by_node["infection-management"].without_feedback == 1
