@@ -208,3 +208,18 @@ def test_migrations_leave_the_service_logging_alone(tmp_path: Any) -> None:
     before = (list(root.handlers), root.level, service_logger.disabled, service_logger.level)
     open_store(settings(f"sqlite:///{tmp_path / 'logging.db'}")).close()
     assert (list(root.handlers), root.level, service_logger.disabled, service_logger.level) == before
+
+
+def test_plain_postgresql_url_uses_psycopg_3() -> None:
+    from cds_service.store.engine import create_store_engine
+
+    engine = create_store_engine("postgresql://cds:secret@db.invalid:5432/cds")  # no connection is made
+    assert engine.dialect.driver == "psycopg"
+    engine.dispose()
+
+
+def test_unsupported_database_url_is_named() -> None:
+    from cds_service.store.engine import create_store_engine
+
+    with pytest.raises(ValueError, match="CDS_DATABASE_URL must be a sqlite:/// or postgresql\\+psycopg:// URL"):
+        create_store_engine("mysql://db.invalid/cds")

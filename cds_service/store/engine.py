@@ -28,7 +28,10 @@ def create_store_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
     if url.get_backend_name() == "postgresql":
-        return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        if url.drivername == "postgresql":
+            # Plain postgresql:// would pick psycopg2, which is not installed; psycopg 3 is.
+            url = url.set(drivername="postgresql+psycopg")
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise ValueError(
         f"CDS_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, got backend {url.get_backend_name()!r}"
     )
