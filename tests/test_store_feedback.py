@@ -223,3 +223,18 @@ def test_unsupported_database_url_is_named() -> None:
 
     with pytest.raises(ValueError, match="CDS_DATABASE_URL must be a sqlite:/// or postgresql\\+psycopg:// URL"):
         create_store_engine("mysql://db.invalid/cds")
+
+
+def test_migrations_match_the_models(store_database_url: str) -> None:
+    """A model changed without a migration (or the reverse) shows up here, on each backend."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from cds_service.store.models import Base
+
+    store = open_store(settings(store_database_url))
+    try:
+        with store.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        store.close()
