@@ -175,3 +175,28 @@ def test_several_problems_at_once_and_no_duplicates() -> None:
 
 def test_future_conditions_do_not_count() -> None:
     assert not facts_for(condition("c1", (ICD10CM, "M65.271"), onset="2027-01-05")).in_pathway
+
+
+def test_codes_win_over_text() -> None:
+    (problem,) = facts_for(condition("c1", (ICD10CM, "M65.271", "Calcific tendinitis, right ankle and foot"),
+                                     text="Myositis ossificans of the left heel")).problems
+    assert (problem.concept, problem.matched_by_text, problem.side) == ("calcific-tendinitis", False, Side.RIGHT)
+
+
+def test_a_patient_described_by_text_only() -> None:
+    from cds_service.facts.model import LabTest, Modality
+
+    facts = facts_for(
+        condition("c1", text="Soft tissue calcification, right heel"),
+        condition("dm", text="Type 2 diabetes mellitus"),
+        observation("ca", text="Calcium, serum", value=(8.0, "mg/dL")),
+        diagnostic_report("d1", text="XR right foot 3 views", conclusion="Soft tissue calcification posterior to the calcaneus."),
+        service_request("sr1", text="MRI of the right foot"),
+    )
+    assert [p.reference for p in facts.problems] == ["Condition/c1", "DiagnosticReport/d1"]
+    assert all(p.matched_by_text for p in facts.problems)
+    assert facts.diabetes is not None
+    assert facts.labs[LabTest.CALCIUM].direction == "low"
+    (xr,) = facts.imaging_done([Modality.XR])
+    assert xr.by_text and xr.side is Side.RIGHT
+    assert [e.reference for e in facts.imaging_ordered([Modality.MR])] == ["ServiceRequest/sr1"]

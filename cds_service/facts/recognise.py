@@ -6,6 +6,7 @@ the two steps never disagree. Codes are tried first; text only when no code of t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,7 @@ IMAGING_TEXT_SETS = (
     "morphology-tumoral-calcinosis", "morphology-metastatic", "morphology-osteosarcoma",
 )
 _IMAGING_CATEGORY_CODES = {"imaging", "RAD", "radiology"}
+_SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral|lt|rt)\b", re.IGNORECASE)
 
 
 def _loinc() -> str:
@@ -181,10 +183,11 @@ def imaging_kind(resource: Any, resource_type: str, valuesets: ValueSets | None 
         if site is None:
             return None
         return ImagingKind(modality, site, side_in_text(*texts), by_text=False)
-    # 3. text alone ("XR left foot 3 views")
+    # 3. text alone ("XR left foot 3 views"): side words are read for the side, then dropped for matching
     code_texts = concept_texts(*code_concepts)
+    sideless = [_SIDE_WORDS.sub(" ", text) for text in code_texts]
     for name, modality in _IMAGING_SETS:
-        if any(valuesets[name].matches_text(text) for text in code_texts):
+        if any(valuesets[name].matches_text(text) for text in sideless):
             site = foot_site(resource, extra_texts=tuple(code_texts), valuesets=valuesets) or "foot"
             return ImagingKind(modality, site, side_in_text(*code_texts), by_text=True)
     return None
