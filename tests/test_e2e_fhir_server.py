@@ -55,3 +55,14 @@ def test_cards_from_the_fhir_server_match_the_spec(
     # The same request with prefetch lists what the patient's data holds, for the reference checks.
     problems = check_response(patient, hook, build_request(patient, hook, TODAY), response, TODAY)
     assert not problems, "\n".join(problems)
+
+
+def test_the_load_command_loads_every_patient(fhir_server: FhirTestServer, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    from fhir_fixtures.load import main
+
+    # Leaves the server as `loaded` does (same patients, same day), so test order does not matter.
+    fhir_server.reset()
+    assert main(["--base", fhir_server.base_url, "--today", TODAY.isoformat()]) == 0
+    assert f"loaded {len(PATIENTS)} patients" in capsys.readouterr().out
+    found = requests.get(f"{fhir_server.base_url}/Patient", params={"_count": 100}, timeout=10).json()
+    assert {e["resource"]["id"] for e in found.get("entry", [])} == set(PATIENTS)
