@@ -26,13 +26,14 @@ from cds_service.facts.recognise import (
 )
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
 
-__all__ = ["LAB_CANDIDATE_DATES", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
+__all__ = ["LAB_CANDIDATE_DATES", "OTHER_PATIENT", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
 
 JSON = dict[str, Any]
 
 SELECTED_TYPES = ("Condition", "Observation", "DiagnosticReport", "ImagingStudy", "ServiceRequest", "Procedure")
 # Results on this many distinct latest dates are kept per test: the newest may still fail validation.
 LAB_CANDIDATE_DATES = 2
+OTHER_PATIENT = "its subject is another patient"
 _DEAD_STATUSES = {"entered-in-error", "cancelled", "revoked"}
 _OBSERVATION_STATUSES = {"final", "amended", "corrected", "preliminary"}
 _REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", "partial"}
@@ -61,7 +62,7 @@ def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | No
     reference = get(subject, "reference")
     if isinstance(reference, str) and "Patient/" in reference:
         if reference.rsplit("Patient/", 1)[1].split("/")[0] != patient_id:
-            return "its subject is another patient"
+            return OTHER_PATIENT
     return None
 
 
