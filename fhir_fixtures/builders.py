@@ -11,9 +11,24 @@ import uuid
 from typing import Any
 
 __all__ = [
-    "CLINICAL", "DCM", "ICD10CM", "LOINC", "OBS_CATEGORY", "SNOMED", "UCUM", "VERIFICATION",
-    "Coding", "cc", "condition", "culture", "diagnostic_report", "imaging_study", "lab",
-    "patient", "ref", "service_request",
+    "CLINICAL",
+    "DCM",
+    "ICD10CM",
+    "LOINC",
+    "OBS_CATEGORY",
+    "SNOMED",
+    "UCUM",
+    "VERIFICATION",
+    "Coding",
+    "cc",
+    "condition",
+    "culture",
+    "diagnostic_report",
+    "imaging_study",
+    "lab",
+    "patient",
+    "ref",
+    "service_request",
 ]
 
 JSON = dict[str, Any]
@@ -79,7 +94,15 @@ def condition(
         resource["clinicalStatus"] = cc((CLINICAL, clinical, clinical.capitalize()))
     if verification:
         resource["verificationStatus"] = cc((VERIFICATION, verification, verification.capitalize()))
-    resource["category"] = [cc((CONDITION_CATEGORY, category, "Problem List Item" if category == "problem-list-item" else "Encounter Diagnosis"))]
+    resource["category"] = [
+        cc(
+            (
+                CONDITION_CATEGORY,
+                category,
+                "Problem List Item" if category == "problem-list-item" else "Encounter Diagnosis",
+            )
+        )
+    ]
     if severity:
         resource["severity"] = cc(severity)
     resource["code"] = cc(*codings, text=text)
@@ -164,8 +187,13 @@ def culture(pid: str, suffix: str, code: Coding, result: str, when: str, *, inte
 def imaging_study(
     pid: str, suffix: str, modality: str, when: str, *, procedure: Coding | None, body_site: Coding, description: str
 ) -> JSON:
-    names = {"DX": "Digital Radiography", "CR": "Computed Radiography", "MR": "Magnetic Resonance",
-             "CT": "Computed Tomography", "US": "Ultrasound"}
+    names = {
+        "DX": "Digital Radiography",
+        "CR": "Computed Radiography",
+        "MR": "Magnetic Resonance",
+        "CT": "Computed Tomography",
+        "US": "Ultrasound",
+    }
     mod = {"system": DCM, "code": modality, "display": names[modality]}
     resource: JSON = {
         "resourceType": "ImagingStudy",

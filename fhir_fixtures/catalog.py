@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def _read(sub: str, patient: str) -> JSON:
     return json.loads((FIXTURES_DIR / sub / f"{patient}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(sub: str, patient: str) -> str:
     return json.dumps(_read(sub, patient))
 

@@ -60,8 +60,7 @@ def build_request(
             "resourceType": "Bundle",
             "type": "collection",
             "entry": [
-                {"fullUrl": f"{FHIR_BASE}/{r['resourceType']}/{r['id']}", "resource": r}
-                for r in orders["draftOrders"]
+                {"fullUrl": f"{FHIR_BASE}/{r['resourceType']}/{r['id']}", "resource": r} for r in orders["draftOrders"]
             ],
         }
         if hook == "order-select":
@@ -88,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     REQUESTS_DIR.mkdir(exist_ok=True)
     for patient in PATIENTS:
         for hook in HOOKS:
-            request_path(patient, hook).write_text(json.dumps(build_request(patient, hook), indent=2, ensure_ascii=False) + "\n")
+            request_path(patient, hook).write_text(
+                json.dumps(build_request(patient, hook), indent=2, ensure_ascii=False) + "\n"
+            )
     print(f"wrote {len(PATIENTS) * len(HOOKS)} requests under {REQUESTS_DIR}")
     return 0
 

@@ -51,7 +51,7 @@ def chunks(transaction: JSON, size: int = MAX_ENTRIES) -> list[JSON]:
         raise ValueError(f"chunk size must be at least 1, got {size}")
     entries = transaction.get("entry", [])
     return [
-        {"resourceType": "Bundle", "type": "transaction", "entry": entries[start:start + size]}
+        {"resourceType": "Bundle", "type": "transaction", "entry": entries[start : start + size]}
         for start in range(0, len(entries), size)
     ] or []
 
@@ -88,7 +88,9 @@ def load(
         for part, transaction in enumerate(chunks(materialize(bundle(patient), today), size), start=1):
             reply = session.post(url, json=transaction, headers=headers, timeout=TIMEOUT)
             if reply.status_code >= 300:
-                raise LoadError(f"fixture {number}, transaction {part}: HTTP {reply.status_code} {_outcome_text(reply)}".strip())
+                raise LoadError(
+                    f"fixture {number}, transaction {part}: HTTP {reply.status_code} {_outcome_text(reply)}".strip()
+                )
             transactions += 1
             resources += len(transaction["entry"])
         count += 1

@@ -83,5 +83,8 @@ def search(query: str, resources: list[JSON], patient_id: str) -> JSON | None:
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(hits),
-        "entry": [{"fullUrl": f"{FHIR_BASE}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in hits],
+        "entry": [
+            {"fullUrl": f"{FHIR_BASE}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in hits
+        ],
     }

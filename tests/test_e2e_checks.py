@@ -72,8 +72,11 @@ def test_a_detail_without_the_seed_quote_is_reported(ulcer_sign: tuple[JSON, JSO
 
 def test_suggesting_what_is_done_or_drafted_is_reported(ulcer_sign: tuple[JSON, JSON]) -> None:
     request, response = copy.deepcopy(ulcer_sign)
-    create = next(s for s in _card(response, "osteomyelitis-rule-out")["suggestions"]
-                  if any("1988-5" in str(a.get("resource")) for a in s["actions"]))
+    create = next(
+        s
+        for s in _card(response, "osteomyelitis-rule-out")["suggestions"]
+        if any("1988-5" in str(a.get("resource")) for a in s["actions"])
+    )
     resource = create["actions"][0]["resource"]
     resource["code"]["coding"][0]["code"] = "4537-7"  # ESR: resulted 10 days ago
     problems = _problems(request, response)

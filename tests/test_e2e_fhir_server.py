@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 import requests
 
+from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
 from cds_service.invocation import Invocation, invoke
-from cds_service.gathering.fhir_client import FhirClient
 from fhir_fixtures.catalog import PATIENTS
 from fhir_fixtures.hook_requests import build_request
 from fhir_fixtures.load import load

@@ -14,7 +14,14 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from fhir_fixtures import author
-from fhir_fixtures.catalog import FIXTURES_DIR, HOOKS, PATIENTS, bundle, drafts, resources
+from fhir_fixtures.catalog import (
+    FIXTURES_DIR,
+    HOOKS,
+    PATIENTS,
+    bundle,
+    drafts,
+    resources,
+)
 from fhir_fixtures.hook_requests import build_request, request_path
 from fhir_fixtures.load import MAX_ENTRIES, LoadError, chunks, load
 from fhir_fixtures.materialize import materialize, render_date
@@ -23,8 +30,11 @@ from tests.conftest import SHARED
 JSON = dict[str, Any]
 TODAY = date(2028, 3, 1)
 CLINICAL_SYSTEMS = {
-    "http://snomed.info/sct", "http://loinc.org", "http://hl7.org/fhir/sid/icd-10-cm",
-    "http://dicom.nema.org/resources/ontology/DCM", "http://www.ama-assn.org/go/cpt",
+    "http://snomed.info/sct",
+    "http://loinc.org",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+    "http://dicom.nema.org/resources/ontology/DCM",
+    "http://www.ama-assn.org/go/cpt",
 }
 REGENERATE = "run `python -m fhir_fixtures.author && python -m fhir_fixtures.hook_requests`"
 
@@ -221,7 +231,9 @@ def test_prefetch_holds_what_the_templates_ask_for() -> None:
     request = build_request("fc-ckd-metastatic", "patient-view", TODAY)
     assert set(request["prefetch"]) == {key for key, _ in prefetch_templates()}
     assert request["prefetch"]["patient"]["id"] == "fc-ckd-metastatic"
-    labs = {e["resource"]["id"] for k, v in request["prefetch"].items() if k.startswith("lab-results") for e in v["entry"]}
+    labs = {
+        e["resource"]["id"] for k, v in request["prefetch"].items() if k.startswith("lab-results") for e in v["entry"]
+    }
     assert "fc-ckd-metastatic-calcium" in labs
     studies = request["prefetch"]["imaging-studies"]["entry"]
     assert [e["resource"]["id"] for e in studies] == ["fc-ckd-metastatic-xr-study"]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,9 @@ from tests.support.e2e_run import CASES, SERVICE_BY_HOOK
 @pytest.fixture(scope="module")
 def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     tmp: Path = tmp_path_factory.mktemp("e2e-http")
-    app = create_app(Settings(auth_mode="disabled", database_url=f"sqlite:///{tmp}/t.db",
-                              public_base_url="http://cds.example.org"))
+    app = create_app(
+        Settings(auth_mode="disabled", database_url=f"sqlite:///{tmp}/t.db", public_base_url="http://cds.example.org")
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -56,24 +57,44 @@ def test_the_written_request_files_are_accepted_as_they_are(http: TestClient) ->
 def test_feedback_on_fixture_cards_is_tied_to_their_nodes(tmp_path: Path) -> None:
     """A clinician overrides the radiograph-first card (urgent need) and accepts the stat surgical referral;
     the store's report counts each against its node, with the override reason."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     app = create_app(Settings(auth_mode="disabled", database_url=f"sqlite:///{tmp_path}/t.db"))
     today = date.today()
     with TestClient(app) as client:
         select = SERVICE_BY_HOOK["order-select"].id
         view = SERVICE_BY_HOOK["patient-view"].id
-        cards = client.post(f"/cds-services/{select}", json=build_request("fc-tendinitis-no-xr", "order-select", today)).json()["cards"]
+        cards = client.post(
+            f"/cds-services/{select}", json=build_request("fc-tendinitis-no-xr", "order-select", today)
+        ).json()["cards"]
         radiograph = next(c for c in cards if c["source"]["topic"]["code"] == "initial-radiograph")
         urgent_reason = next(r for r in radiograph["overrideReasons"] if r["code"] == "urgent-clinical-need")
-        cards = client.post(f"/cds-services/{view}", json=build_request("fc-necrotizing", "patient-view", today)).json()["cards"]
+        cards = client.post(
+            f"/cds-services/{view}", json=build_request("fc-necrotizing", "patient-view", today)
+        ).json()["cards"]
         surgery = next(c for c in cards if c["source"]["topic"]["code"] == "urgent-surgery")
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
 
-        overridden = {"feedback": [{"card": radiograph["uuid"], "outcome": "overridden", "outcomeTimestamp": now,
-                                    "overrideReason": {"reason": urgent_reason, "userComment": "septic foot"}}]}
-        accepted = {"feedback": [{"card": surgery["uuid"], "outcome": "accepted", "outcomeTimestamp": now,
-                                  "acceptedSuggestions": [{"id": surgery["suggestions"][0]["uuid"]}]}]}
+        overridden = {
+            "feedback": [
+                {
+                    "card": radiograph["uuid"],
+                    "outcome": "overridden",
+                    "outcomeTimestamp": now,
+                    "overrideReason": {"reason": urgent_reason, "userComment": "septic foot"},
+                }
+            ]
+        }
+        accepted = {
+            "feedback": [
+                {
+                    "card": surgery["uuid"],
+                    "outcome": "accepted",
+                    "outcomeTimestamp": now,
+                    "acceptedSuggestions": [{"id": surgery["suggestions"][0]["uuid"]}],
+                }
+            ]
+        }
         assert client.post(f"/cds-services/{select}/feedback", json=overridden).json() == {"stored": 1, "new": 1}
         assert client.post(f"/cds-services/{view}/feedback", json=accepted).json() == {"stored": 1, "new": 1}
 

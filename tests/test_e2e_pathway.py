@@ -30,7 +30,9 @@ def test_the_table_covers_every_fixture_and_hook() -> None:
     assert set(EXPECTED) == set(PATIENTS)
     assert all(set(hooks) == set(HOOKS) for hooks in EXPECTED.values())
     for patient, hook, node in DETAILS:
-        assert node in EXPECTED[patient][hook], f"DETAILS names {node} for {patient} {hook}, which the table does not expect"
+        assert node in EXPECTED[patient][hook], (
+            f"DETAILS names {node} for {patient} {hook}, which the table does not expect"
+        )
 
 
 def test_together_the_fixtures_fire_every_node_on_every_hook_it_has() -> None:
@@ -38,18 +40,24 @@ def test_together_the_fixtures_fire_every_node_on_every_hook_it_has() -> None:
     patient_view = {node for hook, node in fired if hook == "patient-view"}
     assert patient_view == set(SEED_FRAGMENTS)
     order_nodes = {node for hook, node in fired if hook != "patient-view"}
-    assert {"initial-radiograph", "advanced-imaging", "repeat-radiograph", "eschar-no-debridement",
-            "metabolic-workup", "osteomyelitis-rule-out"} <= order_nodes
+    assert {
+        "initial-radiograph",
+        "advanced-imaging",
+        "repeat-radiograph",
+        "eschar-no-debridement",
+        "metabolic-workup",
+        "osteomyelitis-rule-out",
+    } <= order_nodes
     quiet = [p for p, hooks in EXPECTED.items() if not any(hooks.values())]
     assert len(quiet) >= 2
 
 
 def test_a_quiet_answer_records_nothing_and_a_card_is_recorded() -> None:
-    from cds_service.invocation import Invocation, invoke
-    from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, RecordedCards
     from cds_service.gathering.fhir_client import FhirClient
     from cds_service.guideline.config import load_pathway_config
+    from cds_service.invocation import Invocation, invoke
     from fhir_fixtures.hook_requests import build_request
+    from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, RecordedCards
 
     for patient, expect_cards in (("fc-outside", False), ("fc-tendinitis-no-xr", True)):
         recorder = RecordedCards()

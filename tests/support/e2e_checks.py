@@ -10,7 +10,14 @@ from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from tests.support.e2e_expectations import DETAILS, EXPECTED, SEED_FRAGMENTS, TEST_CODES, Create, Detail
+from tests.support.e2e_expectations import (
+    DETAILS,
+    EXPECTED,
+    SEED_FRAGMENTS,
+    TEST_CODES,
+    Create,
+    Detail,
+)
 
 __all__ = ["check_response", "node_ids"]
 
@@ -83,13 +90,17 @@ def _check_create(where: str, want: Create, card: JSON, today: date) -> list[str
     if want.reason:
         reasons = [r.get("reference") for r in resource.get("reasonReference", [])]
         if want.reason not in reasons:
-            problems.append(f"{where}: created {sorted(_codes(resource))} should have reasonReference {want.reason}; got {reasons}")
+            problems.append(
+                f"{where}: created {sorted(_codes(resource))} should have reasonReference {want.reason}; got {reasons}"
+            )
     if want.period:
         period = resource.get("occurrencePeriod") or {}
         got = (_days(period.get("start"), today), _days(period.get("end"), today))
         if got != want.period:
-            problems.append(f"{where}: occurrencePeriod should be today+{want.period[0]}d..today+{want.period[1]}d; "
-                            f"got {period or resource.get('occurrenceDateTime')} (= {got} days from today)")
+            problems.append(
+                f"{where}: occurrencePeriod should be today+{want.period[0]}d..today+{want.period[1]}d; "
+                f"got {period or resource.get('occurrenceDateTime')} (= {got} days from today)"
+            )
     if want.priority and resource.get("priority") != want.priority:
         problems.append(f"{where}: priority should be {want.priority!r}; got {resource.get('priority')!r}")
     if want.recommended is True and suggestion.get("isRecommended") is not True:
@@ -99,7 +110,9 @@ def _check_create(where: str, want: Create, card: JSON, today: date) -> list[str
     if want.recommended is True:
         others = [s for s in card.get("suggestions", []) if s.get("isRecommended") is True and s is not suggestion]
         if others:
-            problems.append(f"{where}: only one suggestion may be recommended; also: {[s.get('label') for s in others]}")
+            problems.append(
+                f"{where}: only one suggestion may be recommended; also: {[s.get('label') for s in others]}"
+            )
     return problems
 
 
@@ -109,7 +122,9 @@ def _check_detail(where: str, detail: Detail, card: JSON, today: date) -> list[s
     if detail.no_suggestions and suggestions:
         problems.append(f"{where}: expected no suggestion; got {[s.get('label') for s in suggestions]}")
     if detail.selection and card.get("selectionBehavior") != detail.selection:
-        problems.append(f"{where}: selectionBehavior should be {detail.selection!r}; got {card.get('selectionBehavior')!r}")
+        problems.append(
+            f"{where}: selectionBehavior should be {detail.selection!r}; got {card.get('selectionBehavior')!r}"
+        )
     for want in detail.creates:
         problems += _check_create(where, want, card, today)
     created = {c for _, r in _creates(card) for c in _codes(r)}
@@ -118,37 +133,53 @@ def _check_detail(where: str, detail: Detail, card: JSON, today: date) -> list[s
     if detail.lab_tests is not None:
         groups = {name for name, codes in TEST_CODES.items() if codes & created}
         if groups != set(detail.lab_tests):
-            problems.append(f"{where}: lab suggestions should cover exactly {sorted(detail.lab_tests)}; got {sorted(groups)} "
-                            f"(codes {sorted(created)})")
+            problems.append(
+                f"{where}: lab suggestions should cover exactly {sorted(detail.lab_tests)}; got {sorted(groups)} "
+                f"(codes {sorted(created)})"
+            )
     if detail.replaces:
         swap = [
-            s for s in suggestions
+            s
+            for s in suggestions
             if any(a.get("type") == "delete" and a.get("resourceId") == detail.replaces for a in s.get("actions", []))
-            and any(a.get("type") == "create" and _codes(a.get("resource") or {}) & detail.creates[0].codes
-                    for a in s.get("actions", []))
+            and any(
+                a.get("type") == "create" and _codes(a.get("resource") or {}) & detail.creates[0].codes
+                for a in s.get("actions", [])
+            )
         ]
         if not swap:
-            problems.append(f"{where}: expected one suggestion deleting {detail.replaces} (resourceId) and creating one of "
-                            f"{sorted(detail.creates[0].codes)}; got {[(s.get('label'), [(a.get('type'), a.get('resourceId')) for a in s.get('actions', [])]) for s in suggestions]}")
+            problems.append(
+                f"{where}: expected one suggestion deleting {detail.replaces} (resourceId) and creating one of "
+                f"{sorted(detail.creates[0].codes)}; got {[(s.get('label'), [(a.get('type'), a.get('resourceId')) for a in s.get('actions', [])]) for s in suggestions]}"
+            )
         elif detail.replace_recommended and swap[0].get("isRecommended") is not True:
             problems.append(f"{where}: the replace suggestion should be isRecommended")
     for update in detail.updates:
         target_type, target_id = update.resource_id.split("/", 1)
         hits = [
-            a["resource"] for s in suggestions for a in s.get("actions", [])
-            if a.get("type") == "update" and (a.get("resource") or {}).get("id") == target_id
+            a["resource"]
+            for s in suggestions
+            for a in s.get("actions", [])
+            if a.get("type") == "update"
+            and (a.get("resource") or {}).get("id") == target_id
             and a["resource"].get("resourceType") == target_type
         ]
         if not hits:
-            problems.append(f"{where}: expected an update of {update.resource_id}; got actions "
-                            f"{[(a.get('type'), (a.get('resource') or {}).get('id')) for s in suggestions for a in s.get('actions', [])]}")
+            problems.append(
+                f"{where}: expected an update of {update.resource_id}; got actions "
+                f"{[(a.get('type'), (a.get('resource') or {}).get('id')) for s in suggestions for a in s.get('actions', [])]}"
+            )
             continue
         period = hits[0].get("occurrencePeriod") or {}
         got = (_days(period.get("start"), today), _days(period.get("end"), today))
         if got != update.period:
-            problems.append(f"{where}: updated occurrencePeriod should be today+{update.period[0]}d..today+{update.period[1]}d; got {got}")
+            problems.append(
+                f"{where}: updated occurrencePeriod should be today+{update.period[0]}d..today+{update.period[1]}d; got {got}"
+            )
         if hits[0].get("occurrenceDateTime"):
-            problems.append(f"{where}: the updated draft keeps occurrenceDateTime beside occurrencePeriod (occurrence[x] is a choice)")
+            problems.append(
+                f"{where}: the updated draft keeps occurrenceDateTime beside occurrencePeriod (occurrence[x] is a choice)"
+            )
     if detail.override_reasons and not card.get("overrideReasons"):
         problems.append(f"{where}: expected overrideReasons (radiograph done elsewhere, urgent clinical need, other)")
     if detail.detail_mentions and not any(m in (card.get("detail") or "") for m in detail.detail_mentions):
@@ -156,8 +187,9 @@ def _check_detail(where: str, detail: Detail, card: JSON, today: date) -> list[s
     return problems
 
 
-def _check_common(where: str, card: JSON, patient: str, request: JSON, drafts: list[JSON], known: set[str],
-                  active_codes: set[str]) -> list[str]:
+def _check_common(
+    where: str, card: JSON, patient: str, request: JSON, drafts: list[JSON], known: set[str], active_codes: set[str]
+) -> list[str]:
     """Rules for every card (pathway-spec 'Every card')."""
     problems: list[str] = []
     topic = (card.get("source") or {}).get("topic") or {}
@@ -174,7 +206,9 @@ def _check_common(where: str, card: JSON, patient: str, request: JSON, drafts: l
         for action in suggestion.get("actions", []):
             kind = action.get("type")
             if kind == "delete" and action.get("resourceId") not in draft_refs:
-                problems.append(f"{where}: delete targets {action.get('resourceId')!r}, which is not a draft order of the request")
+                problems.append(
+                    f"{where}: delete targets {action.get('resourceId')!r}, which is not a draft order of the request"
+                )
             if kind == "update":
                 rid = f"{(action.get('resource') or {}).get('resourceType')}/{(action.get('resource') or {}).get('id')}"
                 if rid not in draft_refs:
@@ -189,7 +223,9 @@ def _check_common(where: str, card: JSON, patient: str, request: JSON, drafts: l
                 except Exception as exc:  # noqa: BLE001 - any validation error is the finding
                     problems.append(f"{label} is not valid R4: {str(exc).splitlines()[0]}")
                 if resource.get("status") != "draft" or resource.get("intent") not in ("order", "proposal"):
-                    problems.append(f"{label} should be status draft, intent order|proposal; got {resource.get('status')}/{resource.get('intent')}")
+                    problems.append(
+                        f"{label} should be status draft, intent order|proposal; got {resource.get('status')}/{resource.get('intent')}"
+                    )
                 if (resource.get("subject") or {}).get("reference") != f"Patient/{patient}":
                     problems.append(f"{label} has the wrong subject")
             if f"{resource.get('resourceType')}/{resource.get('id')}" in known:
@@ -198,7 +234,9 @@ def _check_common(where: str, card: JSON, patient: str, request: JSON, drafts: l
                 problems.append(f"{label} is already in the draft orders or active orders")
             for ref in resource.get("reasonReference", []):
                 if ref.get("reference") not in known:
-                    problems.append(f"{label} has reasonReference {ref.get('reference')} which is not in the patient's data")
+                    problems.append(
+                        f"{label} has reasonReference {ref.get('reference')} which is not in the patient's data"
+                    )
     return problems
 
 
@@ -206,18 +244,24 @@ def check_response(patient: str, hook: str, request: JSON, response: JSON, today
     expected = EXPECTED[patient][hook]
     tag = f"{patient} {hook}"
     if not expected:
-        return [] if response == {"cards": []} else [
-            f"{tag}: expected exactly {{\"cards\": []}}; got nodes {node_ids(response)}"
-            + (f" and extension {list(response.get('extension', {}))}" if response.get("extension") else "")
-        ]
+        return (
+            []
+            if response == {"cards": []}
+            else [
+                f'{tag}: expected exactly {{"cards": []}}; got nodes {node_ids(response)}'
+                + (f" and extension {list(response.get('extension', {}))}" if response.get("extension") else "")
+            ]
+        )
     problems: list[str] = []
     ids = node_ids(response)
     duplicates = [n for n, count in Counter(ids).items() if count > 1]
     if duplicates:
         problems.append(f"{tag}: duplicate cards for node(s) {duplicates}")
     if set(ids) != set(expected):
-        problems.append(f"{tag}: nodes expected {sorted(expected)}; got {sorted(set(ids))} "
-                        f"(missing {sorted(set(expected) - set(ids))}, unexpected {sorted(set(ids) - set(expected))})")
+        problems.append(
+            f"{tag}: nodes expected {sorted(expected)}; got {sorted(set(ids))} "
+            f"(missing {sorted(set(expected) - set(ids))}, unexpected {sorted(set(ids) - set(expected))})"
+        )
     if response.get("extension"):
         problems.append(f"{tag}: the fixture is valid, yet the response reports data issues {response['extension']}")
     known, drafts = _request_ids(request)

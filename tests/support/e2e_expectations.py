@@ -8,11 +8,20 @@ to the evaluation day (`today`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
-    "CT_CODES", "DETAILS", "EXPECTED", "Create", "Detail", "MRI_CODES", "SEED_FRAGMENTS", "TEST_CODES",
-    "US_CODES", "XR_CODES", "Update",
+    "CT_CODES",
+    "DETAILS",
+    "EXPECTED",
+    "MRI_CODES",
+    "SEED_FRAGMENTS",
+    "TEST_CODES",
+    "US_CODES",
+    "XR_CODES",
+    "Create",
+    "Detail",
+    "Update",
 ]
 
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
@@ -25,8 +34,11 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     },
     "fc-mass-undetermined": {
         "patient-view": {
-            "differential-diagnosis": INFO, "advanced-imaging": INFO, "metabolic-workup": INFO,
-            "repeat-radiograph": INFO, "conservative-care": INFO,
+            "differential-diagnosis": INFO,
+            "advanced-imaging": INFO,
+            "metabolic-workup": INFO,
+            "repeat-radiograph": INFO,
+            "conservative-care": INFO,
         },
         "order-select": {},
         # re-offered at order-sign: PTH and renal function (the phosphate is in the draft orders)
@@ -34,7 +46,9 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     },
     "fc-ckd-metastatic": {
         "patient-view": {
-            "differential-diagnosis": INFO, "metabolic-cause": WARNING, "repeat-radiograph": INFO,
+            "differential-diagnosis": INFO,
+            "metabolic-cause": WARNING,
+            "repeat-radiograph": INFO,
             "conservative-care": INFO,
         },
         "order-select": {"metabolic-workup": INFO},  # calcium drafted, resulted 5 days ago
@@ -42,7 +56,9 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     },
     "fc-diabetic-ulcer": {
         "patient-view": {
-            "differential-diagnosis": INFO, "osteomyelitis-rule-out": WARNING, "repeat-radiograph": INFO,
+            "differential-diagnosis": INFO,
+            "osteomyelitis-rule-out": WARNING,
+            "repeat-radiograph": INFO,
             "conservative-care": INFO,
         },
         "order-select": {"repeat-radiograph": INFO},  # XR drafted 8 days after the last one
@@ -50,8 +66,12 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     },
     "fc-dfi-osteomyelitis": {
         "patient-view": {
-            "differential-diagnosis": INFO, "advanced-imaging": INFO, "infection-management": WARNING,
-            "surgical-referral": WARNING, "repeat-radiograph": INFO, "dfi-reassessment": INFO,
+            "differential-diagnosis": INFO,
+            "advanced-imaging": INFO,
+            "infection-management": WARNING,
+            "surgical-referral": WARNING,
+            "repeat-radiograph": INFO,
+            "dfi-reassessment": INFO,
         },
         "order-select": {"advanced-imaging": INFO},  # CT drafted while osteomyelitis is known
         "order-sign": {"advanced-imaging": INFO},
@@ -63,7 +83,9 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     },
     "fc-necrotizing": {
         "patient-view": {
-            "initial-radiograph": WARNING, "differential-diagnosis": INFO, "infection-management": WARNING,
+            "initial-radiograph": WARNING,
+            "differential-diagnosis": INFO,
+            "infection-management": WARNING,
             "urgent-surgery": CRITICAL,
         },
         "order-select": {"initial-radiograph": WARNING},  # CT drafted, last radiograph 200 days ago
@@ -86,15 +108,21 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     },
     "fc-dfi-compartment": {
         "patient-view": {
-            "differential-diagnosis": INFO, "infection-management": WARNING, "urgent-surgery": CRITICAL,
-            "surgical-referral": WARNING, "osteomyelitis-rule-out": WARNING, "dfi-reassessment": INFO,
+            "differential-diagnosis": INFO,
+            "infection-management": WARNING,
+            "urgent-surgery": CRITICAL,
+            "surgical-referral": WARNING,
+            "osteomyelitis-rule-out": WARNING,
+            "dfi-reassessment": INFO,
         },
         "order-select": {},  # the US is selected (a radiograph exists); the CT is drafted but not selected
         "order-sign": {"advanced-imaging": INFO, "osteomyelitis-rule-out": WARNING},
     },
     "fc-lab-flags": {
         "patient-view": {
-            "initial-radiograph": WARNING, "differential-diagnosis": INFO, "metabolic-cause": WARNING,
+            "initial-radiograph": WARNING,
+            "differential-diagnosis": INFO,
+            "metabolic-cause": WARNING,
             "conservative-care": INFO,
         },
         "order-select": {"initial-radiograph": WARNING},
@@ -129,7 +157,9 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
 # --- code sets (terminology.md) ---
 XR_FOOT_RIGHT = {"37699-6", "37697-0"}
 XR_FOOT_LEFT = {"36307-7", "38846-2"}
-XR_CODES = {"30784-3", "36305-1", "24709-8", "24540-7", "36294-7", "24541-5", "1290452004"} | XR_FOOT_RIGHT | XR_FOOT_LEFT
+XR_CODES = (
+    {"30784-3", "36305-1", "24709-8", "24540-7", "36294-7", "24541-5", "1290452004"} | XR_FOOT_RIGHT | XR_FOOT_LEFT
+)
 MRI_CODES = {"30681-1", "30682-9", "36179-0", "24707-2", "36471-1", "36469-5", "36346-5", "36344-0", "113109007"}
 CT_CODES = {"36466-1", "36470-3", "36468-7", "30625-8", "566321000119100", "702495006"}
 US_CODES = {"80861-8", "80855-0", "24693-4", "38051-9", "38040-2", "427072002"}
@@ -190,101 +220,147 @@ def _c(codes: set[str] | str, **kw: object) -> Create:
 DETAILS: dict[tuple[str, str, str], Detail] = {
     # initial-radiograph: sided XR (right) with the calcification as reason; replace an advanced draft
     ("fc-tendinitis-no-xr", "patient-view", "initial-radiograph"): Detail(
-        creates=(_c({"37699-6"}, reason="Condition/fc-tendinitis-no-xr-calc"),)),
+        creates=(_c({"37699-6"}, reason="Condition/fc-tendinitis-no-xr-calc"),)
+    ),
     ("fc-tendinitis-no-xr", "patient-view", "conservative-care"): Detail(creates=(_c(REFERRAL_PHYSIO),)),
     ("fc-tendinitis-no-xr", "order-select", "initial-radiograph"): Detail(
-        creates=(_c({"37699-6"}),), replaces="ServiceRequest/fc-tendinitis-no-xr-draft-mri", replace_recommended=True,
-        selection="at-most-one", override_reasons=True),
+        creates=(_c({"37699-6"}),),
+        replaces="ServiceRequest/fc-tendinitis-no-xr-draft-mri",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     ("fc-tendinitis-no-xr", "order-sign", "initial-radiograph"): Detail(
-        creates=(_c({"37699-6"}),), replaces="ServiceRequest/fc-tendinitis-no-xr-draft-mri", replace_recommended=True,
-        selection="at-most-one", override_reasons=True),
+        creates=(_c({"37699-6"}),),
+        replaces="ServiceRequest/fc-tendinitis-no-xr-draft-mri",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     # advanced imaging for a provisional mass: MRI, US, CT offered, at most one; US recommended (palpable mass)
     ("fc-mass-undetermined", "patient-view", "advanced-imaging"): Detail(
-        creates=(_c(MRI_CODES), _c(US_CODES, recommended=True), _c(CT_CODES)), selection="at-most-one"),
+        creates=(_c(MRI_CODES), _c(US_CODES, recommended=True), _c(CT_CODES)), selection="at-most-one"
+    ),
     ("fc-mass-undetermined", "patient-view", "metabolic-workup"): Detail(
-        selection="any", lab_tests=frozenset({"phosphate", "pth", "renal"})),
-    ("fc-mass-undetermined", "patient-view", "repeat-radiograph"): Detail(
-        creates=(_c(XR_CODES, period=(4, 18)),)),
+        selection="any", lab_tests=frozenset({"phosphate", "pth", "renal"})
+    ),
+    ("fc-mass-undetermined", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(4, 18)),)),
     ("fc-mass-undetermined", "order-sign", "metabolic-workup"): Detail(
-        selection="any", lab_tests=frozenset({"pth", "renal"})),
+        selection="any", lab_tests=frozenset({"pth", "renal"})
+    ),
     # metastatic: nephrology for CKD; repeat window already open (day 14 is past) -> from today
     ("fc-ckd-metastatic", "patient-view", "metabolic-cause"): Detail(creates=(_c(REFERRAL_NEPHROLOGY),)),
-    ("fc-ckd-metastatic", "patient-view", "repeat-radiograph"): Detail(
-        creates=(_c(XR_CODES, period=(0, 3)),)),
+    ("fc-ckd-metastatic", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(0, 3)),)),
     ("fc-ckd-metastatic", "order-select", "metabolic-workup"): Detail(
-        not_creates=frozenset(TEST_CODES["calcium"]), detail_mentions=("2.75", "11.0", "11.02")),
+        not_creates=frozenset(TEST_CODES["calcium"]), detail_mentions=("2.75", "11.0", "11.02")
+    ),
     ("fc-ckd-metastatic", "order-sign", "metabolic-workup"): Detail(
-        not_creates=frozenset(TEST_CODES["calcium"]), detail_mentions=("2.75", "11.0", "11.02")),
+        not_creates=frozenset(TEST_CODES["calcium"]), detail_mentions=("2.75", "11.0", "11.02")
+    ),
     # osteomyelitis rule-out: ESR done 10 days ago, CRP missing
     ("fc-diabetic-ulcer", "patient-view", "osteomyelitis-rule-out"): Detail(
-        creates=(_c(TEST_CODES["crp"]),), not_creates=frozenset(TEST_CODES["esr"])),
+        creates=(_c(TEST_CODES["crp"]),), not_creates=frozenset(TEST_CODES["esr"])
+    ),
     ("fc-diabetic-ulcer", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(9, 23)),)),
     ("fc-diabetic-ulcer", "order-select", "repeat-radiograph"): Detail(
-        updates=(Update("ServiceRequest/fc-diabetic-ulcer-draft-xr", (9, 23)),), not_creates=frozenset(XR_CODES)),
+        updates=(Update("ServiceRequest/fc-diabetic-ulcer-draft-xr", (9, 23)),), not_creates=frozenset(XR_CODES)
+    ),
     ("fc-diabetic-ulcer", "order-sign", "repeat-radiograph"): Detail(
-        updates=(Update("ServiceRequest/fc-diabetic-ulcer-draft-xr", (9, 23)),), not_creates=frozenset(XR_CODES)),
+        updates=(Update("ServiceRequest/fc-diabetic-ulcer-draft-xr", (9, 23)),), not_creates=frozenset(XR_CODES)
+    ),
     ("fc-diabetic-ulcer", "order-sign", "osteomyelitis-rule-out"): Detail(
-        creates=(_c(TEST_CODES["crp"]),), not_creates=frozenset(TEST_CODES["esr"])),
+        creates=(_c(TEST_CODES["crp"]),), not_creates=frozenset(TEST_CODES["esr"])
+    ),
     # DFI with osteomyelitis: MRI recommended; culture done; moderate -> consultation suggested, not recommended
     ("fc-dfi-osteomyelitis", "patient-view", "advanced-imaging"): Detail(
-        creates=(_c(MRI_CODES, recommended=True),), selection="at-most-one"),
+        creates=(_c(MRI_CODES, recommended=True),), selection="at-most-one"
+    ),
     ("fc-dfi-osteomyelitis", "patient-view", "infection-management"): Detail(
-        creates=(_c(REFERRAL_SURGEON, recommended=False),), not_creates=frozenset(TEST_CODES["culture"])),
+        creates=(_c(REFERRAL_SURGEON, recommended=False),), not_creates=frozenset(TEST_CODES["culture"])
+    ),
     ("fc-dfi-osteomyelitis", "patient-view", "surgical-referral"): Detail(creates=(_c(REFERRAL_ORTHO_OR_PODIATRY),)),
     ("fc-dfi-osteomyelitis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(7, 21)),)),
-    ("fc-dfi-osteomyelitis", "patient-view", "dfi-reassessment"): Detail(
-        creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
+    ("fc-dfi-osteomyelitis", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
     ("fc-dfi-osteomyelitis", "order-select", "advanced-imaging"): Detail(
-        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-osteomyelitis-draft-ct"),
+        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-osteomyelitis-draft-ct"
+    ),
     ("fc-dfi-osteomyelitis", "order-sign", "advanced-imaging"): Detail(
-        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-osteomyelitis-draft-ct"),
+        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-osteomyelitis-draft-ct"
+    ),
     # eschar in an ischemic foot: advice only
     ("fc-eschar-ischemia", "patient-view", "eschar-no-debridement"): Detail(no_suggestions=True),
     # necrotizing fasciitis: culture, stat surgical referral, radiograph (left) before the drafted CT
     ("fc-necrotizing", "patient-view", "initial-radiograph"): Detail(
-        creates=(_c({"36307-7"}, reason="Condition/fc-necrotizing-calc"),)),
+        creates=(_c({"36307-7"}, reason="Condition/fc-necrotizing-calc"),)
+    ),
     # the negative culture is 40 days old (window 30 days): a culture is still suggested
     ("fc-necrotizing", "patient-view", "infection-management"): Detail(creates=(_c(TEST_CODES["culture"]),)),
     ("fc-necrotizing", "patient-view", "urgent-surgery"): Detail(creates=(_c(REFERRAL_SURGEON, priority="stat"),)),
     ("fc-necrotizing", "order-select", "initial-radiograph"): Detail(
-        creates=(_c({"36307-7"}),), replaces="ServiceRequest/fc-necrotizing-draft-ct", replace_recommended=True, selection="at-most-one",
-        override_reasons=True),
+        creates=(_c({"36307-7"}),),
+        replaces="ServiceRequest/fc-necrotizing-draft-ct",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     ("fc-necrotizing", "order-sign", "initial-radiograph"): Detail(
-        creates=(_c({"36307-7"}),), replaces="ServiceRequest/fc-necrotizing-draft-ct", replace_recommended=True, selection="at-most-one",
-        override_reasons=True),
+        creates=(_c({"36307-7"}),),
+        replaces="ServiceRequest/fc-necrotizing-draft-ct",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     ("fc-fluffy-malignancy", "patient-view", "malignancy-referral"): Detail(creates=(_c(MRI_CODES),)),
     ("fc-fluffy-malignancy", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(11, 25)),)),
     ("fc-chronic-painful", "patient-view", "surgical-referral"): Detail(creates=(_c(REFERRAL_ORTHO_OR_PODIATRY),)),
     # hypervitaminosis D: endocrinology, not nephrology
     ("fc-hypervitaminosis", "patient-view", "metabolic-cause"): Detail(
-        creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})),
+        creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})
+    ),
     ("fc-hypervitaminosis", "order-select", "metabolic-workup"): Detail(not_creates=frozenset(TEST_CODES["pth"])),
     # abscess + compartment syndrome in a diabetic foot: stat surgery; ESR and CRP both missing
     ("fc-dfi-compartment", "patient-view", "urgent-surgery"): Detail(creates=(_c(REFERRAL_SURGEON, priority="stat"),)),
     ("fc-dfi-compartment", "patient-view", "osteomyelitis-rule-out"): Detail(
-        creates=(_c(TEST_CODES["esr"]), _c(TEST_CODES["crp"]))),
+        creates=(_c(TEST_CODES["esr"]), _c(TEST_CODES["crp"]))
+    ),
     ("fc-dfi-compartment", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
     ("fc-dfi-compartment", "order-sign", "advanced-imaging"): Detail(
-        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-compartment-draft-ct"),
+        creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-compartment-draft-ct"
+    ),
     ("fc-dfi-compartment", "order-sign", "osteomyelitis-rule-out"): Detail(
-        creates=(_c(TEST_CODES["esr"]), _c(TEST_CODES["crp"]))),
+        creates=(_c(TEST_CODES["esr"]), _c(TEST_CODES["crp"]))
+    ),
     # unsided heel mass: XR Foot 3 Views; calcium flagged high -> endocrinology; the cancelled eGFR is ignored
     ("fc-lab-flags", "patient-view", "initial-radiograph"): Detail(
-        creates=(_c({"36305-1"}, reason="Condition/fc-lab-flags-mass"),)),
+        creates=(_c({"36305-1"}, reason="Condition/fc-lab-flags-mass"),)
+    ),
     ("fc-lab-flags", "patient-view", "metabolic-cause"): Detail(
-        creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})),
+        creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})
+    ),
     ("fc-lab-flags", "order-select", "initial-radiograph"): Detail(
-        creates=(_c({"36305-1"}),), replaces="ServiceRequest/fc-lab-flags-draft-mri", replace_recommended=True,
-        selection="at-most-one", override_reasons=True),
+        creates=(_c({"36305-1"}),),
+        replaces="ServiceRequest/fc-lab-flags-draft-mri",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     ("fc-xr-ordered", "patient-view", "conservative-care"): Detail(creates=(_c(REFERRAL_PHYSIO),)),
     ("fc-phlebolith", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(2, 16)),)),
     ("fc-phlebolith", "patient-view", "differential-diagnosis"): Detail(detail_mentions=("phlebolith", "Phlebolith")),
     ("fc-order-only", "order-select", "initial-radiograph"): Detail(
-        creates=(_c(XR_CODES),), replaces="ServiceRequest/fc-order-only-draft-us", replace_recommended=True, selection="at-most-one",
-        override_reasons=True),
+        creates=(_c(XR_CODES),),
+        replaces="ServiceRequest/fc-order-only-draft-us",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     ("fc-order-only", "order-sign", "initial-radiograph"): Detail(
-        creates=(_c(XR_CODES),), replaces="ServiceRequest/fc-order-only-draft-us", replace_recommended=True, selection="at-most-one",
-        override_reasons=True),
+        creates=(_c(XR_CODES),),
+        replaces="ServiceRequest/fc-order-only-draft-us",
+        replace_recommended=True,
+        selection="at-most-one",
+        override_reasons=True,
+    ),
     # physiotherapy already referred: conservative care says so but does not suggest it again
     ("fc-all-done", "patient-view", "conservative-care"): Detail(not_creates=frozenset({REFERRAL_PHYSIO})),
 }
@@ -292,19 +368,28 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
 # A fragment of the seed sentence each node comes from; the card detail must quote one of them.
 SEED_FRAGMENTS: dict[str, tuple[str, ...]] = {
     "initial-radiograph": ("first-line imaging modality", "as the initial imaging study"),
-    "advanced-imaging": ("when diagnosis remains in doubt", "most accurate for defining bone infection",
-                         "useful for superficial or palpable masses", "ct may be considered"),
-    "differential-diagnosis": ("usually caused by one of the following six entities",
-                               "damaged or abnormal tissue with normal calcium metabolism",
-                               "normal tissue due to abnormal calcium metabolism"),
+    "advanced-imaging": (
+        "when diagnosis remains in doubt",
+        "most accurate for defining bone infection",
+        "useful for superficial or palpable masses",
+        "ct may be considered",
+    ),
+    "differential-diagnosis": (
+        "usually caused by one of the following six entities",
+        "damaged or abnormal tissue with normal calcium metabolism",
+        "normal tissue due to abnormal calcium metabolism",
+    ),
     "metabolic-workup": ("calcium, phosphorus, parathyroid hormone, and renal function",),
     "metabolic-cause": ("address the underlying metabolic disorder",),
     "osteomyelitis-rule-out": ("essential to rule out osteomyelitis", "probe-to-bone test, esr, crp"),
     "eschar-no-debridement": ("best to avoid debriding the necrotic tissue",),
     "infection-management": ("antibiotic therapy based on culture results", "surgical consultation in selected cases"),
     "urgent-surgery": ("urgent surgical intervention is necessary for deep abscesses",),
-    "surgical-referral": ("not responding to conservative measures", "osteomyelitis accompanied by spreading",
-                          "progressive bone destruction on x-ray"),
+    "surgical-referral": (
+        "not responding to conservative measures",
+        "osteomyelitis accompanied by spreading",
+        "progressive bone destruction on x-ray",
+    ),
     "malignancy-referral": ("suspected malignancy", "amorphous, fluffy, confluent"),
     "conservative-care": ("first-line approach for most asymptomatic or mildly symptomatic",),
     "repeat-radiograph": ("repeat radiographs after 2-4 weeks",),

@@ -11,7 +11,7 @@ from cds_service.invocation import Invocation, invoke
 from cds_service.services import SERVICES
 from fhir_fixtures.hook_requests import build_request
 
-__all__ = ["BASE_URL", "CASES", "RecordedCards", "SERVICE_BY_HOOK", "run_fixture"]
+__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture"]
 
 JSON = dict[str, Any]
 
