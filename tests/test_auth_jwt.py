@@ -23,6 +23,7 @@ from tests.support.auth_tokens import (
     es384_key,
     hs256_with_public_key,
     mint,
+    mint_raw,
     rs384_key,
     unsigned_token,
     write_clients,
@@ -212,3 +213,28 @@ def test_algorithm_not_configured_for_client_is_refused(tmp_path: Path, caplog: 
     with TestClient(create_app(settings)) as client:
         assert_bare_401(get(client, mint(rs384_key(), claims(DISCOVERY))))
     assert "alg RS384 is not one of ['ES384']" in caplog.text
+
+
+def _odd_tokens() -> dict[str, str]:
+    """Well-signed tokens with values of the wrong type: each must be a 401, never a 500."""
+    es = es384_key()
+    return {
+        "jku not a string": mint(es, claims(DISCOVERY), jku=["https://a.example/jwks.json"]),
+        "exp as a numeric string": mint(es, {**claims(DISCOVERY), "exp": str(int(time.time()) + 300)}),
+        "iat as text": mint_raw(es, {**claims(DISCOVERY), "iat": "yesterday"}),
+        "jti a number": mint_raw(es, claims(DISCOVERY, jti=12345)),
+        "iss a list": mint_raw(es, claims(DISCOVERY, iss=[EHR_ISS])),
+        "aud a number": mint_raw(es, claims(DISCOVERY, aud=42)),
+        "very long iss": mint(es, claims(DISCOVERY, iss="https://x.example/" + "a" * 5000)),
+        "payload not an object": mint(es, {"iss": EHR_ISS}).split(".")[0] + "." + "WzEsMiwzXQ" + ".c2ln",
+    }
+
+
+ODD_TOKENS = _odd_tokens()
+
+
+@pytest.mark.parametrize("name", sorted(ODD_TOKENS))
+def test_odd_claim_types_get_401_not_500(client: TestClient, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="cds_service")
+    assert_bare_401(get(client, ODD_TOKENS[name]))
+    assert max(len(record.getMessage()) for record in caplog.records) < 600  # attacker text is cut short

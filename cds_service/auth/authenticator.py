@@ -42,6 +42,7 @@ log = logging.getLogger("cds_service.auth")
 
 MAX_JTI_CHARS = 256
 MAX_TOKEN_CHARS = 16 * 1024  # a CDS Hooks JWT is well under 2 kB
+MAX_SHOWN_CHARS = 100  # header and claim values quoted in log reasons are cut to this length
 
 
 class Unauthorized(Exception):
@@ -65,6 +66,12 @@ class AllowAll:
 
     def verify(self, *, url: str, authorization: str | None) -> None:
         return None
+
+
+def _shown(value: Any) -> str:
+    """A header or claim value for the log: repr'd (no line breaks) and cut short (they are the caller's)."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "...'"
 
 
 def _bearer_token(authorization: str | None) -> str:
@@ -109,10 +116,10 @@ class JwtAuthenticator:
 
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
-            raise Unauthorized(f"JWT alg {alg!r} refused (none and HS* are never accepted)")
+            raise Unauthorized(f"JWT alg {_shown(alg)} refused (none and HS* are never accepted)")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.upper() != "JWT":
-            raise Unauthorized(f"JWT header typ must be 'JWT', got {typ!r}")
+            raise Unauthorized(f"JWT header typ must be 'JWT', got {_shown(typ)}")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise Unauthorized("JWT header has no kid")
@@ -120,7 +127,7 @@ class JwtAuthenticator:
         iss = unverified.get("iss")
         client = self._clients.get(iss) if isinstance(iss, str) else None
         if client is None:
-            raise Unauthorized(f"JWT iss {iss!r} is not a trusted client" if isinstance(iss, str) else "JWT has no iss")
+            raise Unauthorized("JWT has no iss" if iss is None else f"JWT iss {_shown(iss)} is not a trusted client")
         if alg not in client.algorithms:
             raise Unauthorized(f"JWT alg {alg} is not one of {sorted(client.algorithms)} configured for {client.name}")
 
@@ -137,53 +144,57 @@ class JwtAuthenticator:
                 options={"require": ["iss", "aud", "exp", "iat", "jti"], "verify_nbf": True},
             )
         except jwt.InvalidSignatureError:
-            raise Unauthorized(f"JWT signature does not verify with key {kid!r} of {client.name}") from None
+            raise Unauthorized(f"JWT signature does not verify with key {_shown(kid)} of {client.name}") from None
         except jwt.ExpiredSignatureError:
             raise Unauthorized("JWT has expired (exp)") from None
         except jwt.ImmatureSignatureError:
             raise Unauthorized("JWT iat (or nbf) is in the future beyond the clock-skew allowance") from None
         except jwt.InvalidAudienceError:
             aud = unverified.get("aud")
-            raise Unauthorized(f"JWT aud {aud!r} is not the URL called ({url})") from None
+            raise Unauthorized(f"JWT aud {_shown(aud)} is not the URL called ({url})") from None
         except jwt.MissingRequiredClaimError as exc:
             raise Unauthorized(f"JWT lacks the required claim {exc.claim!r}") from None
         except PyJWTError as exc:
             raise Unauthorized(f"JWT rejected: {type(exc).__name__}") from None
 
-        exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+        # RFC 7519 NumericDate is a JSON number; PyJWT also lets numeric strings through.
+        if not all(isinstance(claims[c], int | float) and not isinstance(claims[c], bool) for c in ("exp", "iat")):
+            raise Unauthorized("JWT exp and iat must be NumericDate numbers")
+        exp, iat = int(claims["exp"]), int(claims["iat"])
+        jti = claims["jti"]
         if iat > now + self._skew:  # PyJWT checks this too; kept explicit because it is a stated requirement
             raise Unauthorized("JWT iat is in the future beyond the clock-skew allowance")
         if exp - iat > self._max_lifetime:
-            raise Unauthorized(f"JWT lifetime exp - iat = {int(exp - iat)} s exceeds {self._max_lifetime} s")
+            raise Unauthorized(f"JWT lifetime exp - iat = {exp - iat} s exceeds {self._max_lifetime} s")
         if client.tenant is not None and claims.get("tenant") != client.tenant:
             raise Unauthorized(f"JWT tenant does not match the tenant configured for {client.name}")
         if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
             raise Unauthorized(f"JWT jti must be a non-empty string of at most {MAX_JTI_CHARS} characters")
         # Keep the jti as long as the token could still pass the exp check elsewhere.
-        if not self._replay_cache.remember_jti(issuer=client.iss, jti=jti, expires_at=int(exp) + self._skew + 1):
+        if not self._replay_cache.remember_jti(issuer=client.iss, jti=jti, expires_at=exp + self._skew + 1):
             raise Unauthorized(f"JWT jti already used (replay) for {client.name}")
 
     def _signing_key(self, client: TrustedClient, header: dict[str, Any], kid: str, alg: str) -> Any:
         jku = header.get("jku")
-        if jku is not None and jku not in client.jku_allowlist:
-            raise Unauthorized(f"JWT jku {jku!r} is not in the jku allowlist of {client.name}")
+        if jku is not None and (not isinstance(jku, str) or jku not in client.jku_allowlist):
+            raise Unauthorized(f"JWT jku {_shown(jku)} is not in the jku allowlist of {client.name}")
         jwk = next((k for k in client.jwks if k.get("kid") == kid), None)
         if jwk is None and jku is not None:
             jwk = self._jwks.key(jku, kid)
         if jwk is None and client.jwks_url is not None:
             jwk = self._jwks.key(client.jwks_url, kid)
         if jwk is None:
-            raise Unauthorized(f"no key with kid {kid!r} for {client.name}")
+            raise Unauthorized(f"no key with kid {_shown(kid)} for {client.name}")
         if jwk.get("alg") not in (None, alg):
-            raise Unauthorized(f"key {kid!r} is for {jwk.get('alg')}, the JWT says {alg}")
+            raise Unauthorized(f"key {_shown(kid)} is for {jwk.get('alg')}, the JWT says {alg}")
         if jwk.get("use") not in (None, "sig"):
-            raise Unauthorized(f"key {kid!r} is not a signing key (use {jwk.get('use')!r})")
+            raise Unauthorized(f"key {_shown(kid)} is not a signing key (use {jwk.get('use')!r})")
         if "d" in jwk or jwk.get("kty") == "oct":
-            raise Unauthorized(f"key {kid!r} is not a public key")
+            raise Unauthorized(f"key {_shown(kid)} is not a public key")
         try:
             return jwt.PyJWK(jwk, algorithm=alg).key
         except PyJWTError:
-            raise Unauthorized(f"key {kid!r} of {client.name} cannot verify {alg}") from None
+            raise Unauthorized(f"key {_shown(kid)} of {client.name} cannot verify {alg}") from None
 
 
 def load_enabled_clients(settings: Settings) -> tuple[TrustedClient, ...]:

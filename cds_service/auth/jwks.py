@@ -81,7 +81,7 @@ class JwksCache:
             if may_fetch:
                 self._refresh(url, entry, now)
             elif kid not in entry.keys:
-                log.info("kid %r not in the JWK Set of %s; not re-fetching yet (rate limit)", kid, url)
+                log.info("kid %r not in the JWK Set of %s; not re-fetching yet (rate limit)", kid[:100], url)
             return entry.keys.get(kid)
 
     def _refresh(self, url: str, entry: _Entry, now: float) -> None:
