@@ -104,3 +104,35 @@ def test_feedback_on_fixture_cards_is_tied_to_their_nodes(tmp_path: Path) -> Non
         by_node = {r.node_id: r for r in app.state.store.feedback_report(service_id=view)}
         assert by_node["urgent-surgery"].accepted == 1
         assert by_node["infection-management"].without_feedback == 1
+
+
+def test_every_card_link_and_override_reason_resolves_on_the_service(http: TestClient) -> None:
+    """`source.url` is the node's page and `overrideReasons[].system` its CodeSystem, both on this service."""
+    today = date.today()
+    pages: set[str] = set()
+    reasons: set[tuple[str, str]] = set()
+    for patient, hook in CASES:
+        reply = http.post(f"/cds-services/{SERVICE_BY_HOOK[hook].id}", json=build_request(patient, hook, today))
+        for card in reply.json()["cards"]:
+            pages.add(card["source"]["url"])
+            reasons |= {(r["system"], r["code"]) for r in card.get("overrideReasons", [])}
+    assert len(pages) >= 14
+    for url in sorted(pages):
+        assert url.startswith("http://cds.example.org/pathway/"), url
+        page = http.get(url.removeprefix("http://cds.example.org"))
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"], url
+    systems = {system for system, _ in reasons}
+    assert systems == {"http://cds.example.org/override-reason"}
+    served = http.get("/override-reason").json()
+    codes = {c["code"] for c in served.get("concept", [])}
+    assert {code for _, code in reasons} <= codes
+
+
+def test_a_retried_hook_call_gives_the_same_uuids(http: TestClient) -> None:
+    request = build_request("fc-dfi-osteomyelitis", "patient-view", date.today())
+    first, second = (
+        http.post(f"/cds-services/{SERVICE_BY_HOOK['patient-view'].id}", json=request).json() for _ in range(2)
+    )
+    uuids = [[c["uuid"], *[s["uuid"] for s in c.get("suggestions", [])]] for c in first["cards"]]
+    assert uuids == [[c["uuid"], *[s["uuid"] for s in c.get("suggestions", [])]] for c in second["cards"]]
+    assert len({u for group in uuids for u in group}) == sum(len(g) for g in uuids)
