@@ -67,7 +67,9 @@ class FhirClient:
         max_parallel: int = 8,
     ) -> None:
         if connect_timeout <= 0 or read_timeout <= 0:
-            raise ValueError(f"timeouts must be positive, got connect={connect_timeout} read={read_timeout}")
+            raise ValueError(
+                f"connect_timeout and read_timeout must be positive, got {connect_timeout} and {read_timeout}"
+            )
         if max_pages < 1 or max_parallel < 1:
             raise ValueError(f"max_pages and max_parallel must be at least 1, got {max_pages} and {max_parallel}")
         self.timeout = (connect_timeout, read_timeout)

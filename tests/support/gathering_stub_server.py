@@ -37,6 +37,8 @@ class StubFhirServer:
     def __init__(self) -> None:
         self.behaviour: Behaviour = lambda path, base: Answer()
         self.seen: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests answered at once
         self._lock = threading.Lock()
         stub = self
 
@@ -47,10 +49,16 @@ class StubFhirServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 with stub._lock:
                     stub.seen.append({"path": self.path, "authorization": self.headers.get("Authorization"),
-                                      "accept": self.headers.get("Accept")})
-                answer = stub.behaviour(self.path, stub.base_url)
-                if answer.delay:
-                    time.sleep(answer.delay)
+                                      "accept": self.headers.get("Accept"), "client": self.client_address})
+                    stub.in_flight += 1
+                    stub.most_in_flight = max(stub.most_in_flight, stub.in_flight)
+                try:
+                    answer = stub.behaviour(self.path, stub.base_url)
+                    if answer.delay:
+                        time.sleep(answer.delay)
+                finally:
+                    with stub._lock:
+                        stub.in_flight -= 1
                 payload = answer.payload()
                 try:
                     self.send_response(answer.status)
