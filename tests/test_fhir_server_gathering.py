@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -218,3 +219,19 @@ def test_patient_view_over_http_answers_200(server, make_client):
     assert len(server.requests()) == len(KEYS)
     # Suggestions may name the patient (ServiceRequest.subject); the token never appears.
     assert TOKEN not in response.text
+
+
+def test_concurrent_calls_for_different_patients_do_not_mix(server, client):
+    patients = [foot_patient(patient_id=f"pt-gather-c{i}", other_patient_id="pt-gather-none") for i in range(3)]
+    for data in patients:
+        # Same resource ids per patient would overwrite each other: prefix them.
+        for resource in data.resources:
+            if resource["resourceType"] != "Patient":
+                resource["id"] = f"{data.patient_id}-{resource['id']}"
+        data.expected = {t: {f"{data.patient_id}-{i}" for i in ids} for t, ids in data.expected.items()}
+        data.decoys = {f"{d.split('/')[0]}/{data.patient_id}-{d.split('/')[1]}" for d in data.decoys}
+        server.load(data.resources)
+    with ThreadPoolExecutor(3) as callers:
+        records = list(callers.map(lambda d: _gather(_request(server, d.patient_id), client), patients * 2))
+    for data, record in zip(patients * 2, records, strict=True):
+        _assert_matches(record, data)
