@@ -4,12 +4,23 @@ when the metabolic work-up is complete and normal."""
 from __future__ import annotations
 
 from cds_service.facts.model import CalcificationClass as C
-from tests.support.facts_builders import ICD10CM, LOINC, SNOMED, condition, days_ago, diagnostic_report, facts_for, observation
+from tests.support.facts_builders import (
+    ICD10CM,
+    LOINC,
+    SNOMED,
+    condition,
+    days_ago,
+    diagnostic_report,
+    facts_for,
+    observation,
+)
 
 ENTRY = condition("entry", (ICD10CM, "M61.471"))  # "other calcification of muscle": no class by itself
 
 
-def workup(calcium: float = 9.5, *, creatinine: tuple[float, str] | None = (0.9, "mg/dL"), egfr: float | None = None) -> list[dict]:
+def workup(
+    calcium: float = 9.5, *, creatinine: tuple[float, str] | None = (0.9, "mg/dL"), egfr: float | None = None
+) -> list[dict]:
     resources = [
         observation("ca", (LOINC, "17861-6"), value=(calcium, "mg/dL"), effective=days_ago(10)),
         observation("po4", (LOINC, "2777-1"), value=(3.5, "mg/dL"), effective=days_ago(10)),
@@ -89,7 +100,9 @@ def test_positive_culture_is_infection() -> None:
 
 
 def test_dystrophic_morphology_is_dystrophic_evidence() -> None:
-    report = diagnostic_report("d1", (LOINC, "36305-1"), conclusion="Round dense phleboliths in the soft tissue of the foot.")
+    report = diagnostic_report(
+        "d1", (LOINC, "36305-1"), conclusion="Round dense phleboliths in the soft tissue of the foot."
+    )
     assert classes(report, *workup()) == {C.DYSTROPHIC}
 
 

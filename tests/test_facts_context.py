@@ -10,14 +10,18 @@ ENTRY = condition("entry", (ICD10CM, "M65.271"))
 
 
 def test_diabetes_ulcer_and_diabetic_foot_infection() -> None:
-    facts = facts_for(ENTRY, condition("dm", (SNOMED, "44054006", "Diabetes mellitus type 2")),
-                      condition("u", (SNOMED, "95345008", "Ulcer of foot")))
+    facts = facts_for(
+        ENTRY,
+        condition("dm", (SNOMED, "44054006", "Diabetes mellitus type 2")),
+        condition("u", (SNOMED, "95345008", "Ulcer of foot")),
+    )
     assert facts.diabetes.reference == "Condition/dm"
     assert facts.foot_ulcer.reference == "Condition/u"
     assert facts.infections == () and facts.diabetic_foot_infection is None  # an ulcer is not an infection
 
-    with_cellulitis = facts_for(ENTRY, condition("dm", (ICD10CM, "E11.621")),
-                                condition("cel", (SNOMED, "128276007", "Cellulitis of foot")))
+    with_cellulitis = facts_for(
+        ENTRY, condition("dm", (ICD10CM, "E11.621")), condition("cel", (SNOMED, "128276007", "Cellulitis of foot"))
+    )
     assert [i.kind for i in with_cellulitis.infections] == ["cellulitis"]
     assert with_cellulitis.diabetic_foot_infection.reference == "Condition/cel"
     assert with_cellulitis.foot_ulcer.reference == "Condition/dm"  # E11.621 is diabetes with foot ulcer
@@ -44,14 +48,22 @@ def test_generic_osteomyelitis_needs_a_foot_site() -> None:
 def test_urgent_surgical_conditions() -> None:
     assert facts_for(ENTRY, condition("n", (SNOMED, "52486002", "Necrotizing fasciitis"))).urgent_surgical
     assert facts_for(ENTRY, condition("cs", (ICD10CM, "M79.A22"))).urgent_surgical
-    deep = facts_for(ENTRY, condition("a", (SNOMED, "301706005", "Abscess of foot"), text="Deep abscess of the plantar space"))
+    deep = facts_for(
+        ENTRY, condition("a", (SNOMED, "301706005", "Abscess of foot"), text="Deep abscess of the plantar space")
+    )
     assert {"abscess", "deep-abscess"} <= {i.kind for i in deep.infections}
     assert deep.urgent_surgical
     assert not facts_for(ENTRY, condition("a", (SNOMED, "301706005", "Abscess of foot"))).urgent_surgical
 
 
 def test_metabolic_conditions() -> None:
-    for code in [(SNOMED, "433146000"), (ICD10CM, "N18.6"), (ICD10CM, "E21.0"), (ICD10CM, "E67.3"), (ICD10CM, "E83.52")]:
+    for code in [
+        (SNOMED, "433146000"),
+        (ICD10CM, "N18.6"),
+        (ICD10CM, "E21.0"),
+        (ICD10CM, "E67.3"),
+        (ICD10CM, "E83.52"),
+    ]:
         assert facts_for(ENTRY, condition("m", code)).metabolic_conditions, code
     # CKD stage 2 is not a metastatic cause
     assert not facts_for(ENTRY, condition("m", (ICD10CM, "N18.2"))).metabolic_conditions
@@ -59,10 +71,18 @@ def test_metabolic_conditions() -> None:
 
 
 def test_dystrophic_causes_include_the_problem_itself() -> None:
-    facts = facts_for(condition("ct", (ICD10CM, "M65.272")), condition("tr", (SNOMED, "125604000", "Injury of foot")),
-                      condition("vi", (ICD10CM, "I87.2")), condition("sc", (SNOMED, "89155008", "Systemic sclerosis")))
+    facts = facts_for(
+        condition("ct", (ICD10CM, "M65.272")),
+        condition("tr", (SNOMED, "125604000", "Injury of foot")),
+        condition("vi", (ICD10CM, "I87.2")),
+        condition("sc", (SNOMED, "89155008", "Systemic sclerosis")),
+    )
     assert [e.reference for e in facts.dystrophic_causes] == [
-        "Condition/ct", "Condition/tr", "Condition/vi", "Condition/sc"]
+        "Condition/ct",
+        "Condition/tr",
+        "Condition/vi",
+        "Condition/sc",
+    ]
     assert not facts_for(condition("x", (ICD10CM, "M61.471"))).dystrophic_causes  # "other calcification": unknown
 
 
@@ -84,6 +104,9 @@ def test_malignancy_pain_eschar_ischemia() -> None:
 
 
 def test_resolved_context_conditions_do_not_count() -> None:
-    facts = facts_for(ENTRY, condition("cel", (SNOMED, "128276007"), clinical="resolved"),
-                      condition("dm", (SNOMED, "44054006"), verification="refuted"))
+    facts = facts_for(
+        ENTRY,
+        condition("cel", (SNOMED, "128276007"), clinical="resolved"),
+        condition("dm", (SNOMED, "44054006"), verification="refuted"),
+    )
     assert facts.infections == () and facts.diabetes is None

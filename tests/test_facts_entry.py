@@ -24,8 +24,9 @@ KNEE_TEXT = "Knee"
 
 
 def test_icd10cm_code_that_carries_the_site() -> None:
-    facts = facts_for(condition("c1", (ICD10CM, "M61.472", "Other calcification of muscle, left ankle and foot"),
-                                onset=days_ago(50)))
+    facts = facts_for(
+        condition("c1", (ICD10CM, "M61.472", "Other calcification of muscle, left ankle and foot"), onset=days_ago(50))
+    )
     assert facts.in_pathway
     (problem,) = facts.problems
     assert problem.reference == "Condition/c1"
@@ -102,7 +103,8 @@ def test_text_only_condition() -> None:
 
 def test_imaging_report_text_enters() -> None:
     report = diagnostic_report(
-        "d1", (LOINC, "36305-1", "XR Foot 3 Views"),
+        "d1",
+        (LOINC, "36305-1", "XR Foot 3 Views"),
         conclusion="Amorphous soft tissue calcification adjacent to the right calcaneus. No fracture.",
     )
     (problem,) = facts_for(report).problems
@@ -126,21 +128,26 @@ def test_negated_or_vascular_calcification_does_not_enter(conclusion: str) -> No
 
 def test_imaging_observation_coded_finding_with_foot_site() -> None:
     finding = observation(
-        "o1", (LOINC, "36305-1", "XR Foot 3 Views"), category="imaging",
+        "o1",
+        (LOINC, "36305-1", "XR Foot 3 Views"),
+        category="imaging",
         value_concept={"coding": [{"system": SNOMED, "code": "60963005", "display": "Dystrophic calcification"}]},
     )
     (problem,) = facts_for(finding).problems
     assert problem.concept == "dystrophic-calcification"
     assert problem.matched_by_text is False
     # the same finding on a knee study is not the pathway's
-    knee = observation("o2", text="XR knee", category="imaging", value_concept={
-        "coding": [{"system": SNOMED, "code": "60963005"}]})
+    knee = observation(
+        "o2", text="XR knee", category="imaging", value_concept={"coding": [{"system": SNOMED, "code": "60963005"}]}
+    )
     assert not facts_for(knee).in_pathway
 
 
 def test_draft_imaging_order_reason_enters_on_order_hooks_only() -> None:
     draft = service_request(
-        "sr1", (LOINC, "30681-1", "MR Foot WO contrast"), status="draft",
+        "sr1",
+        (LOINC, "30681-1", "MR Foot WO contrast"),
+        status="draft",
         reason_codes=[{"coding": [{"system": SNOMED, "code": "18115005", "display": "Pathologic calcification"}]}],
     )
     facts = facts_for(hook="order-select", drafts=(draft,))
@@ -154,8 +161,9 @@ def test_draft_imaging_order_reason_enters_on_order_hooks_only() -> None:
 
 def test_draft_order_reason_reference_to_a_siteless_condition() -> None:
     calcification = condition("c1", (SNOMED, "18115005", "Pathologic calcification"))  # no bodySite: not in alone
-    draft = service_request("sr1", (LOINC, "36307-7", "XR Foot - left 3 Views"), status="draft",
-                            reason_refs=["Condition/c1"])
+    draft = service_request(
+        "sr1", (LOINC, "36307-7", "XR Foot - left 3 Views"), status="draft", reason_refs=["Condition/c1"]
+    )
     assert not facts_for(calcification).in_pathway
     (problem,) = facts_for(calcification, hook="order-sign", drafts=(draft,)).problems
     assert problem.reference == "Condition/c1"
@@ -178,8 +186,13 @@ def test_future_conditions_do_not_count() -> None:
 
 
 def test_codes_win_over_text() -> None:
-    (problem,) = facts_for(condition("c1", (ICD10CM, "M65.271", "Calcific tendinitis, right ankle and foot"),
-                                     text="Myositis ossificans of the left heel")).problems
+    (problem,) = facts_for(
+        condition(
+            "c1",
+            (ICD10CM, "M65.271", "Calcific tendinitis, right ankle and foot"),
+            text="Myositis ossificans of the left heel",
+        )
+    ).problems
     assert (problem.concept, problem.matched_by_text, problem.side) == ("calcific-tendinitis", False, Side.RIGHT)
 
 
@@ -190,7 +203,9 @@ def test_a_patient_described_by_text_only() -> None:
         condition("c1", text="Soft tissue calcification, right heel"),
         condition("dm", text="Type 2 diabetes mellitus"),
         observation("ca", text="Calcium, serum", value=(8.0, "mg/dL")),
-        diagnostic_report("d1", text="XR right foot 3 views", conclusion="Soft tissue calcification posterior to the calcaneus."),
+        diagnostic_report(
+            "d1", text="XR right foot 3 views", conclusion="Soft tissue calcification posterior to the calcaneus."
+        ),
         service_request("sr1", text="MRI of the right foot"),
     )
     assert [p.reference for p in facts.problems] == ["Condition/c1", "DiagnosticReport/d1"]

@@ -23,8 +23,10 @@ ANKLE = (SNOMED, "344001", "Ankle region structure")
 ENTRY = condition("c1", ("http://hl7.org/fhir/sid/icd-10-cm", "M65.271"))
 
 
-@pytest.mark.parametrize(("modality", "expected"), [("DX", Modality.XR), ("CR", Modality.XR), ("MR", Modality.MR),
-                                                     ("CT", Modality.CT), ("US", Modality.US)])
+@pytest.mark.parametrize(
+    ("modality", "expected"),
+    [("DX", Modality.XR), ("CR", Modality.XR), ("MR", Modality.MR), ("CT", Modality.CT), ("US", Modality.US)],
+)
 def test_imaging_study_modalities_with_foot_body_site(modality: str, expected: Modality) -> None:
     (event,) = facts_for(ENTRY, imaging_study("i1", modality, body_site=ANKLE)).imaging
     assert (event.modality, event.status, event.body_site) == (expected, "done", "ankle")
@@ -76,7 +78,11 @@ def test_lower_extremity_code_counts_only_with_a_foot_site() -> None:
         ("Multiple rice-grain calcifications along the muscle fibres of the foot.", "cysticercosis", False),
         ("Small crescentic soft tissue calcifications of the foot.", "dracunculiasis", False),
         ("Chondrocalcinosis of the first MTP joint; soft tissue calcification.", "cppd", False),
-        ("Big globs of calcium in the soft tissue near the ankle joint (tumoral calcinosis).", "tumoral-calcinosis", False),
+        (
+            "Big globs of calcium in the soft tissue near the ankle joint (tumoral calcinosis).",
+            "tumoral-calcinosis",
+            False,
+        ),
         ("Finely speckled calcification throughout the soft tissues of the foot.", "metastatic", False),
         ("Amorphous, fluffy, confluent soft tissue calcification of the foot.", "osteosarcoma", True),
     ],
@@ -91,14 +97,19 @@ def test_morphology_hints(conclusion: str, pattern: str, malignant: bool) -> Non
 
 
 def test_negated_morphology_is_not_a_hint() -> None:
-    facts = facts_for(diagnostic_report("d1", (LOINC, "36305-1"),
-                                        conclusion="Soft tissue calcification of the heel. No chondrocalcinosis."))
+    facts = facts_for(
+        diagnostic_report(
+            "d1", (LOINC, "36305-1"), conclusion="Soft tissue calcification of the heel. No chondrocalcinosis."
+        )
+    )
     assert facts.morphology == ()
 
 
 def test_bone_destruction_from_report_text() -> None:
-    facts = facts_for(ENTRY, diagnostic_report("d1", (LOINC, "36305-1"),
-                                               conclusion="Cortical destruction of the first metatarsal head."))
+    facts = facts_for(
+        ENTRY,
+        diagnostic_report("d1", (LOINC, "36305-1"), conclusion="Cortical destruction of the first metatarsal head."),
+    )
     assert facts.bone_destruction is not None
     assert facts.bone_destruction.reference == "DiagnosticReport/d1"
     calm = facts_for(ENTRY, diagnostic_report("d1", (LOINC, "36305-1"), conclusion="No bone destruction."))
@@ -120,4 +131,6 @@ def test_a_sided_report_merges_with_its_unsided_study_but_two_sides_stay_two() -
     )
     done = facts.imaging_done([Modality.XR])
     assert [(e.reference, e.side, e.also) for e in done] == [
-        ("ImagingStudy/i1", Side.RIGHT, ("DiagnosticReport/d1",)), ("DiagnosticReport/d2", Side.LEFT, ())]
+        ("ImagingStudy/i1", Side.RIGHT, ("DiagnosticReport/d1",)),
+        ("DiagnosticReport/d2", Side.LEFT, ()),
+    ]

@@ -53,14 +53,20 @@ def test_interpretation_wins_over_the_default_range() -> None:
 
 
 def test_reference_range_wins_over_the_default_range() -> None:
-    result = lab(LabTest.CALCIUM, observation("o1", CALCIUM, value=(10.4, "mg/dL"), reference_range=(8.6, 10.2, "mg/dL")))
+    result = lab(
+        LabTest.CALCIUM, observation("o1", CALCIUM, value=(10.4, "mg/dL"), reference_range=(8.6, 10.2, "mg/dL"))
+    )
     assert (result.abnormal, result.direction, result.decided_by) == (True, "high", "referenceRange")
-    low = lab(LabTest.CALCIUM, observation("o1", CALCIUM_MOLAR, value=(2.0, "mmol/L"), reference_range=(2.1, 2.6, None)))
+    low = lab(
+        LabTest.CALCIUM, observation("o1", CALCIUM_MOLAR, value=(2.0, "mmol/L"), reference_range=(2.1, 2.6, None))
+    )
     assert (low.abnormal, low.direction, low.decided_by) == (True, "low", "referenceRange")
 
 
 def test_reference_range_in_another_unit_is_converted() -> None:
-    result = lab(LabTest.CALCIUM, observation("o1", CALCIUM_MOLAR, value=(2.5, "mmol/L"), reference_range=(8.5, 9.5, "mg/dL")))
+    result = lab(
+        LabTest.CALCIUM, observation("o1", CALCIUM_MOLAR, value=(2.5, "mmol/L"), reference_range=(8.5, 9.5, "mg/dL"))
+    )
     assert (result.abnormal, result.direction, result.decided_by) == (True, "high", "referenceRange")
 
 

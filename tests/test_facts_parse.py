@@ -82,7 +82,9 @@ def test_another_patients_resource_is_left_out_with_an_issue() -> None:
 
 
 def test_only_the_latest_lab_candidates_are_validated() -> None:
-    results = [observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 40)]
+    results = [
+        observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 40)
+    ]
     results[-1]["valueQuantity"]["value"] = "not a number"  # oldest: never validated, so no issue
     data = clinical_data(ENTRY, *results)
     assert sorted(o.id for o in data.observations) == ["ca1", "ca2"]

@@ -100,11 +100,23 @@ def test_prefetch_codings() -> None:
 def test_bad_documents_are_refused_with_the_bad_input_named() -> None:
     base = {"systems": {"snomed": SNOMED}, "sources": {"IPS": "x"}}
     with pytest.raises(ValueError, match="unknown system alias 'sct'"):
-        parse_valuesets({**base, "valueset": {"a": {"title": "A", "codes": [
-            {"system": "sct", "code": "1", "display": "x", "source": "IPS"}]}}})
+        parse_valuesets(
+            {
+                **base,
+                "valueset": {
+                    "a": {"title": "A", "codes": [{"system": "sct", "code": "1", "display": "x", "source": "IPS"}]}
+                },
+            }
+        )
     with pytest.raises(ValueError, match="source 'NOPE'"):
-        parse_valuesets({**base, "valueset": {"a": {"title": "A", "codes": [
-            {"system": "snomed", "code": "1", "display": "x", "source": "NOPE"}]}}})
+        parse_valuesets(
+            {
+                **base,
+                "valueset": {
+                    "a": {"title": "A", "codes": [{"system": "snomed", "code": "1", "display": "x", "source": "NOPE"}]}
+                },
+            }
+        )
     with pytest.raises(ValueError, match=r"unknown value set\(s\) \['b'\]"):
         parse_valuesets({**base, "valueset": {}, "prefetch": {"Condition": ["b"]}})
 

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
-    "codings", "concept_texts", "concepts", "get", "items", "ref_of", "reference_of", "resource_type_of", "status_code",
+    "codings",
+    "concept_texts",
+    "concepts",
+    "get",
+    "items",
+    "ref_of",
+    "reference_of",
+    "resource_type_of",
+    "status_code",
 ]
 
 

@@ -87,7 +87,9 @@ def classify(
         if complete and normal:
             workup = tuple(
                 Evidence(labs[t].describe(), labs[t].reference, labs[t].when)
-                for tests in METABOLIC_WORKUP for t in tests if t in labs
+                for tests in METABOLIC_WORKUP
+                for t in tests
+                if t in labs
             )
             evidence[CalcificationClass.IDIOPATHIC] = workup
         else:

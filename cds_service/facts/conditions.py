@@ -32,11 +32,26 @@ _ENTRY_SETS = (
     ("soft-tissue-mass", "soft-tissue-mass"),
 )
 # Sets whose concept is about the foot: a code that does not name the foot needs a foot bodySite or text.
-_FOOT_SETS = frozenset({
-    "calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass",
-    "foot-ulcer", "diabetic-foot-infection", "osteomyelitis-foot", "osteomyelitis", "cellulitis-foot",
-    "abscess-foot", "deep-abscess", "foot-trauma", "foot-pain", "eschar", "gangrene-foot", "gangrene",
-})
+_FOOT_SETS = frozenset(
+    {
+        "calcification-foot-site",
+        "calcification-concept",
+        "soft-tissue-mass-foot",
+        "soft-tissue-mass",
+        "foot-ulcer",
+        "diabetic-foot-infection",
+        "osteomyelitis-foot",
+        "osteomyelitis",
+        "cellulitis-foot",
+        "abscess-foot",
+        "deep-abscess",
+        "foot-trauma",
+        "foot-pain",
+        "eschar",
+        "gangrene-foot",
+        "gangrene",
+    }
+)
 _INFECTION_SETS = (
     ("osteomyelitis-foot", "osteomyelitis"),
     ("osteomyelitis", "osteomyelitis"),
@@ -49,15 +64,30 @@ _INFECTION_SETS = (
 _METABOLIC_SETS = ("ckd-stage-3-5", "hyperparathyroidism", "hypervitaminosis-d", "calcium-phosphate-disorder")
 # seed 000 ("post-traumatic calcifications, calcific tendinitis, myositis ossificans") + seed 004 causes
 _DYSTROPHIC_SETS = (
-    "foot-trauma", "venous-insufficiency", "parasitic-infestation", "dermatomyositis", "scleroderma",
-    "injection-granuloma", "malignancy",
+    "foot-trauma",
+    "venous-insufficiency",
+    "parasitic-infestation",
+    "dermatomyositis",
+    "scleroderma",
+    "injection-granuloma",
+    "malignancy",
 )
 # Problem concepts (codes' concept names and text terms) that are dystrophic by themselves.
-DYSTROPHIC_CONCEPTS = frozenset({
-    "calcific-tendinitis", "myositis-ossificans", "heterotopic-ossification", "dystrophic-calcification",
-    "paralytic-calcification", "burn-calcification", "calcific tendinitis", "calcific tendonitis",
-    "myositis ossificans", "heterotopic ossification", "ossification of muscle",
-})
+DYSTROPHIC_CONCEPTS = frozenset(
+    {
+        "calcific-tendinitis",
+        "myositis-ossificans",
+        "heterotopic-ossification",
+        "dystrophic-calcification",
+        "paralytic-calcification",
+        "burn-calcification",
+        "calcific tendinitis",
+        "calcific tendonitis",
+        "myositis ossificans",
+        "heterotopic ossification",
+        "ossification of muscle",
+    }
+)
 
 
 def condition_counts(condition: Any) -> bool:
@@ -196,8 +226,10 @@ def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> Condit
         for name, kind in _INFECTION_SETS:
             if kind not in kinds and _find(valuesets, name, view):
                 kinds.append(kind)
-        if "abscess" in kinds and "deep-abscess" not in kinds and any(
-            valuesets["deep-abscess"].matches_text(text) for text in view.texts
+        if (
+            "abscess" in kinds
+            and "deep-abscess" not in kinds
+            and any(valuesets["deep-abscess"].matches_text(text) for text in view.texts)
         ):
             kinds.append("deep-abscess")
         for kind in kinds:

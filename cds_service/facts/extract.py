@@ -83,7 +83,9 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
     problems = [*from_conditions.problems, *from_imaging.problems]
     if hook in ORDER_HOOKS and drafts:
         resources: dict[str, Any] = {f"Condition/{c.id}": c for c in conditions if condition_counts(c)}
-        resources.update({f"DiagnosticReport/{r.id}": r for r in data.diagnostic_reports if r.status in REPORT_STATUSES})
+        resources.update(
+            {f"DiagnosticReport/{r.id}": r for r in data.diagnostic_reports if r.status in REPORT_STATUSES}
+        )
         problems += draft_order_problems(drafts, resources, valuesets)
 
     classification = classify(

@@ -20,7 +20,7 @@ from cds_service.facts.recognise import foot_site, imaging_kind, imaging_texts, 
 from cds_service.facts.text import affirmed_term, label_of, match_concepts, side_in_text
 from cds_service.guideline.valuesets import ValueSets
 
-__all__ = ["ImagingFacts", "MORPHOLOGY_SETS", "imaging_facts"]
+__all__ = ["MORPHOLOGY_SETS", "ImagingFacts", "imaging_facts"]
 
 REPORT_STATUSES = frozenset({"final", "amended", "corrected", "appended", "preliminary", "partial"})
 STUDY_STATUSES = frozenset({"registered", "available", "unknown"})
@@ -103,8 +103,11 @@ def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
     for event in events:
         same = next(
             (
-                index for index, first in enumerate(out)
-                if event.status == "done" and first.status == "done" and event.when is not None
+                index
+                for index, first in enumerate(out)
+                if event.status == "done"
+                and first.status == "done"
+                and event.when is not None
                 and (first.modality, first.when) == (event.modality, event.when)
                 and (first.side is None or event.side is None or first.side == event.side)
             ),
@@ -115,10 +118,15 @@ def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
             continue
         first = out[same]
         out[same] = ImagingEvent(
-            modality=first.modality, reference=first.reference, when=first.when, status=first.status,
-            body_site=first.body_site or event.body_site, side=first.side or event.side,
+            modality=first.modality,
+            reference=first.reference,
+            when=first.when,
+            status=first.status,
+            body_site=first.body_site or event.body_site,
+            side=first.side or event.side,
             text=" ".join(t for t in (first.text, event.text) if t) or None,
-            also=(*first.also, event.reference), by_text=first.by_text and event.by_text,
+            also=(*first.also, event.reference),
+            by_text=first.by_text and event.by_text,
         )
     return out
 
@@ -196,7 +204,8 @@ def _reports(data: Any) -> list[_Report]:
                 reference=f"{resource_type}/{get(resource, 'id')}",
                 when=clinical_date(resource, resource_type),
                 texts=tuple(imaging_texts(resource)) + tuple(concept_texts(*concepts(resource, "bodySite"))),
-                report_texts=_report_texts(resource) + tuple(
+                report_texts=_report_texts(resource)
+                + tuple(
                     t for t in [get(resource, "description")] if isinstance(t, str) and resource_type == "ImagingStudy"
                 ),
                 coded=tuple(codings(*concepts(resource, "conclusionCode", "valueCodeableConcept", "code"))),
@@ -212,7 +221,9 @@ def imaging_facts(data: Any, *, today: date, probe_lookback_days: int, valuesets
         if get(study, "status") in STUDY_STATUSES and (event := _event(study, "ImagingStudy", "done", valuesets)):
             events.append(event)
     for report in data.diagnostic_reports:
-        if get(report, "status") in REPORT_STATUSES and (event := _event(report, "DiagnosticReport", "done", valuesets)):
+        if get(report, "status") in REPORT_STATUSES and (
+            event := _event(report, "DiagnosticReport", "done", valuesets)
+        ):
             events.append(event)
     for observation in data.observations:
         if get(observation, "status") in COUNTING_OBSERVATION_STATUSES and (
@@ -263,6 +274,8 @@ def imaging_facts(data: Any, *, today: date, probe_lookback_days: int, valuesets
             facts.probe_to_bone is None or (facts.probe_to_bone.when or date.min) < (when or date.min)
         ):
             facts.probe_to_bone = Evidence(
-                label_of(get(resource, "code"), fallback="Probe-to-bone test"), f"{resource_type}/{get(resource, 'id')}", when
+                label_of(get(resource, "code"), fallback="Probe-to-bone test"),
+                f"{resource_type}/{get(resource, 'id')}",
+                when,
             )
     return facts

@@ -27,10 +27,21 @@ COUNTING_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected", "pre
 INFECTION_TESTS = frozenset({LabTest.ESR, LabTest.CRP, LabTest.CULTURE})
 # HL7 v3 ObservationInterpretation codes -> (abnormal, direction)
 _INTERPRETATION: dict[str, tuple[bool, str | None]] = {
-    "H": (True, "high"), "HH": (True, "high"), "HU": (True, "high"), ">": (True, "high"),
-    "L": (True, "low"), "LL": (True, "low"), "LU": (True, "low"), "<": (True, "low"),
-    "A": (True, None), "AA": (True, None), "POS": (True, None), "DET": (True, None),
-    "N": (False, None), "NEG": (False, None), "ND": (False, None),
+    "H": (True, "high"),
+    "HH": (True, "high"),
+    "HU": (True, "high"),
+    ">": (True, "high"),
+    "L": (True, "low"),
+    "LL": (True, "low"),
+    "LU": (True, "low"),
+    "<": (True, "low"),
+    "A": (True, None),
+    "AA": (True, None),
+    "POS": (True, None),
+    "DET": (True, None),
+    "N": (False, None),
+    "NEG": (False, None),
+    "ND": (False, None),
 }
 _UCUM = "http://unitsofmeasure.org"
 
@@ -87,9 +98,7 @@ def _from_reference_range(test: LabTest, observation: Any, value: Any) -> tuple[
             low, high = (_number(get(bound, "value")) for bound in bounds)
         else:
             converted = _canonical(test, value)
-            low, high = (
-                None if _number(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds
-            )
+            low, high = (None if _number(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds)
             if converted is None or (low is None and high is None):
                 return None  # units that cannot be compared: let the next rule decide
             number = converted
@@ -152,8 +161,18 @@ def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: V
     label = label_of(get(observation, "code"), fallback=test.value)
     if test is LabTest.CULTURE:
         positive, decided_by = _culture_positive(observation, valuesets)
-        return LabResult(test, reference, when, None, None, _original(observation), positive,
-                         decided_by=decided_by, positive=positive, label=label)
+        return LabResult(
+            test,
+            reference,
+            when,
+            None,
+            None,
+            _original(observation),
+            positive,
+            decided_by=decided_by,
+            positive=positive,
+            label=label,
+        )
     quantity = get(observation, "valueQuantity")
     canonical = _canonical(test, quantity) if quantity is not None else None
     abnormal, direction, decided_by = interpret(test, observation, config)

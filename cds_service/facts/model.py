@@ -109,9 +109,11 @@ class LabResult:
 
     def describe(self) -> str:
         """Card words: "Calcium 11.62 mg/dL (high), 2026-11-01"."""
-        name = self.test.value.replace("_", " ").upper() if self.test in _ACRONYMS else self.test.value.replace("_", " ").capitalize()
+        words = self.test.value.replace("_", " ")
+        name = words.upper() if self.test in _ACRONYMS else words.capitalize()
         value = f"{self.value:.4g} {self.unit}" if self.value is not None and self.unit else self.original
-        state = self.direction or ("abnormal" if self.abnormal else "normal" if self.abnormal is False else "not judged")
+        judged = "abnormal" if self.abnormal else "normal" if self.abnormal is False else "not judged"
+        state = self.direction or judged
         if self.test is LabTest.CULTURE:
             state = "positive" if self.positive else "negative" if self.positive is False else "result unclear"
         when = f", {self.when.isoformat()}" if self.when else ""
@@ -175,7 +177,8 @@ class DraftOrder:
     side: Side | None = None
     lab_test: LabTest | None = None
     procedure: str | None = None  # "debridement" | ...
-    referral: str | None = None  # "orthopedics" | "podiatry" | "surgery" | "nephrology" | "endocrinology" | "physiotherapy"
+    # "orthopedics" | "podiatry" | "surgery" | "vascular" | "nephrology" | "endocrinology" | "physiotherapy"
+    referral: str | None = None
     occurrence: date | None = None
     reason_references: tuple[str, ...] = ()
     status: str | None = None  # ServiceRequest.status ("draft" for draft orders, "active" for active_orders)
@@ -205,7 +208,8 @@ class Facts:
     eschar: Evidence | None = None  # dry / necrotic eschar or dry gangrene of the foot
     ischemia: Evidence | None = None  # PAD, critical limb ischemia, ischemic ulcer
     urgent_surgical: tuple[Evidence, ...] = ()  # deep abscess, compartment syndrome, necrotizing infection
-    metabolic_conditions: tuple[Evidence, ...] = ()  # CKD 3-5/ESRD, hyperparathyroidism, hypervitaminosis D, hypercalcemia...
+    # CKD 3-5/ESRD, hyperparathyroidism, hypervitaminosis D, hypercalcemia...
+    metabolic_conditions: tuple[Evidence, ...] = ()
     dystrophic_causes: tuple[Evidence, ...] = ()  # trauma, tendinitis, myositis ossificans, seed-004 causes
     malignancy: tuple[Evidence, ...] = ()  # osteosarcoma, malignant soft tissue neoplasm of the lower limb
     foot_pain: Evidence | None = None  # active foot pain (symptomatic)
@@ -229,8 +233,11 @@ class Facts:
         [today - within_days, today] (both ends included). Undated or future studies never count."""
         wanted = set(modalities)
         found = [
-            event for event in self.imaging
-            if event.status == "done" and event.modality in wanted and event.when is not None
+            event
+            for event in self.imaging
+            if event.status == "done"
+            and event.modality in wanted
+            and event.when is not None
             and event.when <= self.today
             and (within_days is None or (self.today - event.when).days <= within_days)
         ]

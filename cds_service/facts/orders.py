@@ -16,7 +16,11 @@ from cds_service.guideline.valuesets import ValueSets
 __all__ = ["ORDER_HOOKS", "draft_order_problems", "read_order"]
 
 ORDER_HOOKS = frozenset({"order-select", "order-sign"})
-_PROCEDURE_SETS = (("debridement", "debridement"), ("incision-drainage", "incision-drainage"), ("probe-to-bone", "probe-to-bone"))
+_PROCEDURE_SETS = (
+    ("debridement", "debridement"),
+    ("incision-drainage", "incision-drainage"),
+    ("probe-to-bone", "probe-to-bone"),
+)
 _REASON_SETS = ("calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass")
 
 
@@ -30,7 +34,8 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
         "resource_type": resource_type,
         "label": label,
         "selected": selected,
-        "occurrence": to_date(get(order, "occurrenceDateTime")) or to_date(get(get(order, "occurrencePeriod"), "start")),
+        "occurrence": to_date(get(order, "occurrenceDateTime"))
+        or to_date(get(get(order, "occurrencePeriod"), "start")),
         "reason_references": tuple(r for r in (ref_of(x) for x in items(order, "reasonReference")) if r),
         "status": get(order, "status"),
         "code": tuple((s, c) for s, c in codings(code) if s and c),
@@ -41,8 +46,11 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
     kind = imaging_kind(order, resource_type, valuesets)
     if kind is not None:
         return DraftOrder(
-            category="imaging", modality=kind.modality, body_site=kind.body_site,
-            side=Side(kind.side) if kind.side else None, **common,
+            category="imaging",
+            modality=kind.modality,
+            body_site=kind.body_site,
+            side=Side(kind.side) if kind.side else None,
+            **common,
         )
     test = lab_test_of(order, valuesets)
     if test is not None:
@@ -73,32 +81,47 @@ def draft_order_problems(
             found = match_concepts(valuesets[name], concepts(model, "reasonCode"))
             if found is not None:
                 side = (found.member.side if found.member else None) or (order.side.value if order.side else None)
-                problems.append(Problem(
-                    reference=order.reference, kind="draft-order-reason",
-                    label=label_of(*concepts(model, "reasonCode"), fallback=order.label),
-                    concept=found.concept, side=Side(side) if side else None,
-                    matched_by_text=found.by_text, body_site=order.body_site,
-                ))
+                problems.append(
+                    Problem(
+                        reference=order.reference,
+                        kind="draft-order-reason",
+                        label=label_of(*concepts(model, "reasonCode"), fallback=order.label),
+                        concept=found.concept,
+                        side=Side(side) if side else None,
+                        matched_by_text=found.by_text,
+                        body_site=order.body_site,
+                    )
+                )
                 break
         for reference in order.reason_references:
             target = resources.get(reference)
             if target is None:
                 continue
             for name in _REASON_SETS:
-                found = match_concepts(valuesets[name], concepts(target, "code", "valueCodeableConcept", "conclusionCode"))
+                found = match_concepts(
+                    valuesets[name], concepts(target, "code", "valueCodeableConcept", "conclusionCode")
+                )
                 if found is None:
                     continue
                 texts = [label_of(get(target, "code"), fallback="")]
-                side = (found.member.side if found.member else None) or side_in_text(*texts) or (
-                    order.side.value if order.side else None
+                side = (
+                    (found.member.side if found.member else None)
+                    or side_in_text(*texts)
+                    or (order.side.value if order.side else None)
                 )
                 onset = to_date(get(target, "onsetDateTime")) or to_date(get(get(target, "onsetPeriod"), "start"))
-                problems.append(Problem(
-                    reference=reference, kind="draft-order-reason",
-                    label=label_of(get(target, "code"), fallback=order.label), concept=found.concept,
-                    side=Side(side) if side else None, onset=onset,
-                    recorded=to_date(get(target, "recordedDate")),
-                    matched_by_text=found.by_text, body_site=order.body_site,
-                ))
+                problems.append(
+                    Problem(
+                        reference=reference,
+                        kind="draft-order-reason",
+                        label=label_of(get(target, "code"), fallback=order.label),
+                        concept=found.concept,
+                        side=Side(side) if side else None,
+                        onset=onset,
+                        recorded=to_date(get(target, "recordedDate")),
+                        matched_by_text=found.by_text,
+                        body_site=order.body_site,
+                    )
+                )
                 break
     return problems

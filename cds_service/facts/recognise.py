@@ -18,8 +18,8 @@ from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise
 __all__ = [
     "CONDITION_SETS",
     "IMAGING_TEXT_SETS",
-    "ImagingKind",
     "LAB_SETS",
+    "ImagingKind",
     "foot_site",
     "imaging_kind",
     "imaging_texts",
@@ -29,12 +29,36 @@ __all__ = [
 
 # Value sets a Condition is read against (anything else is not the pathway's business).
 CONDITION_SETS = (
-    "calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass",
-    "diabetes", "foot-ulcer", "diabetic-foot-infection", "osteomyelitis-foot", "osteomyelitis",
-    "cellulitis-foot", "abscess-foot", "deep-abscess", "necrotizing-infection", "compartment-syndrome",
-    "ckd-stage-3-5", "hyperparathyroidism", "hypervitaminosis-d", "calcium-phosphate-disorder",
-    "foot-trauma", "venous-insufficiency", "parasitic-infestation", "dermatomyositis", "scleroderma",
-    "injection-granuloma", "malignancy", "foot-pain", "eschar", "gangrene-foot", "gangrene", "ischemia",
+    "calcification-foot-site",
+    "calcification-concept",
+    "soft-tissue-mass-foot",
+    "soft-tissue-mass",
+    "diabetes",
+    "foot-ulcer",
+    "diabetic-foot-infection",
+    "osteomyelitis-foot",
+    "osteomyelitis",
+    "cellulitis-foot",
+    "abscess-foot",
+    "deep-abscess",
+    "necrotizing-infection",
+    "compartment-syndrome",
+    "ckd-stage-3-5",
+    "hyperparathyroidism",
+    "hypervitaminosis-d",
+    "calcium-phosphate-disorder",
+    "foot-trauma",
+    "venous-insufficiency",
+    "parasitic-infestation",
+    "dermatomyositis",
+    "scleroderma",
+    "injection-granuloma",
+    "malignancy",
+    "foot-pain",
+    "eschar",
+    "gangrene-foot",
+    "gangrene",
+    "ischemia",
 )
 LAB_SETS: dict[LabTest, str] = {
     LabTest.CALCIUM: "lab-calcium",
@@ -55,9 +79,16 @@ _IMAGING_SETS: tuple[tuple[str, Modality], ...] = (
 )
 # Free-text value sets worth reading in imaging reports.
 IMAGING_TEXT_SETS = (
-    "imaging-calcification-finding", "bone-destruction", "probe-to-bone",
-    "morphology-phlebolith", "morphology-cysticercosis", "morphology-dracunculiasis", "morphology-cppd",
-    "morphology-tumoral-calcinosis", "morphology-metastatic", "morphology-osteosarcoma",
+    "imaging-calcification-finding",
+    "bone-destruction",
+    "probe-to-bone",
+    "morphology-phlebolith",
+    "morphology-cysticercosis",
+    "morphology-dracunculiasis",
+    "morphology-cppd",
+    "morphology-tumoral-calcinosis",
+    "morphology-metastatic",
+    "morphology-osteosarcoma",
 )
 _IMAGING_CATEGORY_CODES = {"imaging", "RAD", "radiology"}
 _SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral|lt|rt)\b", re.IGNORECASE)
@@ -115,8 +146,10 @@ class ImagingKind:
     by_text: bool
 
 
-def foot_site(resource: Any, *, extra_texts: tuple[str | None, ...] = (), valuesets: ValueSets | None = None) -> str | None:
-    """"foot" / "ankle" / "heel" / "toe" when the resource's bodySite (or the given texts) names it."""
+def foot_site(
+    resource: Any, *, extra_texts: tuple[str | None, ...] = (), valuesets: ValueSets | None = None
+) -> str | None:
+    """ "foot" / "ankle" / "heel" / "toe" when the resource's bodySite (or the given texts) names it."""
     valuesets = valuesets or load_valuesets()
     sites = valuesets["foot-body-site"]
     body_sites = concepts(resource, "bodySite")

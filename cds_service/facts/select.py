@@ -40,13 +40,29 @@ _REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", 
 _ACTIVE_ORDER_STATUSES = {"active"}
 _PROCEDURE_STATUSES = {"completed", "in-progress"}
 _ORDER_SETS = (
-    "lab-calcium", "lab-phosphate", "lab-pth", "lab-creatinine", "lab-egfr", "lab-vitamin-d", "lab-esr",
-    "lab-crp", "lab-culture", "referral", "follow-up", "debridement", "incision-drainage", "probe-to-bone",
+    "lab-calcium",
+    "lab-phosphate",
+    "lab-pth",
+    "lab-creatinine",
+    "lab-egfr",
+    "lab-vitamin-d",
+    "lab-esr",
+    "lab-crp",
+    "lab-culture",
+    "referral",
+    "follow-up",
+    "debridement",
+    "incision-drainage",
+    "probe-to-bone",
 )
 _PROCEDURE_SETS = ("debridement", "incision-drainage", "probe-to-bone")
 # Codes that make any Observation / DiagnosticReport an imaging one worth reading.
 _IMAGING_CODE_SETS = (
-    "imaging-xr-foot", "imaging-mr-foot", "imaging-ct-foot", "imaging-us-foot", "imaging-lower-extremity",
+    "imaging-xr-foot",
+    "imaging-mr-foot",
+    "imaging-ct-foot",
+    "imaging-us-foot",
+    "imaging-lower-extremity",
     "imaging-calcification-finding",
 )
 
@@ -60,9 +76,12 @@ def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | No
         return "verificationStatus entered-in-error"
     subject = get(resource, "subject") or get(resource, "patient")
     reference = get(subject, "reference")
-    if isinstance(reference, str) and "Patient/" in reference:
-        if reference.rsplit("Patient/", 1)[1].split("/")[0] != patient_id:
-            return OTHER_PATIENT
+    if (
+        isinstance(reference, str)
+        and "Patient/" in reference
+        and reference.rsplit("Patient/", 1)[1].split("/")[0] != patient_id
+    ):
+        return OTHER_PATIENT
     return None
 
 
@@ -90,7 +109,9 @@ def _index(valuesets: ValueSets, names: tuple[str, ...]) -> _Index:
     index = _INDEXES.get(key)
     if index is None:
         sets = [valuesets[name] for name in names]
-        terms = sorted({normalise_text(t).strip() for value_set in sets for t in value_set.text_terms}, key=len, reverse=True)
+        terms = sorted(
+            {normalise_text(t).strip() for value_set in sets for t in value_set.text_terms}, key=len, reverse=True
+        )
         index = _Index(
             codings=frozenset(c for value_set in sets for c in value_set.codings),
             # never matches when there are no terms
@@ -112,7 +133,9 @@ def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None 
             return False
         if lab_test_of(resource, valuesets) is not None:
             return True
-        return _imaging_relevant(resource, resource_type, valuesets) or _index(valuesets, ("probe-to-bone",)).matches(code)
+        return _imaging_relevant(resource, resource_type, valuesets) or _index(valuesets, ("probe-to-bone",)).matches(
+            code
+        )
     if resource_type == "DiagnosticReport":
         return status in _REPORT_STATUSES and _imaging_relevant(resource, resource_type, valuesets)
     if resource_type == "ImagingStudy":
@@ -120,11 +143,16 @@ def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None 
     if resource_type == "ServiceRequest":
         if status not in _ACTIVE_ORDER_STATUSES:
             return False
-        return _index(valuesets, _ORDER_SETS).matches(code) or imaging_kind(resource, resource_type, valuesets) is not None
+        return (
+            _index(valuesets, _ORDER_SETS).matches(code) or imaging_kind(resource, resource_type, valuesets) is not None
+        )
     if resource_type == "Procedure":
         if status not in _PROCEDURE_STATUSES:
             return False
-        return _index(valuesets, _PROCEDURE_SETS).matches(code) or imaging_kind(resource, resource_type, valuesets) is not None
+        return (
+            _index(valuesets, _PROCEDURE_SETS).matches(code)
+            or imaging_kind(resource, resource_type, valuesets) is not None
+        )
     return False
 
 

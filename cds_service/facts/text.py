@@ -15,13 +15,24 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts
 from cds_service.guideline.valuesets import Member, ValueSet, normalise_text
 
-__all__ = ["Match", "NEGATION_WINDOW_WORDS", "affirmed_term", "label_of", "match_concepts", "side_in_text"]
+__all__ = ["NEGATION_WINDOW_WORDS", "Match", "affirmed_term", "label_of", "match_concepts", "side_in_text"]
 
 # A negation cue this many words before a term cancels it (a small NegEx-style window).
 NEGATION_WINDOW_WORDS = 5
 _NEGATIONS = (
-    " no ", " not ", " without ", " negative for ", " absence of ", " absent ", " free of ", " rule out ",
-    " ruled out ", " resolved ", " no evidence of ", " neither ", " nor ",
+    " no ",
+    " not ",
+    " without ",
+    " negative for ",
+    " absence of ",
+    " absent ",
+    " free of ",
+    " rule out ",
+    " ruled out ",
+    " resolved ",
+    " no evidence of ",
+    " neither ",
+    " nor ",
 )
 _SENTENCE_BREAK = re.compile(r"[.;:\n]+")
 _LEFT = (" left ", " lt ", " sinistra ")
@@ -83,7 +94,7 @@ def affirmed_term(value_set: ValueSet, text: str | None) -> str | None:
 
 
 def side_in_text(*texts: str | None) -> str | None:
-    """"left" / "right" / "bilateral" from words in the texts; None when absent or not said."""
+    """ "left" / "right" / "bilateral" from words in the texts; None when absent or not said."""
     left = right = False
     for text in texts:
         if not text:

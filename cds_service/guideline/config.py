@@ -37,7 +37,7 @@ class Range:
     comment: str = ""
 
     def direction(self, value: float) -> str | None:
-        """"low" / "high" when `value` is outside the range, None when inside."""
+        """ "low" / "high" when `value` is outside the range, None when inside."""
         if self.low is not None and value < self.low:
             return "low"
         if self.high is not None and value > self.high:
@@ -165,7 +165,10 @@ def _build(base: dict[str, Any]) -> PathwayConfig:
         )
         sources[name] = ranges[LabTest(test_name)].source
     config = replace(PathwayConfig(), **values, ranges=ranges, sources=sources, comments=comments)
-    for low_name, high_name in (("repeat_xr_min_days", "repeat_xr_max_days"), ("dfi_reassess_min_days", "dfi_reassess_max_days")):
+    for low_name, high_name in (
+        ("repeat_xr_min_days", "repeat_xr_max_days"),
+        ("dfi_reassess_min_days", "dfi_reassess_max_days"),
+    ):
         if getattr(config, low_name) > getattr(config, high_name):
             raise PathwayConfigError(
                 f"{low_name} ({getattr(config, low_name)}) is above {high_name} ({getattr(config, high_name)})"
@@ -183,8 +186,10 @@ def _defaults() -> dict[str, Any]:
 def load_pathway_config(path: Path | None = None) -> PathwayConfig:
     """The packaged defaults, overridden by the TOML file at `path` when given."""
     defaults = _defaults()
-    base = {"settings": {k: dict(v) for k, v in defaults["settings"].items()},
-            "ranges": {k: dict(v) for k, v in defaults["ranges"].items()}}
+    base = {
+        "settings": {k: dict(v) for k, v in defaults["settings"].items()},
+        "ranges": {k: dict(v) for k, v in defaults["ranges"].items()},
+    }
     if path is not None:
         _apply(_read(Path(path)), Path(path).name, base)
     return _build(base)

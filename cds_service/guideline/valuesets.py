@@ -265,7 +265,9 @@ def prefetch_codings(resource_type: str) -> list[tuple[str, str]]:
     """(system, code) pairs a code-filtered prefetch query for `resource_type` asks for, in file order."""
     valuesets = load_valuesets()
     if resource_type not in valuesets.prefetch:
-        raise KeyError(f"no prefetch value sets for {resource_type!r}; [prefetch] declares {sorted(valuesets.prefetch)}")
+        raise KeyError(
+            f"no prefetch value sets for {resource_type!r}; [prefetch] declares {sorted(valuesets.prefetch)}"
+        )
     seen: dict[tuple[str, str], None] = {}
     for name in valuesets.prefetch[resource_type]:
         for member in valuesets[name].members:

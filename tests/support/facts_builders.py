@@ -12,8 +12,22 @@ from cds_service.gathering.records import ClinicalData, RawRecord
 from cds_service.guideline.config import PathwayConfig, load_pathway_config
 
 __all__ = [
-    "ICD10CM", "LOINC", "PATIENT_ID", "SNOMED", "TODAY", "UCUM", "clinical_data", "condition", "days_ago",
-    "diagnostic_report", "facts_for", "imaging_study", "observation", "procedure", "raw_record", "service_request",
+    "ICD10CM",
+    "LOINC",
+    "PATIENT_ID",
+    "SNOMED",
+    "TODAY",
+    "UCUM",
+    "clinical_data",
+    "condition",
+    "days_ago",
+    "diagnostic_report",
+    "facts_for",
+    "imaging_study",
+    "observation",
+    "procedure",
+    "raw_record",
+    "service_request",
 ]
 
 JSON = dict[str, Any]
@@ -36,9 +50,7 @@ def concept(codings: list[Coding] | Coding | None = None, text: str | None = Non
         codings = [codings]
     body: JSON = {}
     if codings:
-        body["coding"] = [
-            {"system": c[0], "code": c[1], **({"display": c[2]} if len(c) > 2 else {})} for c in codings
-        ]
+        body["coding"] = [{"system": c[0], "code": c[1], **({"display": c[2]} if len(c) > 2 else {})} for c in codings]
     if text:
         body["text"] = text
     return body
@@ -98,8 +110,12 @@ def observation(
     subject: str | None = None,
 ) -> JSON:
     resource: JSON = {
-        "resourceType": "Observation", "id": id, "status": status, "subject": _subject(subject),
-        "code": concept(code, text), "effectiveDateTime": effective or days_ago(1),
+        "resourceType": "Observation",
+        "id": id,
+        "status": status,
+        "subject": _subject(subject),
+        "code": concept(code, text),
+        "effectiveDateTime": effective or days_ago(1),
     }
     if category:
         resource["category"] = [concept(("http://terminology.hl7.org/CodeSystem/observation-category", category))]
@@ -138,8 +154,12 @@ def diagnostic_report(
     subject: str | None = None,
 ) -> JSON:
     resource: JSON = {
-        "resourceType": "DiagnosticReport", "id": id, "status": status, "subject": _subject(subject),
-        "code": concept(code, text), "effectiveDateTime": effective or days_ago(1),
+        "resourceType": "DiagnosticReport",
+        "id": id,
+        "status": status,
+        "subject": _subject(subject),
+        "code": concept(code, text),
+        "effectiveDateTime": effective or days_ago(1),
         "category": [concept(("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD"))],
     }
     if conclusion:
@@ -161,10 +181,18 @@ def imaging_study(
 ) -> JSON:
     series: JSON = {"uid": f"1.2.3.{abs(hash(id)) % 1000}", "modality": {"system": DCM, "code": modality}}
     if body_site:
-        series["bodySite"] = {"system": body_site[0], "code": body_site[1], **({"display": body_site[2]} if len(body_site) > 2 else {})}
+        series["bodySite"] = {
+            "system": body_site[0],
+            "code": body_site[1],
+            **({"display": body_site[2]} if len(body_site) > 2 else {}),
+        }
     resource: JSON = {
-        "resourceType": "ImagingStudy", "id": id, "status": status, "subject": _subject(subject),
-        "modality": [{"system": DCM, "code": modality}], "started": started or f"{days_ago(1)}T09:00:00Z",
+        "resourceType": "ImagingStudy",
+        "id": id,
+        "status": status,
+        "subject": _subject(subject),
+        "modality": [{"system": DCM, "code": modality}],
+        "started": started or f"{days_ago(1)}T09:00:00Z",
         "series": [series],
     }
     if description:
@@ -185,8 +213,12 @@ def service_request(
     subject: str | None = None,
 ) -> JSON:
     resource: JSON = {
-        "resourceType": "ServiceRequest", "id": id, "status": status, "intent": "order",
-        "subject": _subject(subject), "code": concept(code, text),
+        "resourceType": "ServiceRequest",
+        "id": id,
+        "status": status,
+        "intent": "order",
+        "subject": _subject(subject),
+        "code": concept(code, text),
     }
     if reason_codes:
         resource["reasonCode"] = reason_codes
@@ -200,12 +232,21 @@ def service_request(
 
 
 def procedure(
-    id: str, code: list[Coding] | Coding | None = None, *, text: str | None = None, status: str = "completed",
-    performed: str | None = None, subject: str | None = None,
+    id: str,
+    code: list[Coding] | Coding | None = None,
+    *,
+    text: str | None = None,
+    status: str = "completed",
+    performed: str | None = None,
+    subject: str | None = None,
 ) -> JSON:
     return {
-        "resourceType": "Procedure", "id": id, "status": status, "subject": _subject(subject),
-        "code": concept(code, text), "performedDateTime": performed or days_ago(1),
+        "resourceType": "Procedure",
+        "id": id,
+        "status": status,
+        "subject": _subject(subject),
+        "code": concept(code, text),
+        "performedDateTime": performed or days_ago(1),
     }
 
 
