@@ -166,8 +166,8 @@ def mass_undetermined() -> Fixture:
 
 
 def ckd_metastatic() -> Fixture:
-    """CKD stage 4 with renal hyperparathyroidism; finely speckled calcification of the left foot, all labs
-    abnormal this week; a duplicate calcium is drafted."""
+    """CKD stage 4 with renal hyperparathyroidism and a crush injury of the foot 8 weeks ago; finely speckled
+    calcification of the left foot, all labs abnormal this week; a duplicate calcium is drafted."""
     pid = "fc-ckd-metastatic"
     pt = patient(pid, family="Moreau", given="Jean-Luc", gender="male", birth_date="1951-01-23")
     ckd = condition(
@@ -182,6 +182,14 @@ def ckd_metastatic() -> Fixture:
     )
     calc = condition(
         pid, "calc", (ICD10CM, "M61.472", "Other calcification of muscle, left ankle and foot"), onset="{{today-4w}}"
+    )
+    # a second class: damaged tissue (dystrophic) beside the abnormal metabolism (metastatic)
+    injury = condition(
+        pid,
+        "injury",
+        (SNOMED, "43422002", "Crushing injury of foot"),
+        onset="{{today-8w}}",
+        category="encounter-diagnosis",
     )
     study = imaging_study(
         pid,
@@ -213,7 +221,7 @@ def ckd_metastatic() -> Fixture:
         pid, "draft-xr", cc(XR_FOOT_L3), category="Imaging", reasons=(calc,), body_site=_foot("Left foot")
     )
     return (
-        [pt, ckd, hpt, calc, study, *labs, report],
+        [pt, ckd, hpt, calc, injury, study, *labs, report],
         _drafts([calcium_draft], [calcium_draft], [calcium_draft, xr_draft]),
     )
 
@@ -744,6 +752,38 @@ def phlebolith() -> Fixture:
     return [pt, venous, study, finding], _drafts([xr], [xr], [xr])
 
 
+def chondrocalcinosis() -> Fixture:
+    """Provisional chondrocalcinosis of the right ankle/foot for 3 weeks; one radiograph 10 days ago shows
+    chondrocalcinosis; labs complete and normal; a CT (the study for characterising it) is drafted."""
+    pid = "fc-chondrocalcinosis"
+    pt = patient(pid, family="Papadopoulos", given="Nikos", gender="male", birth_date="1946-11-30")
+    calc = condition(
+        pid,
+        "calc",
+        (ICD10CM, "M11.271", "Other chondrocalcinosis, right ankle and foot"),
+        (SNOMED, "239838005", "Chondrocalcinosis (disorder)"),
+        verification="provisional",
+        onset="{{today-3w}}",
+    )
+    report = diagnostic_report(
+        pid,
+        "xr-report",
+        XR_FOOT_R3,
+        "{{today-10d}}",
+        conclusion="Chondrocalcinosis of the right first metatarsophalangeal and talonavicular joints, with "
+        "capsular calcification.",
+    )
+    labs = [
+        lab(pid, "calcium", CALCIUM_MOLES, 2.40, "mmol/L", "{{today-8d}}", interpretation="N"),
+        lab(pid, "phosphate", PHOSPHATE_MOLES, 1.05, "mmol/L", "{{today-8d}}", interpretation="N"),
+        lab(pid, "pth", PTH_MOLES, 4.8, "pmol/L", "{{today-8d}}", interpretation="N"),
+        lab(pid, "creatinine", CREATININE_MOLES, 92, "umol/L", "{{today-8d}}", interpretation="N"),
+        lab(pid, "egfr", EGFR_2021, 71, "mL/min/1.73m2", "{{today-8d}}"),
+    ]
+    ct = _draft(pid, "draft-ct", cc(CT_FOOT_R), category="Imaging", reasons=(calc,), body_site=_foot("Right foot"))
+    return [pt, calc, *labs, report], _drafts([ct], [ct], [ct])
+
+
 # --- must stay quiet --------------------------------------------------------------------------------
 
 
@@ -920,6 +960,7 @@ AUTHORS: dict[str, Callable[[], Fixture]] = {
     "fc-lab-flags": lab_flags,
     "fc-xr-ordered": xr_ordered,
     "fc-phlebolith": phlebolith,
+    "fc-chondrocalcinosis": chondrocalcinosis,
     "fc-order-only": order_only,
     "fc-outside": outside,
     "fc-refuted": refuted,

@@ -30,6 +30,7 @@ PATIENTS = (
     "fc-lab-flags",
     "fc-xr-ordered",
     "fc-phlebolith",
+    "fc-chondrocalcinosis",
     "fc-order-only",
     "fc-outside",
     "fc-refuted",

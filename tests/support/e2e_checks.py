@@ -19,7 +19,17 @@ from tests.support.e2e_expectations import (
     Detail,
 )
 
-__all__ = ["check_response", "node_ids"]
+__all__ = ["SEED_004_BY_PREVALENCE", "check_response", "node_ids"]
+
+# Seed 004's table, most to least prevalent (lower case, as _norm leaves the detail).
+SEED_004_BY_PREVALENCE = (
+    "dystrophic",
+    "cppd",
+    "metastatic calcification",
+    "tumoral calcinosis",
+    "metastatic osteosarcoma",
+    "primary soft tissue osteosarcoma",
+)
 
 JSON = dict[str, Any]
 
@@ -182,6 +192,9 @@ def _check_detail(where: str, detail: Detail, card: JSON, today: date) -> list[s
             )
     if detail.override_reasons and not card.get("overrideReasons"):
         problems.append(f"{where}: expected overrideReasons (radiograph done elsewhere, urgent clinical need, other)")
+    missing = [m for m in detail.detail_mentions_all if m.lower() not in (card.get("detail") or "").lower()]
+    if missing:
+        problems.append(f"{where}: detail should mention {missing}")
     if detail.detail_mentions and not any(m in (card.get("detail") or "") for m in detail.detail_mentions):
         problems.append(f"{where}: detail should mention one of {list(detail.detail_mentions)} ")
     return problems
@@ -200,6 +213,11 @@ def _check_common(
     fragments = SEED_FRAGMENTS.get(topic.get("code", ""), ())
     if fragments and not any(f in _norm(card.get("detail") or "") for f in fragments):
         problems.append(f"{where}: detail does not quote the seed (one of {list(fragments)})")
+    if topic.get("code") == "differential-diagnosis":
+        text = _norm(card.get("detail") or "")
+        positions = [text.find(entity) for entity in SEED_004_BY_PREVALENCE]
+        if -1 in positions or positions != sorted(positions):
+            problems.append(f"{where}: the differential should list {SEED_004_BY_PREVALENCE} in this order (seed 004)")
     draft_codes = {c for d in drafts for c in _codes(d)}
     draft_refs = {f"{d['resourceType']}/{d['id']}" for d in drafts}
     for suggestion in card.get("suggestions", []):

@@ -140,6 +140,17 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-select": {},  # the drafted radiograph is 33 days after the last one
         "order-sign": {},
     },
+    "fc-chondrocalcinosis": {
+        # provisional chondrocalcinosis after one radiograph: CT recommended; labs complete and normal
+        "patient-view": {
+            "differential-diagnosis": INFO,
+            "advanced-imaging": INFO,
+            "repeat-radiograph": INFO,
+            "conservative-care": INFO,
+        },
+        "order-select": {},  # the drafted CT is what the pathway suggests here
+        "order-sign": {},
+    },
     "fc-order-only": {
         "patient-view": {},
         "order-select": {"initial-radiograph": WARNING},
@@ -211,6 +222,7 @@ class Detail:
     lab_tests: frozenset[str] | None = None  # exactly these TEST_CODES groups are suggested
     override_reasons: bool = False
     detail_mentions: tuple[str, ...] = ()  # one of these strings is in the card detail
+    detail_mentions_all: tuple[str, ...] = ()  # each of these strings is in the card detail
 
 
 def _c(codes: set[str] | str, **kw: object) -> Create:
@@ -247,6 +259,10 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-mass-undetermined", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(4, 18)),)),
     ("fc-mass-undetermined", "order-sign", "metabolic-workup"): Detail(
         selection="any", lab_tests=frozenset({"pth", "renal"})
+    ),
+    # two classes, and the seed-004 morphology of the film
+    ("fc-ckd-metastatic", "patient-view", "differential-diagnosis"): Detail(
+        detail_mentions_all=("metastatic", "dystrophic", "Crushing injury of foot", "finely speckled")
     ),
     # metastatic: nephrology for CKD; repeat window already open (day 14 is past) -> from today
     ("fc-ckd-metastatic", "patient-view", "metabolic-cause"): Detail(creates=(_c(REFERRAL_NEPHROLOGY),)),
@@ -317,6 +333,12 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-hypervitaminosis", "patient-view", "metabolic-cause"): Detail(
         creates=(_c(REFERRAL_ENDOCRINOLOGY),), not_creates=frozenset({REFERRAL_NEPHROLOGY})
     ),
+    ("fc-hypervitaminosis", "patient-view", "differential-diagnosis"): Detail(
+        detail_mentions_all=("metastatic", "tumoral calcinosis")
+    ),
+    ("fc-fluffy-malignancy", "patient-view", "differential-diagnosis"): Detail(
+        detail_mentions_all=("dystrophic", "osteosarcoma")
+    ),
     ("fc-hypervitaminosis", "order-select", "metabolic-workup"): Detail(not_creates=frozenset(TEST_CODES["pth"])),
     # abscess + compartment syndrome in a diabetic foot: stat surgery; ESR and CRP both missing
     ("fc-dfi-compartment", "patient-view", "urgent-surgery"): Detail(creates=(_c(REFERRAL_SURGEON, priority="stat"),)),
@@ -347,6 +369,11 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-xr-ordered", "patient-view", "conservative-care"): Detail(creates=(_c(REFERRAL_PHYSIO),)),
     ("fc-phlebolith", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(2, 16)),)),
     ("fc-phlebolith", "patient-view", "differential-diagnosis"): Detail(detail_mentions=("phlebolith", "Phlebolith")),
+    ("fc-chondrocalcinosis", "patient-view", "advanced-imaging"): Detail(
+        creates=(_c(MRI_CODES), _c(US_CODES), _c(CT_CODES, recommended=True)), selection="at-most-one"
+    ),
+    ("fc-chondrocalcinosis", "patient-view", "differential-diagnosis"): Detail(detail_mentions=("CPPD",)),
+    ("fc-chondrocalcinosis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(4, 18)),)),
     ("fc-order-only", "order-select", "initial-radiograph"): Detail(
         creates=(_c(XR_CODES),),
         replaces="ServiceRequest/fc-order-only-draft-us",
