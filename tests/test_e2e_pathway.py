@@ -64,3 +64,18 @@ def test_a_quiet_answer_records_nothing_and_a_card_is_recorded() -> None:
         call = Invocation(SERVICE_BY_HOOK["patient-view"], BASE_URL, FhirClient(), load_pathway_config(), recorder)
         response = invoke(call, build_request(patient, "patient-view", TODAY), today=TODAY)
         assert bool(recorder.calls) is expect_cards, (patient, node_ids(response))
+
+
+def test_the_readme_table_shows_the_expected_cards() -> None:
+    import re
+
+    from fhir_fixtures.table import markdown_table
+
+    rows = markdown_table(TODAY).splitlines()[2:]
+    assert len(rows) == len(PATIENTS)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        patient = cells[0].strip("`")
+        for hook, cell in zip(HOOKS, cells[2:], strict=True):
+            shown = dict(re.findall(r"`([a-z-]+)` (info|warning|critical)", cell))
+            assert shown == EXPECTED[patient][hook], (patient, hook, cell)
