@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # FHIR server calls made when prefetch is missing.
     fhir_connect_timeout_seconds: float = Field(default=3.05, gt=0)
     fhir_read_timeout_seconds: float = Field(default=10.0, gt=0)
-    fhir_max_pages: int = Field(default=10, ge=1)  # `next` links followed per query, at most
+    fhir_max_pages: int = Field(default=10, ge=1)  # pages fetched per query, at most (first page included)
     fhir_max_parallel: int = Field(default=8, ge=1)
 
     # JWT checks. Allowance for clocks that disagree, applied to `exp` and `iat` (both directions).
