@@ -230,16 +230,18 @@ class Facts:
 
     def imaging_done(self, modalities: Iterable[Modality], within_days: int | None = None) -> tuple[ImagingEvent, ...]:
         """Foot/ankle imaging done with one of `modalities`, newest first; with `within_days`, only studies in
-        [today - within_days, today] (both ends included). Undated or future studies never count."""
+        [today - within_days, today] (both ends included). Future studies never count. An undated study counts
+        as recent (local default: better silent than re-order a study that exists) and sorts last."""
         wanted = set(modalities)
         found = [
             event
             for event in self.imaging
             if event.status == "done"
             and event.modality in wanted
-            and event.when is not None
-            and event.when <= self.today
-            and (within_days is None or (self.today - event.when).days <= within_days)
+            and (
+                event.when is None
+                or (event.when <= self.today and (within_days is None or (self.today - event.when).days <= within_days))
+            )
         ]
         return tuple(sorted(found, key=lambda event: event.when or date.min, reverse=True))
 

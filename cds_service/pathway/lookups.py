@@ -118,7 +118,8 @@ def procedure_ordered(facts: Facts, procedure: str) -> DraftOrder | None:
 
 
 def imaging_ordered(facts: Facts, modalities: frozenset[Modality]) -> bool:
-    if any(e.modality in modalities and e.status == "ordered" for e in facts.imaging):
+    """An active order, or a draft of this call, for foot/ankle imaging of one of `modalities`."""
+    if facts.imaging_ordered(modalities):
         return True
     return any(
         d.category == "imaging" and d.modality in modalities and is_foot_site(d.body_site) for d in facts.draft_orders
@@ -126,10 +127,7 @@ def imaging_ordered(facts: Facts, modalities: frozenset[Modality]) -> bool:
 
 
 def imaging_done_within(facts: Facts, modalities: frozenset[Modality], days: int) -> list[ImagingEvent]:
-    return [
-        e for e in facts.imaging
-        if e.modality in modalities and e.status == "done" and within(e.when, facts.today, days)
-    ]
+    return list(facts.imaging_done(modalities, within_days=days))
 
 
 def missing_metabolic_tests(facts: Facts, limits: Limits) -> list[tuple[str, str]]:
