@@ -109,3 +109,12 @@ def test_dystrophic_morphology_is_dystrophic_evidence() -> None:
 def test_unjudged_renal_result_keeps_it_undetermined() -> None:
     # creatinine in a unit the service does not know, with no flag or range: normality is unknown
     assert classes(ENTRY, *workup(creatinine=(0.9, "mg%"))) == {C.UNDETERMINED}
+
+
+def test_metabolic_conditions_carry_their_kind() -> None:
+    ckd = condition("ckd", (SNOMED, "433146000", "Chronic kidney disease stage 5"))
+    hpt = condition("hpt", (SNOMED, "36348003", "Primary hyperparathyroidism"))
+    hvd = condition("hvd", (ICD10CM, "E67.3", "Hypervitaminosis D"))
+    assert facts_for(ENTRY, ckd).metabolic_kinds == {"renal"}
+    assert facts_for(ENTRY, hpt, hvd).metabolic_kinds == {"parathyroid", "vitamin-d"}
+    assert facts_for(ENTRY).metabolic_kinds == frozenset()

@@ -99,9 +99,9 @@ def test_metabolic_cause_thresholds_and_referrals() -> None:
 
 def test_metabolic_cause_from_condition_and_referral_already_ordered() -> None:
     ckd = (evidence("Chronic kidney disease stage 4", "Condition/ckd"),)
-    result = results_by_node(facts(metabolic_conditions=ckd))["metabolic-cause"]
+    result = results_by_node(facts(metabolic_conditions=ckd, metabolic_kinds=frozenset({"renal"})))["metabolic-cause"]
     assert created_orderables(result) == ["referral-nephrology"]
     assert result.suggestions[0].actions[0].reason_references == ("Condition/ckd",)
     referred = (draft("ServiceRequest/neph", "referral", referral="nephrology", selected=False),)
-    quiet = results_by_node(facts(metabolic_conditions=ckd, active_orders=referred))["metabolic-cause"]
+    quiet = results_by_node(facts(metabolic_conditions=ckd, metabolic_kinds=frozenset({"renal"}), active_orders=referred))["metabolic-cause"]
     assert quiet.suggestions == () and quiet.selection_behavior is None

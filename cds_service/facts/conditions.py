@@ -61,7 +61,13 @@ _INFECTION_SETS = (
     ("necrotizing-infection", "necrotizing"),
     ("diabetic-foot-infection", "diabetic-foot-infection"),
 )
-_METABOLIC_SETS = ("ckd-stage-3-5", "hyperparathyroidism", "hypervitaminosis-d", "calcium-phosphate-disorder")
+# value set -> kind of metabolic disorder (the pathway picks the referral from the kind)
+_METABOLIC_SETS = {
+    "ckd-stage-3-5": "renal",
+    "hyperparathyroidism": "parathyroid",
+    "hypervitaminosis-d": "vitamin-d",
+    "calcium-phosphate-disorder": "calcium-phosphate",
+}
 # seed 000 ("post-traumatic calcifications, calcific tendinitis, myositis ossificans") + seed 004 causes
 _DYSTROPHIC_SETS = (
     "foot-trauma",
@@ -109,6 +115,7 @@ class ConditionFacts:
     ischemia: Evidence | None = None
     urgent_surgical: list[Evidence] = field(default_factory=list)
     metabolic: list[Evidence] = field(default_factory=list)
+    metabolic_kinds: set[str] = field(default_factory=set)
     dystrophic: list[Evidence] = field(default_factory=list)
     malignancy: list[Evidence] = field(default_factory=list)
     foot_pain: Evidence | None = None
@@ -239,8 +246,10 @@ def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> Condit
         if "deep-abscess" in kinds or "necrotizing" in kinds or _find(valuesets, "compartment-syndrome", view):
             facts.urgent_surgical.append(view.evidence())
 
-        if any(_find(valuesets, name, view) for name in _METABOLIC_SETS):
+        kinds = {kind for name, kind in _METABOLIC_SETS.items() if _find(valuesets, name, view)}
+        if kinds:
             facts.metabolic.append(view.evidence())
+            facts.metabolic_kinds |= kinds
         if any(_find(valuesets, name, view) for name in _DYSTROPHIC_SETS):
             facts.dystrophic.append(view.evidence())
         if _find(valuesets, "malignancy", view):

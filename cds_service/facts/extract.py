@@ -111,6 +111,7 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         ischemia=from_conditions.ischemia,
         urgent_surgical=tuple(from_conditions.urgent_surgical),
         metabolic_conditions=tuple(from_conditions.metabolic),
+        metabolic_kinds=frozenset(from_conditions.metabolic_kinds),
         dystrophic_causes=tuple(from_conditions.dystrophic),
         malignancy=tuple(from_conditions.malignancy),
         foot_pain=from_conditions.foot_pain,

@@ -210,6 +210,8 @@ class Facts:
     urgent_surgical: tuple[Evidence, ...] = ()  # deep abscess, compartment syndrome, necrotizing infection
     # CKD 3-5/ESRD, hyperparathyroidism, hypervitaminosis D, hypercalcemia...
     metabolic_conditions: tuple[Evidence, ...] = ()
+    # the kinds among them: "renal" | "parathyroid" | "vitamin-d" | "calcium-phosphate"
+    metabolic_kinds: frozenset[str] = frozenset()
     dystrophic_causes: tuple[Evidence, ...] = ()  # trauma, tendinitis, myositis ossificans, seed-004 causes
     malignancy: tuple[Evidence, ...] = ()  # osteosarcoma, malignant soft tissue neoplasm of the lower limb
     foot_pain: Evidence | None = None  # active foot pain (symptomatic)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from cds_service.facts.model import CalcificationClass, LabTest
 from cds_service.pathway import lookups
@@ -12,9 +11,6 @@ from cds_service.pathway.result import CreateOrder, DeleteDraft, NodeResult, Pro
 
 __all__ = ["metabolic_cause", "metabolic_workup"]
 
-# A metabolic condition whose label names the kidney goes to nephrology (local default, nodes.toml).
-RENAL_WORDS = re.compile(r"\b(kidney|renal|ckd|esrd|dialysis)\b", re.IGNORECASE)
-ENDOCRINE_WORDS = re.compile(r"\b(parathyroid|hyperparathyroidism|vitamin d|hypervitaminosis|calc)", re.IGNORECASE)
 
 
 def _class_evidence(ctx: NodeContext) -> list:
@@ -67,11 +63,10 @@ def metabolic_cause(ctx: NodeContext) -> NodeResult | None:
     facts, limits = ctx.facts, ctx.limits
     labs = abnormal_metabolic_labs(facts, limits)
     conditions = list(facts.metabolic_conditions)
-    renal = any(r.test is LabTest.EGFR for r in labs) or any(RENAL_WORDS.search(e.label) for e in conditions)
-    endocrine = any(r.test in (LabTest.PTH, LabTest.VITAMIN_D) for r in labs) or any(
-        ENDOCRINE_WORDS.search(e.label) and not RENAL_WORDS.search(e.label) for e in conditions
-    )
-    if not renal and any(r.test in (LabTest.CALCIUM, LabTest.PHOSPHATE) for r in labs):
+    kinds = facts.metabolic_kinds
+    renal = any(r.test is LabTest.EGFR for r in labs) or "renal" in kinds
+    endocrine = any(r.test in (LabTest.PTH, LabTest.VITAMIN_D) for r in labs) or bool(kinds & {"parathyroid", "vitamin-d"})
+    if not renal and (any(r.test in (LabTest.CALCIUM, LabTest.PHOSPHATE) for r in labs) or "calcium-phosphate" in kinds):
         endocrine = True  # abnormal calcium/phosphate without kidney disease: endocrinology (local default)
     referrals = []
     if renal:

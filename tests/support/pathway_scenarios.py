@@ -38,6 +38,7 @@ def _scenarios() -> dict[str, Facts]:
                                       evidence_by_class={CalcificationClass.METASTATIC: (
                                           evidence("Chronic kidney disease stage 4", "Condition/ckd"),)}),
             metabolic_conditions=(evidence("Chronic kidney disease stage 4", "Condition/ckd"),),
+            metabolic_kinds=frozenset({"renal"}),
             labs={LabTest.PTH: lab(LabTest.PTH, 180, "pg/mL", abnormal=True, direction="high")},
             imaging=(xr(20),),
         ),
