@@ -25,9 +25,9 @@ from fhir_fixtures.catalog import (
 from fhir_fixtures.hook_requests import build_request, request_path
 from fhir_fixtures.load import MAX_ENTRIES, LoadError, chunks, load
 from fhir_fixtures.materialize import materialize, render_date
-from tests.conftest import SHARED
 
 JSON = dict[str, Any]
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # beside the checkout
 TODAY = date(2028, 3, 1)
 CLINICAL_SYSTEMS = {
     "http://snomed.info/sct",
