@@ -118,3 +118,10 @@ def test_metabolic_conditions_carry_their_kind() -> None:
     assert facts_for(ENTRY, ckd).metabolic_kinds == {"renal"}
     assert facts_for(ENTRY, hpt, hvd).metabolic_kinds == {"parathyroid", "vitamin-d"}
     assert facts_for(ENTRY).metabolic_kinds == frozenset()
+
+
+def test_a_resolved_foot_injury_still_makes_the_calcification_dystrophic() -> None:
+    injury = condition("inj", (SNOMED, "43422002", "Crushing injury of foot"), clinical="resolved")
+    refuted = condition("inj2", (SNOMED, "43422002", "Crushing injury of foot"), verification="refuted")
+    assert classes(ENTRY, injury) == {C.DYSTROPHIC}
+    assert classes(ENTRY, refuted) == {C.UNDETERMINED}

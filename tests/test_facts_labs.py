@@ -133,4 +133,4 @@ def test_culture_positivity(extra: dict, positive: bool | None) -> None:
 
 def test_describe() -> None:
     result = lab(LabTest.CALCIUM, observation("o1", CALCIUM_MOLAR, value=(2.9, "mmol/L"), effective="2026-11-01"))
-    assert result.describe() == "Calcium 11.62 mg/dL (high), 2026-11-01"
+    assert result.describe() == "Calcium 11.6 mg/dL (reported 2.9 mmol/L), high by default range"

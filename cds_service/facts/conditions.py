@@ -209,6 +209,13 @@ def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> Condit
     facts = ConditionFacts()
     for condition in conditions:
         if not condition_counts(condition):
+            # Local decision: a past cause of dystrophic calcification (an old foot injury, an injection
+            # granuloma) still explains it when resolved; seed 000 names "post-traumatic calcifications".
+            # Refuted or entered-in-error ones never count.
+            if status_code(get(condition, "verificationStatus")) not in EXCLUDED_VERIFICATION_STATUSES:
+                view = _view(condition)
+                if any(_find(valuesets, name, view) for name in _DYSTROPHIC_SETS):
+                    facts.dystrophic.append(view.evidence())
             continue
         view = _view(condition)
         problem = _entry_problem(valuesets, view)

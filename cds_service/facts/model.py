@@ -54,7 +54,20 @@ class LabTest(StrEnum):
     CULTURE = "culture"  # wound / tissue / bone culture
 
 
-_ACRONYMS = frozenset({"pth", "egfr", "esr", "crp"})
+# Card words for each test, and the decimals its canonical value is shown with (converted values would
+# otherwise print as "9.2585 mg/dL").
+LAB_NAMES: dict[str, str] = {
+    "calcium": "Calcium",
+    "phosphate": "Phosphate",
+    "pth": "PTH",
+    "creatinine": "Creatinine",
+    "egfr": "eGFR",
+    "vitamin_d": "25-OH vitamin D",
+    "esr": "ESR",
+    "crp": "CRP",
+    "culture": "Culture",
+}
+LAB_DECIMALS: dict[str, int] = {"calcium": 1, "phosphate": 1, "creatinine": 2, "crp": 1}
 
 
 class CalcificationClass(StrEnum):
@@ -108,16 +121,24 @@ class LabResult:
     label: str = ""  # the test's name as the data gives it, e.g. "Calcium [Mass/volume] in Serum or Plasma"
 
     def describe(self) -> str:
-        """Card words: "Calcium 11.62 mg/dL (high), 2026-11-01"."""
-        words = self.test.value.replace("_", " ")
-        name = words.upper() if self.test in _ACRONYMS else words.capitalize()
-        value = f"{self.value:.4g} {self.unit}" if self.value is not None and self.unit else self.original
-        judged = "abnormal" if self.abnormal else "normal" if self.abnormal is False else "not judged"
-        state = self.direction or judged
+        """Card words, without the date (Evidence.when carries it): "Calcium 11.6 mg/dL (reported 2.9 mmol/L),
+        high by default range"."""
+        name = LAB_NAMES[self.test.value]
         if self.test is LabTest.CULTURE:
-            state = "positive" if self.positive else "negative" if self.positive is False else "result unclear"
-        when = f", {self.when.isoformat()}" if self.when else ""
-        return f"{name} {value} ({state}){when}"
+            grown = {True: "organism grown", False: "no growth", None: "result unclear"}[self.positive]
+            return f"{name}: {grown}"
+        if self.value is not None and self.unit:
+            shown = f"{self.value:.{LAB_DECIMALS.get(self.test.value, 0)}f} {self.unit}"
+        else:
+            shown = self.original
+        words = f"{name} {shown}"
+        if self.original and self.original != shown and self.value is not None:
+            words += f" (reported {self.original})"
+        if self.abnormal:
+            words += f", {self.direction or 'abnormal'}" + (f" by {self.decided_by}" if self.decided_by else "")
+        elif self.abnormal is False:
+            words += ", normal"
+        return words
 
 
 @dataclass(frozen=True, slots=True)

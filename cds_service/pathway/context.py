@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cds_service.facts.model import DraftOrder, Evidence, Facts, ImagingEvent, Infection, LabResult, LabTest, Problem
+from cds_service.facts.model import (
+    LAB_NAMES,
+    DraftOrder,
+    Evidence,
+    Facts,
+    ImagingEvent,
+    Infection,
+    LabResult,
+    LabTest,
+    Problem,
+)
 from cds_service.guideline.nodes import NodeSpec
 from cds_service.pathway.limits import Limits
 from cds_service.pathway.result import NodeResult
@@ -22,17 +32,6 @@ __all__ = [
     "problem_evidence",
 ]
 
-LAB_NAMES = {
-    LabTest.CALCIUM: "Calcium",
-    LabTest.PHOSPHATE: "Phosphate",
-    LabTest.PTH: "PTH",
-    LabTest.CREATININE: "Creatinine",
-    LabTest.EGFR: "eGFR",
-    LabTest.VITAMIN_D: "25-OH vitamin D",
-    LabTest.ESR: "ESR",
-    LabTest.CRP: "CRP",
-    LabTest.CULTURE: "Culture",
-}
 MODALITY_NAMES = {"XR": "Radiograph", "MR": "MRI", "CT": "CT", "US": "Ultrasound"}
 
 
@@ -44,8 +43,16 @@ class NodeContext:
     fired: tuple[str, ...]  # names of the node's rules that fired for this hook
 
     def result(self, evidence: list[Evidence] | tuple[Evidence, ...], **kwargs: object) -> NodeResult:
-        # One piece of evidence may back two questions; show it once.
-        unique = tuple(dict.fromkeys(evidence))
+        # One resource may back two questions (an infection and its severity); show it once, first wording wins.
+        seen: set[str] = set()
+        unique_list = []
+        for item in dict.fromkeys(evidence):
+            if item.reference is not None and item.reference in seen:
+                continue
+            if item.reference is not None:
+                seen.add(item.reference)
+            unique_list.append(item)
+        unique = tuple(unique_list)
         return NodeResult(
             node_id=self.node.id,
             indicator=kwargs.pop("indicator", self.node.indicator),  # type: ignore[arg-type]
@@ -63,24 +70,7 @@ def problem_evidence(problem: Problem) -> Evidence:
 
 
 def lab_evidence(result: LabResult) -> Evidence:
-    name = LAB_NAMES.get(result.test, result.test.value)
-    if result.test is LabTest.CULTURE:
-        grown = {True: "organism grown", False: "no growth", None: "result"}[result.positive]
-        return Evidence(label=f"{name}: {grown}", reference=result.reference, when=result.when)
-    if result.value is not None and result.unit:
-        shown = f"{result.value:g} {result.unit}"
-    else:
-        shown = result.original
-    label = f"{name} {shown}"
-    if result.original and result.original != shown:
-        label += f" (reported {result.original})"
-    if result.abnormal:
-        label += f", {result.direction or 'abnormal'}"
-        if result.decided_by:
-            label += f" by {result.decided_by}"
-    elif result.abnormal is False:
-        label += ", normal"
-    return Evidence(label=label, reference=result.reference, when=result.when)
+    return Evidence(label=result.describe(), reference=result.reference, when=result.when)
 
 
 def imaging_evidence(event: ImagingEvent) -> Evidence:
