@@ -63,7 +63,10 @@ def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[st
         extension = {DATA_ISSUES_EXTENSION: [issue.to_json() for issue in data.issues]}
     response = CdsResponse(cards=tuple(cards), extension=extension)
     if cards:
-        call.recorder.record_issued_cards(
-            service_id=call.service.id, hook_instance=request.hookInstance, patient_id=context.patientId, cards=cards
-        )
+        try:
+            call.recorder.record_issued_cards(
+                service_id=call.service.id, hook_instance=request.hookInstance, patient_id=context.patientId, cards=cards
+            )
+        except Exception as exc:  # noqa: BLE001 - the clinician gets the cards even when the store is down
+            log.error("issued cards not recorded (%s); feedback on them will be refused", type(exc).__name__)
     return response.to_json()
