@@ -166,7 +166,7 @@ def mass_undetermined() -> Fixture:
 
 
 def ckd_metastatic() -> Fixture:
-    """CKD stage 4 with renal hyperparathyroidism and a crush injury of the foot 8 weeks ago; finely speckled
+    """CKD stage 4 with renal hyperparathyroidism and a healed crush injury of the foot; finely speckled
     calcification of the left foot, all labs abnormal this week; a duplicate calcium is drafted."""
     pid = "fc-ckd-metastatic"
     pt = patient(pid, family="Moreau", given="Jean-Luc", gender="male", birth_date="1951-01-23")
@@ -184,11 +184,14 @@ def ckd_metastatic() -> Fixture:
         pid, "calc", (ICD10CM, "M61.472", "Other calcification of muscle, left ankle and foot"), onset="{{today-4w}}"
     )
     # a second class: damaged tissue (dystrophic) beside the abnormal metabolism (metastatic)
+    # resolved, yet it still explains a dystrophic calcification (local default in nodes.toml)
     injury = condition(
         pid,
         "injury",
         (SNOMED, "43422002", "Crushing injury of foot"),
-        onset="{{today-8w}}",
+        clinical="resolved",
+        onset="{{today-60w}}",
+        abatement="{{today-50w}}",
         category="encounter-diagnosis",
     )
     study = imaging_study(

@@ -100,3 +100,11 @@ def test_cards_for_a_quiet_patient_are_reported(ulcer_sign: tuple[JSON, JSON]) -
     assert check_response("fc-outside", "patient-view", request, quiet, TODAY) == []
     problems = check_response("fc-outside", "patient-view", request, {"cards": response["cards"]}, TODAY)
     assert problems and "expected exactly" in problems[0]
+
+
+def test_unreadable_evidence_is_reported(ulcer_sign: tuple[JSON, JSON]) -> None:
+    request, response = copy.deepcopy(ulcer_sign)
+    card = _card(response, "osteomyelitis-rule-out")
+    card["detail"] += "\n- Calcium 9.2585 mg/dL (normal), 2026-11-11 (2026-11-11)"
+    problems = _problems(request, response)
+    assert "spurious precision: ['9.2585']" in problems and "repeats its date" in problems

@@ -213,6 +213,11 @@ def _check_common(
     fragments = SEED_FRAGMENTS.get(topic.get("code", ""), ())
     if fragments and not any(f in _norm(card.get("detail") or "") for f in fragments):
         problems.append(f"{where}: detail does not quote the seed (one of {list(fragments)})")
+    noisy = re.findall(r"\b\d+\.\d{3,}\b", card.get("detail") or "")
+    if noisy:
+        problems.append(f"{where}: values printed with spurious precision: {noisy[:3]}")
+    if re.search(r"(\d{4}-\d{2}-\d{2})\)? \((\1)\)", card.get("detail") or ""):
+        problems.append(f"{where}: an evidence line repeats its date")
     if topic.get("code") == "differential-diagnosis":
         text = _norm(card.get("detail") or "")
         positions = [text.find(entity) for entity in SEED_004_BY_PREVALENCE]
