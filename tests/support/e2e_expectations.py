@@ -375,6 +375,7 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-chondrocalcinosis", "patient-view", "differential-diagnosis"): Detail(detail_mentions=("CPPD",)),
     ("fc-chondrocalcinosis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(4, 18)),)),
     ("fc-order-only", "order-select", "initial-radiograph"): Detail(
+        detail_mentions_all=("Calcific tendinitis",),  # the order's reason is why the patient is in the pathway
         creates=(_c(XR_CODES),),
         replaces="ServiceRequest/fc-order-only-draft-us",
         replace_recommended=True,
@@ -382,6 +383,7 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
         override_reasons=True,
     ),
     ("fc-order-only", "order-sign", "initial-radiograph"): Detail(
+        detail_mentions_all=("Calcific tendinitis",),  # the order's reason is why the patient is in the pathway
         creates=(_c(XR_CODES),),
         replaces="ServiceRequest/fc-order-only-draft-us",
         replace_recommended=True,
