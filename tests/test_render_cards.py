@@ -118,3 +118,30 @@ def test_card_details_show_dates_and_values() -> None:
     detail = cards["metabolic-cause"].detail
     assert "PTH 180 pg/mL" in detail and "high" in detail and "2026-11-11" in detail
     assert "Chronic kidney disease stage 4" in detail
+
+
+def test_radiograph_replacing_a_draft_keeps_the_drafts_indication():
+    from fhir_fixtures import build_request  # the fixture whose only reason to be in the pathway is the order
+    from datetime import date as _date
+
+    from cds_service.invocation import Invocation, invoke
+    from cds_service.gathering.fhir_client import FhirClient
+    from cds_service.guideline.config import load_pathway_config
+    from cds_service.services import service_by_id
+
+    class _Recorder:
+        def record_issued_cards(self, **_: object) -> None:
+            pass
+
+    today = _date(2026, 11, 21)
+    body = build_request("fc-order-only", "order-sign", today)
+    drafted = {
+        e["resource"]["id"]: e["resource"] for e in body["context"]["draftOrders"]["entry"]
+    }
+    call = Invocation(service_by_id("foot-calcification-order-sign"), "http://x", FhirClient(), load_pathway_config(None), _Recorder())
+    (card,) = [c for c in invoke(call, body, today=today)["cards"] if c["source"]["topic"]["code"] == "initial-radiograph"]
+    replace = next(s for s in card["suggestions"] if s["isRecommended"])
+    deleted = [a["resourceId"].split("/")[1] for a in replace["actions"] if a["type"] == "delete"]
+    created = next(a["resource"] for a in replace["actions"] if a["type"] == "create")
+    assert created["reasonCode"] == [rc for d in deleted for rc in drafted[d].get("reasonCode", [])]
+    assert created["reasonCode"], "the fixture's drafted study carries an indication"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cds_service.facts.model import DraftOrder, Modality, Side
 from cds_service.pathway import lookups
 from cds_service.pathway.context import (
@@ -46,7 +48,10 @@ def initial_radiograph(ctx: NodeContext) -> NodeResult | None:
         drafts = _advanced_drafts(ctx, lookups.ADVANCED_MODALITIES)
         sides = {d.side for d in drafts if d.side in (Side.LEFT, Side.RIGHT)}
         side = sides.pop() if len(sides) == 1 else lookups.problem_side(facts)
-        xr = CreateOrder(orderable=radiograph_orderable(side), reason_references=reasons)
+        # The radiograph keeps the indication the clinician gave the study it replaces.
+        indications = {json.dumps(c, sort_keys=True): c for d in drafts for c in (d.resource or {}).get("reasonCode", [])}
+        xr = CreateOrder(orderable=radiograph_orderable(side), reason_references=reasons,
+                         reason_codes=tuple(indications.values()))
         replace = ProposedSuggestion(
             key="replace-with-radiograph",
             label="Order a foot radiograph instead",

@@ -35,6 +35,8 @@ class CreateOrder:
 
     orderable: str
     reason_references: tuple[str, ...] = ()
+    # Indications carried over as CodeableConcepts (e.g. from the draft this order replaces)
+    reason_codes: tuple[dict[str, Any], ...] = ()
     priority: Literal["routine", "urgent", "asap", "stat"] | None = None
     # Timed follow-ups: the window in which the order should be carried out.
     occurrence_start: date | None = None

@@ -43,6 +43,8 @@ def service_request(order: CreateOrder, *, patient_id: str, resource_id: str) ->
         if order.occurrence_end:
             period["end"] = order.occurrence_end.isoformat()
         resource["occurrencePeriod"] = period
+    if order.reason_codes:
+        resource["reasonCode"] = [copy.deepcopy(code) for code in order.reason_codes]
     if order.reason_references:
         resource["reasonReference"] = [{"reference": ref} for ref in order.reason_references]
     return validated(resource)
