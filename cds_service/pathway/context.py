@@ -43,14 +43,18 @@ class NodeContext:
     fired: tuple[str, ...]  # names of the node's rules that fired for this hook
 
     def result(self, evidence: list[Evidence] | tuple[Evidence, ...], **kwargs: object) -> NodeResult:
-        # One resource may back two questions (an infection and its severity); show it once, first wording wins.
-        seen: set[str] = set()
-        unique_list = []
+        # One resource may back two questions in two wordings ("Necrotizing fasciitis" and "Necrotizing
+        # fasciitis (severe)"): show it once. Different facts about one resource (a draft, and the reason
+        # written on it) both stay.
+        unique_list: list[Evidence] = []
         for item in dict.fromkeys(evidence):
-            if item.reference is not None and item.reference in seen:
+            if any(
+                kept.reference is not None
+                and kept.reference == item.reference
+                and (kept.label.startswith(item.label) or item.label.startswith(kept.label))
+                for kept in unique_list
+            ):
                 continue
-            if item.reference is not None:
-                seen.add(item.reference)
             unique_list.append(item)
         unique = tuple(unique_list)
         return NodeResult(
