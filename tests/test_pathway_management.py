@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from cds_service.facts.model import CalcificationClass, Evidence, Modality, MorphologyHint
 from cds_service.pathway.follow_up import repeat_window
-from cds_service.pathway.limits import limits_from_config
 from cds_service.pathway.result import DeleteDraft, UpdateDraftOccurrence
 from tests.support.pathway_facts import (
     CONFIG,
@@ -89,7 +88,7 @@ def test_repeat_radiograph_window_from_the_last_film() -> None:
 
 
 def test_repeat_window_starts_today_when_day_14_is_past() -> None:
-    limits = limits_from_config(CONFIG)
+    limits = CONFIG
     assert repeat_window(ago(20), TODAY, limits) == (TODAY, ago(20) + timedelta(days=28))
     assert repeat_window(ago(60), TODAY, limits) == (TODAY, TODAY + timedelta(days=14))
 

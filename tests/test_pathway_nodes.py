@@ -12,7 +12,6 @@ from cds_service.guideline.nodes import parse_pathway_spec, pathway_spec
 from cds_service.guideline.valuesets import orderable
 from cds_service.pathway.evaluate import BUILDERS
 from cds_service.pathway.evaluate import evaluate
-from cds_service.pathway.limits import limits_from_config
 from cds_service.pathway.questions import QUESTIONS, answer
 from tests.support.pathway_facts import CONFIG, facts
 
@@ -63,7 +62,7 @@ def test_every_question_named_in_a_rule_exists_and_every_question_is_used() -> N
 
 
 def test_every_question_answers_a_bool_and_has_a_docstring() -> None:
-    limits = limits_from_config(CONFIG)
+    limits = CONFIG
     for name, fn in QUESTIONS.items():
         assert fn.__doc__ and len(fn.__doc__) > 20, name
         assert isinstance(fn(facts(), limits), bool), name

@@ -52,6 +52,9 @@ class Range:
         return f"<= {self.high:g} {self.unit}"
 
 
+DEFAULT_EGFR_THRESHOLD = 60.0  # mL/min/1.73m2, pathway-spec "eGFR >= 60", when the config has no eGFR range
+
+
 @dataclass(frozen=True, slots=True)
 class PathwayConfig:
     imaging_lookback_days: int = 90
@@ -68,6 +71,12 @@ class PathwayConfig:
     # setting name (or "ranges.<test>") -> where the value comes from
     sources: dict[str, str] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def egfr_threshold(self) -> float:
+        """Below this eGFR (mL/min/1.73m2) renal function is abnormal: the low end of the eGFR range."""
+        egfr = self.ranges.get(LabTest.EGFR)
+        return egfr.low if egfr is not None and egfr.low is not None else DEFAULT_EGFR_THRESHOLD
 
     @property
     def lookback_days(self) -> int:

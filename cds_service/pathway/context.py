@@ -18,7 +18,7 @@ from cds_service.facts.model import (
     Problem,
 )
 from cds_service.guideline.nodes import NodeSpec
-from cds_service.pathway.limits import Limits
+from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.result import NodeResult
 
 __all__ = [
@@ -38,7 +38,7 @@ MODALITY_NAMES = {"XR": "Radiograph", "MR": "MRI", "CT": "CT", "US": "Ultrasound
 @dataclass(frozen=True, slots=True)
 class NodeContext:
     facts: Facts
-    limits: Limits
+    limits: PathwayConfig
     node: NodeSpec
     fired: tuple[str, ...]  # names of the node's rules that fired for this hook
 

@@ -12,7 +12,6 @@ from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.nodes import Rule, pathway_spec
 from cds_service.pathway import differential, follow_up, imaging, infection, labs, surgery
 from cds_service.pathway.context import Builder, NodeContext
-from cds_service.pathway.limits import Limits, limits_from_config
 from cds_service.pathway.questions import answer
 from cds_service.pathway.result import NodeResult
 
@@ -37,7 +36,7 @@ BUILDERS: dict[str, Builder] = {
 SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
-def rule_fires(rule: Rule, facts: Facts, limits: Limits) -> bool:
+def rule_fires(rule: Rule, facts: Facts, limits: PathwayConfig) -> bool:
     if not all(answer(name, facts, limits) for name in rule.all):
         return False
     return not rule.any or any(answer(name, facts, limits) for name in rule.any)
@@ -46,13 +45,12 @@ def rule_fires(rule: Rule, facts: Facts, limits: Limits) -> bool:
 def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
     if not facts.in_pathway:
         return []
-    limits = limits_from_config(config)
     results: list[NodeResult] = []
     for node in pathway_spec().nodes:  # one entry per node id, so no node can fire twice
-        fired = tuple(rule.name for rule in node.rules_for(facts.hook) if rule_fires(rule, facts, limits))
+        fired = tuple(rule.name for rule in node.rules_for(facts.hook) if rule_fires(rule, facts, config))
         if not fired:
             continue
-        result = BUILDERS[node.id](NodeContext(facts=facts, limits=limits, node=node, fired=fired))
+        result = BUILDERS[node.id](NodeContext(facts=facts, limits=config, node=node, fired=fired))
         if result is not None:
             results.append(result)
     return sorted(results, key=lambda r: SEVERITY[r.indicator])

@@ -8,7 +8,7 @@ from cds_service.facts.model import DraftOrder, Facts, Modality
 from cds_service.pathway import lookups
 from cds_service.pathway.context import NodeContext, draft_evidence, imaging_evidence, infection_evidence, problem_evidence
 from cds_service.pathway.imaging import radiograph_orderable
-from cds_service.pathway.limits import Limits
+from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.result import (
     CreateOrder,
     DeleteDraft,
@@ -21,7 +21,7 @@ from cds_service.pathway.result import (
 __all__ = ["dfi_reassessment", "repeat_radiograph", "repeat_window"]
 
 
-def repeat_window(last: date, today: date, limits: Limits) -> tuple[date, date]:
+def repeat_window(last: date, today: date, limits: PathwayConfig) -> tuple[date, date]:
     """Days 14-28 after the last radiograph; from today when day 14 is past (and then as wide as the
     window would have been when day 28 is past too)."""
     start = last + timedelta(days=limits.repeat_xr_min_days)

@@ -18,7 +18,7 @@ from cds_service.facts.model import (
     Problem,
     Side,
 )
-from cds_service.pathway.limits import Limits
+from cds_service.guideline.config import PathwayConfig
 
 __all__ = [
     "ADVANCED_MODALITIES",
@@ -130,7 +130,7 @@ def imaging_done_within(facts: Facts, modalities: frozenset[Modality], days: int
     return list(facts.imaging_done(modalities, within_days=days))
 
 
-def missing_metabolic_tests(facts: Facts, limits: Limits) -> list[tuple[str, str]]:
+def missing_metabolic_tests(facts: Facts, limits: PathwayConfig) -> list[tuple[str, str]]:
     """(test name, orderable) for each part of the work-up neither resulted within lookback nor ordered."""
     missing = []
     for name, tests, orderable in METABOLIC_TESTS:
@@ -141,7 +141,7 @@ def missing_metabolic_tests(facts: Facts, limits: Limits) -> list[tuple[str, str
     return missing
 
 
-def outstanding_osteomyelitis_studies(facts: Facts, limits: Limits) -> list[tuple[str, str]]:
+def outstanding_osteomyelitis_studies(facts: Facts, limits: PathwayConfig) -> list[tuple[str, str]]:
     """(study, orderable): probe-to-bone, ESR and CRP first (those neither done nor ordered); MRI once all
     three have results and osteomyelitis is still not diagnosed."""
     days = limits.infection_lab_lookback_days

@@ -2,7 +2,7 @@
 
 `nodes.toml` combines them into rules; every name used there must be in `QUESTIONS`. Each docstring says
 where the question comes from (seed 000 / 004 and its reference number, or the pathway-spec) so a
-clinician can review it next to the text. A question reads only `Facts` and `Limits`.
+clinician can review it next to the text. A question reads only `Facts` and `PathwayConfig`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from datetime import timedelta
 
 from cds_service.facts.model import CalcificationClass, Facts, LabTest, Modality
 from cds_service.pathway import lookups
-from cds_service.pathway.limits import Limits
+from cds_service.guideline.config import PathwayConfig
 
 __all__ = ["QUESTIONS", "Question", "answer"]
 
-Question = Callable[[Facts, Limits], bool]
+Question = Callable[[Facts, PathwayConfig], bool]
 QUESTIONS: dict[str, Question] = {}
 
 XR = frozenset({Modality.XR})
@@ -30,7 +30,7 @@ def question(fn: Question) -> Question:
     return fn
 
 
-def answer(name: str, facts: Facts, limits: Limits) -> bool:
+def answer(name: str, facts: Facts, limits: PathwayConfig) -> bool:
     """Answer a question named in nodes.toml; a leading "not " negates."""
     negate = name.startswith("not ")
     key = name[4:] if negate else name
@@ -45,14 +45,14 @@ def answer(name: str, facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def in_pathway(facts: Facts, limits: Limits) -> bool:
+def in_pathway(facts: Facts, limits: PathwayConfig) -> bool:
     """Is there an in-pathway problem (calcification of the foot, foot soft tissue mass, imaging finding,
     or the reason of a draft foot imaging order)? pathway-spec "Who is in the pathway"."""
     return facts.in_pathway
 
 
 @question
-def problem_active(facts: Facts, limits: Limits) -> bool:
+def problem_active(facts: Facts, limits: PathwayConfig) -> bool:
     """Is an in-pathway problem still active? pathway-spec repeat-radiograph."""
     return any(p.active for p in facts.problems)
 
@@ -61,20 +61,20 @@ def problem_active(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def has_recent_foot_radiograph(facts: Facts, limits: Limits) -> bool:
+def has_recent_foot_radiograph(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a foot/ankle plain radiograph done within the imaging lookback? Seed 000 ref 1: plain radiographs
     are the first-line imaging modality."""
     return bool(lookups.imaging_done_within(facts, XR, limits.imaging_lookback_days))
 
 
 @question
-def radiograph_already_ordered(facts: Facts, limits: Limits) -> bool:
+def radiograph_already_ordered(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a foot/ankle radiograph already ordered (active ServiceRequest) or among the draft orders?"""
     return lookups.imaging_ordered(facts, XR)
 
 
 @question
-def diagnosis_uncertain(facts: Facts, limits: Limits) -> bool:
+def diagnosis_uncertain(facts: Facts, limits: PathwayConfig) -> bool:
     """Does the diagnosis remain in doubt (seed 000 ref 1)? A problem that is provisional, differential or
     unconfirmed, or a calcification class still undetermined."""
     if any(p.verification in UNCERTAIN_VERIFICATION for p in facts.problems):
@@ -83,7 +83,7 @@ def diagnosis_uncertain(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def advanced_imaging_done_or_ordered(facts: Facts, limits: Limits) -> bool:
+def advanced_imaging_done_or_ordered(facts: Facts, limits: PathwayConfig) -> bool:
     """Is an MRI, ultrasound or CT of the foot done within the imaging lookback, or ordered?"""
     modalities = lookups.ADVANCED_MODALITIES
     return bool(lookups.imaging_done_within(facts, modalities, limits.imaging_lookback_days)) or lookups.imaging_ordered(
@@ -92,7 +92,7 @@ def advanced_imaging_done_or_ordered(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def single_recent_radiograph_since_onset(facts: Facts, limits: Limits) -> bool:
+def single_recent_radiograph_since_onset(facts: Facts, limits: PathwayConfig) -> bool:
     """Is the latest foot radiograph 0-90 days old and the only one of this episode (no repeat yet)?
     Seed 000 ref 2: repeat radiographs after 2-4 weeks. The episode starts at the problem's onset (else
     its recorded date) or at the latest radiograph when that came first (the film that found it)."""
@@ -109,7 +109,7 @@ def single_recent_radiograph_since_onset(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def drafted_advanced_foot_imaging(facts: Facts, limits: Limits) -> bool:
+def drafted_advanced_foot_imaging(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft (selected) MRI, CT or ultrasound of the foot/ankle being ordered?"""
     return any(
         d.category == "imaging" and d.modality in lookups.ADVANCED_MODALITIES and lookups.is_foot_site(d.body_site)
@@ -118,7 +118,7 @@ def drafted_advanced_foot_imaging(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def drafted_foot_ct(facts: Facts, limits: Limits) -> bool:
+def drafted_foot_ct(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft (selected) CT of the foot/ankle being ordered?"""
     return any(
         d.category == "imaging" and d.modality is Modality.CT and lookups.is_foot_site(d.body_site)
@@ -127,7 +127,7 @@ def drafted_foot_ct(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def drafted_early_repeat_radiograph(facts: Facts, limits: Limits) -> bool:
+def drafted_early_repeat_radiograph(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft foot radiograph dated less than 14 days after the last one (seed 000 ref 2: 2-4 weeks)?
     A draft without a date counts as today."""
     latest = lookups.latest_radiograph(facts)
@@ -145,7 +145,7 @@ def drafted_early_repeat_radiograph(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def metastatic_or_undetermined(facts: Facts, limits: Limits) -> bool:
+def metastatic_or_undetermined(facts: Facts, limits: PathwayConfig) -> bool:
     """Is the calcification class metastatic (abnormal calcium metabolism, seed 000 refs 1, 3) or not yet
     determined? Either way the metabolic work-up is needed."""
     classes = lookups.calcification_classes(facts)
@@ -153,14 +153,14 @@ def metastatic_or_undetermined(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def metabolic_lab_missing(facts: Facts, limits: Limits) -> bool:
+def metabolic_lab_missing(facts: Facts, limits: PathwayConfig) -> bool:
     """Is calcium, phosphate, PTH or renal function neither resulted within the lab lookback nor ordered?
     Seed 000 ref 1: laboratory evaluation should include them."""
     return bool(lookups.missing_metabolic_tests(facts, limits))
 
 
 @question
-def drafted_duplicate_lab(facts: Facts, limits: Limits) -> bool:
+def drafted_duplicate_lab(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft (selected) lab a test already resulted within the last 30 days?"""
     return any(
         d.lab_test is not None and lookups.lab_within(facts, d.lab_test, limits.duplicate_lab_window_days)
@@ -168,7 +168,7 @@ def drafted_duplicate_lab(facts: Facts, limits: Limits) -> bool:
     )
 
 
-def abnormal_metabolic_labs(facts: Facts, limits: Limits) -> list:
+def abnormal_metabolic_labs(facts: Facts, limits: PathwayConfig) -> list:
     """The lab results that make metabolism abnormal (pathway-spec thresholds; interpretation wins)."""
     found = []
     for test in (LabTest.CALCIUM, LabTest.PHOSPHATE, LabTest.PTH):
@@ -188,7 +188,7 @@ def abnormal_metabolic_labs(facts: Facts, limits: Limits) -> list:
 
 
 @question
-def metabolic_abnormality(facts: Facts, limits: Limits) -> bool:
+def metabolic_abnormality(facts: Facts, limits: PathwayConfig) -> bool:
     """Is calcium metabolism abnormal: an abnormal calcium, phosphate or PTH, eGFR < 60, a high vitamin D,
     or a metabolic condition (seed 000 refs 1, 3: renal failure, hyperparathyroidism, hypervitaminosis D)?"""
     return bool(facts.metabolic_conditions) or bool(abnormal_metabolic_labs(facts, limits))
@@ -198,32 +198,32 @@ def metabolic_abnormality(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def has_diabetes(facts: Facts, limits: Limits) -> bool:
+def has_diabetes(facts: Facts, limits: PathwayConfig) -> bool:
     """Does the patient have diabetes mellitus? Seed 000 ref 2, "Diabetic Foot"."""
     return facts.diabetes is not None
 
 
 @question
-def has_foot_ulcer_or_infection(facts: Facts, limits: Limits) -> bool:
+def has_foot_ulcer_or_infection(facts: Facts, limits: PathwayConfig) -> bool:
     """Is there a foot ulcer or a foot infection?"""
     return facts.foot_ulcer is not None or bool(facts.infections)
 
 
 @question
-def has_osteomyelitis_diagnosis(facts: Facts, limits: Limits) -> bool:
+def has_osteomyelitis_diagnosis(facts: Facts, limits: PathwayConfig) -> bool:
     """Is osteomyelitis of the foot already diagnosed?"""
     return facts.osteomyelitis is not None or any(i.kind == "osteomyelitis" for i in facts.infections)
 
 
 @question
-def osteomyelitis_studies_outstanding(facts: Facts, limits: Limits) -> bool:
+def osteomyelitis_studies_outstanding(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a rule-out study (probe-to-bone, ESR, CRP within 30 days; then MRI) neither done nor ordered?
     Seed 000 ref 1: consider probe-to-bone test, ESR, CRP as initial studies."""
     return bool(lookups.outstanding_osteomyelitis_studies(facts, limits))
 
 
 @question
-def diabetic_foot_infection(facts: Facts, limits: Limits) -> bool:
+def diabetic_foot_infection(facts: Facts, limits: PathwayConfig) -> bool:
     """Is there a diabetic foot infection: a coded one (SNOMED 200687002), or diabetes with cellulitis,
     abscess, necrotizing infection or osteomyelitis of the foot? Seed 000 ref 2."""
     if facts.diabetic_foot_infection is not None or any(i.kind == "diabetic-foot-infection" for i in facts.infections):
@@ -232,7 +232,7 @@ def diabetic_foot_infection(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def osteomyelitis_or_dfi_suspected(facts: Facts, limits: Limits) -> bool:
+def osteomyelitis_or_dfi_suspected(facts: Facts, limits: PathwayConfig) -> bool:
     """Is osteomyelitis or a diabetic foot infection diagnosed or suspected (diabetes with a foot ulcer,
     where seed 000 ref 2 says osteomyelitis must be ruled out)?"""
     return (
@@ -243,25 +243,25 @@ def osteomyelitis_or_dfi_suspected(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def infection_related(facts: Facts, limits: Limits) -> bool:
+def infection_related(facts: Facts, limits: PathwayConfig) -> bool:
     """Is the calcification infection-related (seed 000 refs 1, 2)?"""
     return CalcificationClass.INFECTION in lookups.calcification_classes(facts)
 
 
 @question
-def urgent_surgical_condition(facts: Facts, limits: Limits) -> bool:
+def urgent_surgical_condition(facts: Facts, limits: PathwayConfig) -> bool:
     """Is there a deep abscess, compartment syndrome or necrotizing soft tissue infection (seed 000 ref 2)?"""
     return bool(facts.urgent_surgical)
 
 
 @question
-def eschar_in_ischemic_foot(facts: Facts, limits: Limits) -> bool:
+def eschar_in_ischemic_foot(facts: Facts, limits: PathwayConfig) -> bool:
     """Is there a dry eschar (or dry gangrene) of the foot in an ischemic foot (seed 000 ref 2)?"""
     return facts.eschar is not None and facts.ischemia is not None
 
 
 @question
-def drafted_foot_debridement(facts: Facts, limits: Limits) -> bool:
+def drafted_foot_debridement(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft (selected) debridement of the foot being ordered? No body site counts as the foot."""
     return any(
         d.procedure == "debridement" and (d.body_site is None or lookups.is_foot_site(d.body_site))
@@ -273,7 +273,7 @@ def drafted_foot_debridement(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def not_responding_to_conservative_care(facts: Facts, limits: Limits) -> bool:
+def not_responding_to_conservative_care(facts: Facts, limits: PathwayConfig) -> bool:
     """Is the calcification symptomatic despite conservative care: foot pain still active and the
     calcification problem began at least 6 weeks ago? Seed 000 ref 1."""
     if facts.foot_pain is None:
@@ -286,20 +286,20 @@ def not_responding_to_conservative_care(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def osteomyelitis_with_spreading_infection(facts: Facts, limits: Limits) -> bool:
+def osteomyelitis_with_spreading_infection(facts: Facts, limits: PathwayConfig) -> bool:
     """Is there osteomyelitis with spreading soft tissue infection (cellulitis or abscess of the foot)?
     Seed 000 ref 2."""
     return has_osteomyelitis_diagnosis(facts, limits) and any(i.kind in SPREADING_INFECTION for i in facts.infections)
 
 
 @question
-def progressive_bone_destruction(facts: Facts, limits: Limits) -> bool:
+def progressive_bone_destruction(facts: Facts, limits: PathwayConfig) -> bool:
     """Does imaging report progressive bone destruction on X-ray (seed 000 ref 2)?"""
     return facts.bone_destruction is not None
 
 
 @question
-def surgical_referral_indicated(facts: Facts, limits: Limits) -> bool:
+def surgical_referral_indicated(facts: Facts, limits: PathwayConfig) -> bool:
     """Does any surgical-referral scenario of seed 000 hold (not responding, osteomyelitis with spreading
     infection, progressive bone destruction)?"""
     return (
@@ -310,7 +310,7 @@ def surgical_referral_indicated(facts: Facts, limits: Limits) -> bool:
 
 
 @question
-def suspected_malignancy(facts: Facts, limits: Limits) -> bool:
+def suspected_malignancy(facts: Facts, limits: PathwayConfig) -> bool:
     """Is malignancy suspected: osteosarcoma or a malignant soft tissue neoplasm of the lower limb, or an
     amorphous, fluffy, confluent calcification (seed 004)? Seed 000 ref 1."""
     return bool(facts.malignancy) or any(h.malignant for h in facts.morphology)
