@@ -364,7 +364,7 @@ def eschar_ischemia() -> Fixture:
     calc = condition(
         pid,
         "calc",
-        text="Soft tissue calcification of the right heel",
+        text="Calcinosis of the right heel pad",
         body_site=_foot("Right heel", HEEL),
         onset="{{today-10w}}",
     )

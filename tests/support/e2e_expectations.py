@@ -303,6 +303,11 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-dfi-osteomyelitis", "order-sign", "advanced-imaging"): Detail(
         creates=(_c(MRI_CODES),), replaces="ServiceRequest/fc-dfi-osteomyelitis-draft-ct"
     ),
+    # the calcification on the problem list is text-only: the text fallback must see it (spec "Who is in the
+    # pathway": text matching is a fallback for data without codes), so the prefetch must fetch it
+    ("fc-eschar-ischemia", "patient-view", "differential-diagnosis"): Detail(
+        detail_mentions_all=("Calcinosis of the right heel pad",)
+    ),
     # eschar in an ischemic foot: advice only
     ("fc-eschar-ischemia", "patient-view", "eschar-no-debridement"): Detail(no_suggestions=True),
     # necrotizing fasciitis: culture, stat surgical referral, radiograph (left) before the drafted CT
