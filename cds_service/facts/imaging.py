@@ -217,29 +217,18 @@ def _reports(data: Any) -> list[_Report]:
 def imaging_facts(data: Any, *, today: date, probe_lookback_days: int, valuesets: ValueSets) -> ImagingFacts:
     facts = ImagingFacts()
     events: list[ImagingEvent] = []
-    for study in data.imaging_studies:
-        if get(study, "status") in STUDY_STATUSES and (event := _event(study, "ImagingStudy", "done", valuesets)):
-            events.append(event)
-    for report in data.diagnostic_reports:
-        if get(report, "status") in REPORT_STATUSES and (
-            event := _event(report, "DiagnosticReport", "done", valuesets)
-        ):
-            events.append(event)
-    for observation in data.observations:
-        if get(observation, "status") in COUNTING_OBSERVATION_STATUSES and (
-            event := _event(observation, "Observation", "done", valuesets)
-        ):
-            events.append(event)
-    for procedure in data.procedures:
-        if get(procedure, "status") in PROCEDURE_DONE_STATUSES and (
-            event := _event(procedure, "Procedure", "done", valuesets)
-        ):
-            events.append(event)
-    for order in data.service_requests:
-        if get(order, "status") in ORDER_ACTIVE_STATUSES and (
-            event := _event(order, "ServiceRequest", "ordered", valuesets)
-        ):
-            events.append(event)
+    # (resources, type, statuses that count, done or ordered)
+    sources = (
+        (data.imaging_studies, "ImagingStudy", STUDY_STATUSES, "done"),
+        (data.diagnostic_reports, "DiagnosticReport", REPORT_STATUSES, "done"),
+        (data.observations, "Observation", COUNTING_OBSERVATION_STATUSES, "done"),
+        (data.procedures, "Procedure", PROCEDURE_DONE_STATUSES, "done"),
+        (data.service_requests, "ServiceRequest", ORDER_ACTIVE_STATUSES, "ordered"),
+    )
+    for resources, resource_type, statuses, state in sources:
+        for resource in resources:
+            if get(resource, "status") in statuses and (event := _event(resource, resource_type, state, valuesets)):
+                events.append(event)
     facts.events = _merge_same_study(events)
 
     seen_patterns: set[str] = set()
