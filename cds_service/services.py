@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from cds_service.guideline.valuesets import prefetch_codings
 
@@ -38,8 +39,6 @@ class CdsService:
 
 def _code_filtered(key: str, base: str, codings: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """`base&code=s|c,s|c...`, split into as many keys (`key`, `key-2`, ...) as the URL limit needs."""
-    from urllib.parse import quote
-
     templates: list[tuple[str, str]] = []
     chunk: list[str] = []
 
@@ -63,6 +62,12 @@ def prefetch_templates() -> tuple[tuple[str, str], ...]:
     """Key -> FHIR query template. Each asks only for what the pathway reads."""
     templates: list[tuple[str, str]] = [("patient", f"Patient/{PATIENT}")]
     templates += _code_filtered("conditions", f"Condition?patient={PATIENT}", prefetch_codings("Condition"))
+    # Text matching is the spec's fallback for data without codes, and a code filter never returns a
+    # text-only problem: so also every active problem, whatever its code (the facts step drops the rest
+    # before validation). Resolved coded problems still come through the code-filtered keys above.
+    templates.append(
+        ("active-conditions", f"Condition?patient={PATIENT}&clinical-status=active,recurrence,relapse")
+    )
     templates += _code_filtered("lab-results", f"Observation?patient={PATIENT}", prefetch_codings("Observation"))
     templates.append(("imaging-results", f"Observation?patient={PATIENT}&category=imaging"))
     templates.append(
@@ -74,6 +79,11 @@ def prefetch_templates() -> tuple[tuple[str, str], ...]:
     )
     templates += _code_filtered(
         "imaging-reports", f"DiagnosticReport?patient={PATIENT}", prefetch_codings("DiagnosticReport")
+    )
+    # Radiology reports under a local code (or none): by category, LOINC LP29684-5 "Radiology", the
+    # US Core DiagnosticReport category for imaging reports.
+    templates.append(
+        ("radiology-reports", f"DiagnosticReport?patient={PATIENT}&category={quote('http://loinc.org|LP29684-5', safe='/:')}")
     )
     templates += _code_filtered(
         "active-orders", f"ServiceRequest?patient={PATIENT}&status=active", prefetch_codings("ServiceRequest")

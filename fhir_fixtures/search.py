@@ -1,7 +1,7 @@
 """Just enough FHIR search to answer this service's prefetch templates from the fixture resources.
 
 The templates (`cds_service.services.prefetch_templates()`) use `patient`, `code` (token lists),
-`category`, `status` and `modality`. A ready request fills each key with what a FHIR server would return
+`category`, `status`, `clinical-status` and `modality`. A ready request fills each key with what a FHIR server would return
 for that query, so the fixtures also test that the prefetch asks for everything the pathway reads.
 Anything else in a template is refused by name rather than silently ignored.
 """
@@ -57,6 +57,9 @@ def matches(resource: JSON, params: list[tuple[str, str]], patient_id: str) -> b
                 return False
         elif name == "category":
             if not _token_match(_codings(resource.get("category")), tokens):
+                return False
+        elif name == "clinical-status":
+            if not _token_match(_codings(resource.get("clinicalStatus")), tokens):
                 return False
         elif name == "status":
             if resource.get("status") not in tokens:

@@ -27,9 +27,14 @@ def test_prefetch_templates_cover_what_the_pathway_reads(client):
 
 def test_searches_are_code_filtered_and_short(client):
     prefetch = client.get("/cds-services").json()["services"][0]["prefetch"]
+    # Two deliberate exceptions read what codes cannot find: text-only active problems, and radiology
+    # reports under local codes (by category).
+    unfiltered = {"active-conditions", "radiology-reports"}
     for key, query in prefetch.items():
         assert len(query) <= MAX_QUERY_CHARS, key
-        if query.startswith(("Condition?", "DiagnosticReport?", "Procedure?")) or "status=active" in query:
+        if key in unfiltered:
+            assert "clinical-status=active" in query or "category=" in query, key
+        elif query.startswith(("Condition?", "DiagnosticReport?", "Procedure?")) or "status=active" in query:
             codes = unquote(query.split("&code=", 1)[1]).split(",")
             assert all("|" in token and token.split("|")[1] for token in codes), key
 
