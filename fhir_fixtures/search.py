@@ -1,8 +1,8 @@
 """Just enough FHIR search to answer this service's prefetch templates from the fixture resources.
 
 The templates (`cds_service.services.prefetch_templates()`) use `patient`, `code` (token lists),
-`category`, `status`, `clinical-status` and `modality`. A ready request fills each key with what a FHIR server would return
-for that query, so the fixtures also test that the prefetch asks for everything the pathway reads.
+`category`, `status`, `clinical-status` and `modality`. A ready request fills each key with what a FHIR
+server would return for that query, so the fixtures also test that the prefetch asks for everything the pathway reads.
 Anything else in a template is refused by name rather than silently ignored.
 """
 
