@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from cds_service.invocation import Invocation, invoke
 from cds_service.protocol.parse import parse_json
@@ -29,6 +30,4 @@ async def call_service(service_id: str, request: Request) -> dict[str, Any]:
         recorder=state.store,
     )
     # Gathering blocks on the FHIR server (requests): run it off the event loop.
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(invoke, call, body)
