@@ -39,6 +39,25 @@ def default_request() -> dict:
     return build_request(richest, "patient-view", date.today())
 
 
+def add_history(body: dict, per_test: int) -> None:
+    """Older copies of every lab result in the prefetch, a week apart: what a chronic patient's record holds."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    for key, bundle in (body.get("prefetch") or {}).items():
+        if not (isinstance(bundle, dict) and bundle.get("resourceType") == "Bundle" and key.startswith("lab-results")):
+            continue
+        originals = [e["resource"] for e in bundle.get("entry", []) if e.get("resource", {}).get("resourceType") == "Observation"]
+        for resource in originals:
+            when = date.fromisoformat(resource.get("effectiveDateTime", date.today().isoformat())[:10])
+            for n in range(1, per_test + 1):
+                old = json.loads(json.dumps(resource))
+                old["id"] = f"{resource['id']}-h{n}"
+                old["effectiveDateTime"] = (when - timedelta(days=7 * n)).isoformat()
+                bundle["entry"].append({"fullUrl": f"Observation/{old['id']}", "resource": old})
+    total = sum(len(b.get("entry", [])) for b in body["prefetch"].values() if isinstance(b, dict) and "entry" in b)
+    print(f"with lab history: {total} resources in prefetch")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -61,9 +80,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--history", type=int, default=0,
+                        help="add N older results of each lab the request has (a long lab history)")
     args = parser.parse_args()
 
     body = json.loads(args.request.read_text()) if args.request else default_request()
+    if args.history:
+        add_history(body, args.history)
     payload = json.dumps(body).encode()
     port = free_port()
     url = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
