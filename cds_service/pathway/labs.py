@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from cds_service.facts.model import CalcificationClass, LabTest
 from cds_service.pathway import lookups
 from cds_service.pathway.context import LAB_NAMES, NodeContext, draft_evidence, lab_evidence, problem_evidence
@@ -10,7 +9,6 @@ from cds_service.pathway.questions import abnormal_metabolic_labs
 from cds_service.pathway.result import CreateOrder, DeleteDraft, NodeResult, ProposedSuggestion
 
 __all__ = ["metabolic_cause", "metabolic_workup"]
-
 
 
 def _class_evidence(ctx: NodeContext) -> list:
@@ -42,12 +40,14 @@ def metabolic_workup(ctx: NodeContext) -> NodeResult | None:
                            actions=(DeleteDraft(resource_id=draft.reference, label=draft.label),))
         for draft, last in duplicates
     ]
-    present = [
-        lab_evidence(r) for test in (LabTest.CALCIUM, LabTest.PHOSPHATE, LabTest.PTH, LabTest.CREATININE, LabTest.EGFR)
-        if (r := lookups.lab_within(facts, test, limits.lab_lookback_days)) is not None
-    ]
-    evidence = [*(draft_evidence(d) for d, _ in duplicates), *(lab_evidence(r) for _, r in duplicates),
-                *(problem_evidence(p) for p in facts.problems), *_class_evidence(ctx), *present]
+    evidence = [*(draft_evidence(d) for d, _ in duplicates), *(lab_evidence(r) for _, r in duplicates)]
+    if missing:  # why the work-up is asked for; a duplicate-only card shows just the draft and its last result
+        present = [
+            lab_evidence(r)
+            for test in (LabTest.CALCIUM, LabTest.PHOSPHATE, LabTest.PTH, LabTest.CREATININE, LabTest.EGFR)
+            if (r := lookups.lab_within(facts, test, limits.lab_lookback_days)) is not None
+        ]
+        evidence += [*(problem_evidence(p) for p in facts.problems), *_class_evidence(ctx), *present]
     variables = {
         "missing": [name for name, _ in missing],
         "duplicates": [{"draft": d.label, "last": lab_evidence(r).label, "when": r.when} for d, r in duplicates],
