@@ -145,3 +145,26 @@ def test_radiograph_replacing_a_draft_keeps_the_drafts_indication():
     created = next(a["resource"] for a in replace["actions"] if a["type"] == "create")
     assert created["reasonCode"] == [rc for d in deleted for rc in drafted[d].get("reasonCode", [])]
     assert created["reasonCode"], "the fixture's drafted study carries an indication"
+
+
+def test_conservative_care_says_when_physiotherapy_is_already_ordered():
+    from datetime import date as _date
+
+    from fhir_fixtures import build_request
+    from cds_service.gathering.fhir_client import FhirClient
+    from cds_service.guideline.config import load_pathway_config
+    from cds_service.invocation import Invocation, invoke
+    from cds_service.services import service_by_id
+
+    class _Recorder:
+        def record_issued_cards(self, **_: object) -> None:
+            pass
+
+    today = _date(2026, 11, 21)
+    call = Invocation(service_by_id("foot-calcification-patient-view"), "http://x", FhirClient(),
+                      load_pathway_config(None), _Recorder())
+    cards = {c["source"]["topic"]["code"]: c for c in invoke(call, build_request("fc-all-done", "patient-view", today), today=today)["cards"]}
+    assert "already ordered" in cards["conservative-care"]["detail"]
+    assert "suggestions" not in cards["conservative-care"]
+    cards = {c["source"]["topic"]["code"]: c for c in invoke(call, build_request("fc-tendinitis-no-xr", "patient-view", today), today=today)["cards"]}
+    assert "already ordered" not in cards["conservative-care"]["detail"]

@@ -84,5 +84,6 @@ def conservative_care(ctx: NodeContext) -> NodeResult | None:
         order = CreateOrder(orderable="referral-physiotherapy", reason_references=lookups.reason_references(facts))
         suggestions = (ProposedSuggestion(key="refer-physiotherapy", label="Refer to physiotherapy",
                                           actions=(order,)),)
-    return ctx.result(evidence, variables={"symptomatic": facts.foot_pain is not None}, suggestions=suggestions,
+    variables = {"symptomatic": facts.foot_pain is not None, "physiotherapy_ordered": not suggestions}
+    return ctx.result(evidence, variables=variables, suggestions=suggestions,
                       selection_behavior="at-most-one" if suggestions else None)
