@@ -167,17 +167,10 @@ def outstanding_osteomyelitis_studies(facts: Facts, limits: PathwayConfig) -> li
 
 
 def calcification_classes(facts: Facts) -> frozenset[CalcificationClass]:
-    """The facts step classifies; without a classification, read the class inputs directly."""
-    if facts.classification is not None:
-        return facts.classification.classes
-    classes = set()
-    if facts.infections:
-        classes.add(CalcificationClass.INFECTION)
-    if facts.metabolic_conditions:
-        classes.add(CalcificationClass.METASTATIC)
-    if facts.dystrophic_causes:
-        classes.add(CalcificationClass.DYSTROPHIC)
-    return frozenset(classes or {CalcificationClass.UNDETERMINED})
+    """The classes the facts step found; classifying is its job, so without one the class is undetermined."""
+    if facts.classification is None:
+        return frozenset({CalcificationClass.UNDETERMINED})
+    return facts.classification.classes
 
 
 def _start(problem: Problem) -> date | None:
