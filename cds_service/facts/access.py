@@ -19,6 +19,7 @@ __all__ = [
     "reference_of",
     "resource_type_of",
     "status_code",
+    "strings",
 ]
 
 
@@ -58,22 +59,19 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
             yield get(coding, "system"), get(coding, "code")
 
 
+def strings(*values: Any) -> list[str]:
+    """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type)."""
+    return [value for value in values if isinstance(value, str) and value]
+
+
 def concept_texts(*concept_list: Any) -> list[str]:
     """`text` and every `coding.display` of the given CodeableConcepts (or Codings)."""
     texts: list[str] = []
     for concept in concept_list:
         if concept is None:
             continue
-        text = get(concept, "text")
-        if isinstance(text, str) and text:
-            texts.append(text)
-        display = get(concept, "display")
-        if isinstance(display, str) and display:
-            texts.append(display)
-        for coding in items(concept, "coding"):
-            display = get(coding, "display")
-            if isinstance(display, str) and display:
-                texts.append(display)
+        texts += strings(get(concept, "text"), get(concept, "display"))
+        texts += strings(*(get(coding, "display") for coding in items(concept, "coding")))
     return texts
 
 

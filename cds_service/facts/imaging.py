@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, concepts, get
+from cds_service.facts.access import codings, concept_texts, concepts, get, strings
 from cds_service.facts.dates import clinical_date, within
 from cds_service.facts.labs import COUNTING_OBSERVATION_STATUSES
 from cds_service.facts.model import Evidence, ImagingEvent, MorphologyHint, Problem, Side
@@ -68,14 +68,8 @@ def _short(text: str) -> str:
 
 def _report_texts(resource: Any) -> tuple[str, ...]:
     texts = concept_texts(*concepts(resource, "conclusionCode", "valueCodeableConcept"))
-    for name in ("conclusion", "valueString"):
-        value = get(resource, name)
-        if isinstance(value, str) and value:
-            texts.append(value)
-    for note in concepts(resource, "note"):
-        value = get(note, "text")
-        if isinstance(value, str) and value:
-            texts.append(value)
+    texts += strings(get(resource, "conclusion"), get(resource, "valueString"))
+    texts += strings(*(get(note, "text") for note in concepts(resource, "note")))
     return tuple(texts)
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, concepts, get, items
+from cds_service.facts.access import codings, concept_texts, concepts, get, items, strings
 from cds_service.facts.model import LabTest, Modality
 from cds_service.facts.text import Match, match_concepts, side_in_text
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text, system_uri
@@ -180,19 +180,11 @@ def imaging_texts(resource: Any) -> list[str]:
     texts = concept_texts(
         get(resource, "code"), *concepts(resource, "conclusionCode", "procedureCode", "valueCodeableConcept")
     )
-    for name in ("conclusion", "description", "valueString"):
-        value = get(resource, name)
-        if isinstance(value, str) and value:
-            texts.append(value)
+    texts += strings(*(get(resource, name) for name in ("conclusion", "description", "valueString")))
     for series in items(resource, "series"):
-        value = get(series, "description")
-        if isinstance(value, str) and value:
-            texts.append(value)
+        texts += strings(get(series, "description"))
         texts.extend(concept_texts(get(series, "bodySite")))
-    for note in items(resource, "note"):
-        value = get(note, "text")
-        if isinstance(value, str) and value:
-            texts.append(value)
+    texts += strings(*(get(note, "text") for note in items(resource, "note")))
     return texts
 
 
