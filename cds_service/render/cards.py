@@ -7,23 +7,22 @@ the same uuids and feedback ties back to the node.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.model import Evidence, Facts
+from cds_service.facts.model import Facts
 from cds_service.guideline.nodes import NodeSpec, pathway_spec
 from cds_service.pathway.result import NodeResult
 from cds_service.protocol.response import MAX_SUMMARY_CHARS, Card, Coding, Source, Suggestion
 from cds_service.render.resources import build_action
-from cds_service.render.templates import markdown_env, text_env
+from cds_service.render.templates import card_template
+from cds_service.render.text import evidence_list, record_values, separate_blocks
 
 __all__ = ["UUID_NAMESPACE", "RenderContext", "render_card", "render_cards", "stable_uuid"]
 
 # Fixed namespace for this service's uuid5 values (generated once; never change it: feedback relies on it).
 UUID_NAMESPACE = uuid.UUID("6f1c2a8e-3d0b-5c47-9a51-2f7e4b8d9c10")
-_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True)
@@ -44,19 +43,19 @@ def _summary(text: str) -> str:
     return text
 
 
-def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
-    return [{"label": e.label, "when": e.when, "reference": e.reference} for e in evidence]
-
-
 def _variables(result: NodeResult, node: NodeSpec, facts: Facts, context: RenderContext) -> dict[str, Any]:
     base = context.base_url.rstrip("/")
+    # Whatever a node passes may hold record text: every string is cleaned and capped (render.text).
+    evidence, evidence_more = evidence_list(
+        {"label": e.label, "when": e.when, "reference": e.reference} for e in result.evidence
+    )
     return {
-        **result.variables,
+        **record_values(result.variables),
         "node": node,
         "title": node.title,
         "seeds": node.seeds,
-        "evidence": _evidence_rows(result.evidence),
-        "suggestion_labels": [s.label for s in result.suggestions],
+        "evidence": evidence,
+        "evidence_more": evidence_more,
         "pathway_label": pathway_spec().label,
         "page_url": f"{base}/pathway/{node.id}",
         "today": facts.today,
@@ -71,9 +70,9 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> Car
     if node is None:
         raise ValueError(f"node result for unknown node {result.node_id!r}; nodes.toml lists {[n.id for n in spec.nodes]}")
     variables = _variables(result, node, facts, context)
-    text_template = text_env().get_template(node.template)
-    summary = "".join(text_template.blocks["summary"](text_template.new_context(variables)))
-    detail = markdown_env().get_template(node.template).render(variables)
+    template = card_template(node.template)
+    summary = template.summary(variables)
+    detail = separate_blocks(template.detail.render(variables))
     base = context.base_url.rstrip("/")
     key = (context.hook_instance, result.node_id)
     suggestions = []
@@ -88,7 +87,7 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> Car
     return Card(
         uuid=stable_uuid(*key),
         summary=_summary(summary),
-        detail=_BLANK_LINES.sub("\n\n", detail).strip() + "\n",
+        detail=detail,
         indicator=result.indicator,
         source=Source(
             label=spec.label,
