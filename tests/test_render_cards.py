@@ -4,6 +4,7 @@ suggestions, override reasons, and markdown escaping of record text."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -168,3 +169,29 @@ def test_conservative_care_says_when_physiotherapy_is_already_ordered():
     assert "suggestions" not in cards["conservative-care"]
     cards = {c["source"]["topic"]["code"]: c for c in invoke(call, build_request("fc-tendinitis-no-xr", "patient-view", today), today=today)["cards"]}
     assert "already ordered" not in cards["conservative-care"]["detail"]
+
+
+def test_every_suggestion_of_every_card_does_something() -> None:
+    """Accepting a suggestion is reported in feedback as following the card; a suggestion without actions
+    (e.g. "keep the order") would record an override as acceptance. Scenarios and every fixture, every hook."""
+    from fhir_fixtures.catalog import HOOKS, PATIENTS
+    from tests.support.e2e_run import run_fixture
+
+    cards = [card.model_dump(mode="json", exclude_none=True) for _, card in ALL]
+    cards += [c for p in PATIENTS for h in HOOKS for c in run_fixture(p, h, date(2026, 11, 21))[1]["cards"]]
+    suggestions = [(c["source"]["topic"]["code"], s) for c in cards for s in c.get("suggestions", [])]
+    assert len(suggestions) > 50
+    empty = [(node, s["label"]) for node, s in suggestions if not s.get("actions")]
+    assert not empty, empty
+
+
+def test_keeping_a_drafted_study_is_an_override_with_the_spec_reasons() -> None:
+    from tests.support.e2e_run import run_fixture
+
+    for hook in ("order-select", "order-sign"):
+        (card,) = [c for c in run_fixture("fc-tendinitis-no-xr", hook, date(2026, 11, 21))[1]["cards"]
+                   if c["source"]["topic"]["code"] == "initial-radiograph"]
+        (replace,) = card["suggestions"]
+        assert [a["type"] for a in replace["actions"]] == ["delete", "create"] and replace["isRecommended"]
+        assert [r["code"] for r in card["overrideReasons"]] == ["done-elsewhere", "urgent-clinical-need", "other"]
+        assert "dismiss" in card["detail"]

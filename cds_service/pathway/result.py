@@ -74,6 +74,11 @@ class ProposedSuggestion:
     actions: tuple[OrderAction, ...]
     is_recommended: bool | None = None
 
+    def __post_init__(self) -> None:
+        # Feedback reports an accepted suggestion as the card followed; "do nothing" is an override.
+        if not self.actions:
+            raise ValueError(f"suggestion {self.key!r} has no actions; keeping things as they are is an override")
+
 
 @dataclass(frozen=True, slots=True)
 class NodeResult:
