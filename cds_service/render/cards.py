@@ -45,6 +45,7 @@ def _summary(text: str) -> str:
 
 def _variables(result: NodeResult, node: NodeSpec, facts: Facts, context: RenderContext) -> dict[str, Any]:
     base = context.base_url.rstrip("/")
+    spec = pathway_spec()
     # Whatever a node passes may hold record text: every string is cleaned and capped (render.text).
     evidence, evidence_more = evidence_list(
         {"label": e.label, "when": e.when, "reference": e.reference} for e in result.evidence
@@ -56,7 +57,11 @@ def _variables(result: NodeResult, node: NodeSpec, facts: Facts, context: Render
         "seeds": node.seeds,
         "evidence": evidence,
         "evidence_more": evidence_more,
-        "pathway_label": pathway_spec().label,
+        "offered_elsewhere": [
+            {"label": o.label, "title": spec.node(o.node_id).title}  # type: ignore[union-attr]
+            for o in result.offered_elsewhere
+        ],
+        "pathway_label": spec.label,
         "page_url": f"{base}/pathway/{node.id}",
         "today": facts.today,
         "hook": facts.hook,
