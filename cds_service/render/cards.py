@@ -17,7 +17,7 @@ from cds_service.pathway.result import NodeResult
 from cds_service.protocol.response import MAX_SUMMARY_CHARS, Card, Coding, Source, Suggestion
 from cds_service.render.resources import build_action
 from cds_service.render.templates import card_template
-from cds_service.render.text import evidence_list, record_values, separate_blocks
+from cds_service.render.text import evidence_list, record_text, record_values, separate_blocks
 
 __all__ = ["UUID_NAMESPACE", "RenderContext", "render_card", "render_cards", "stable_uuid"]
 
@@ -86,7 +86,7 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> Car
             build_action(action, facts=facts, resource_id=stable_uuid(*key, proposed.key, str(i)))
             for i, action in enumerate(proposed.actions)
         )
-        suggestions.append(Suggestion(label=proposed.label, uuid=stable_uuid(*key, proposed.key),
+        suggestions.append(Suggestion(label=record_text(proposed.label), uuid=stable_uuid(*key, proposed.key),
                                       isRecommended=proposed.is_recommended, actions=actions))
     override_system = f"{base}/override-reason"
     return Card(

@@ -12,6 +12,7 @@ from cds_service.facts.model import Facts
 from cds_service.guideline.valuesets import orderable
 from cds_service.pathway.result import CreateOrder, DeleteDraft, OrderAction, UpdateDraftOccurrence
 from cds_service.protocol.response import Action
+from cds_service.render.text import bounded, record_text
 
 __all__ = ["build_action", "service_request", "validated"]
 
@@ -22,6 +23,17 @@ OCCURRENCE_KEYS = ("occurrenceDateTime", "occurrencePeriod", "occurrenceTiming")
 def validated(resource: dict[str, Any]) -> dict[str, Any]:
     """Round-trip through the R4B model: raises (naming the field) if the resource is not valid FHIR."""
     return ServiceRequest.model_validate(resource).model_dump(mode="json", exclude_none=True)
+
+
+def _bounded_concept(concept: dict[str, Any]) -> dict[str, Any]:
+    """A CodeableConcept copied from a draft order, its free text capped (a draft may carry megabytes)."""
+    out = copy.deepcopy(concept)
+    if isinstance(out.get("text"), str):
+        out["text"] = bounded(out["text"])
+    for coding in out.get("coding") or ():
+        if isinstance(coding, dict) and isinstance(coding.get("display"), str):
+            coding["display"] = bounded(coding["display"])
+    return out
 
 
 def service_request(order: CreateOrder, *, patient_id: str, resource_id: str) -> dict[str, Any]:
@@ -44,7 +56,7 @@ def service_request(order: CreateOrder, *, patient_id: str, resource_id: str) ->
             period["end"] = order.occurrence_end.isoformat()
         resource["occurrencePeriod"] = period
     if order.reason_codes:
-        resource["reasonCode"] = [copy.deepcopy(code) for code in order.reason_codes]
+        resource["reasonCode"] = [_bounded_concept(code) for code in order.reason_codes]
     if order.reason_references:
         resource["reasonReference"] = [{"reference": ref} for ref in order.reason_references]
     return validated(resource)
@@ -71,11 +83,14 @@ def build_action(action: OrderAction, *, facts: Facts, resource_id: str) -> Acti
         urgency = f" ({action.priority})" if action.priority and action.priority != "routine" else ""
         return Action(type="create", description=f"Order {text}{when}{urgency}", resource=resource)
     if isinstance(action, DeleteDraft):
-        return Action(type="delete", description=f"Remove the draft order: {action.label}", resourceId=action.resource_id)
+        return Action(type="delete", description=f"Remove the draft order: {record_text(action.label)}",
+                      resourceId=action.resource_id)
     if isinstance(action, UpdateDraftOccurrence):
+        # The update carries the whole draft back (the EHR replaces it): as long as the draft itself.
         return Action(
             type="update",
-            description=f"Schedule {action.label} between {action.start.isoformat()} and {action.end.isoformat()}",
+            description=f"Schedule {record_text(action.label)} between {action.start.isoformat()} and "
+                        f"{action.end.isoformat()}",
             resource=_updated_draft(action, facts),
         )
     raise TypeError(f"unknown suggestion action {action!r}")

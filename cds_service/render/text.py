@@ -19,6 +19,7 @@ __all__ = [
     "MAX_EVIDENCE_LINES",
     "MAX_LINE_ITEMS",
     "MAX_TEXT_CHARS",
+    "bounded",
     "evidence_line",
     "evidence_list",
     "record_text",
@@ -50,6 +51,11 @@ def _normal(value: str, limit: int) -> str:
 
 def _capped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def bounded(value: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """At most `limit` characters, otherwise unchanged: for text carried into a FHIR resource."""
+    return _capped(value, limit)
 
 
 def record_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
