@@ -21,10 +21,26 @@ CONTEXT = RenderContext(base_url=BASE, service_id="foot-calcification-patient-vi
 
 
 def _cards(f, context=CONTEXT):  # type: ignore[no-untyped-def]
-    return render_cards(evaluate(f, CONFIG), f, context)
+    """The rendered JSON, read through the protocol models: each card must satisfy the contract."""
+    return [Card.model_validate(card) for card in render_cards(evaluate(f, CONFIG), f, context)]
 
 
 ALL = [(name, card) for name, f in SCENARIOS.items() for card in _cards(f)]
+
+
+def test_rendered_json_is_exactly_what_the_protocol_models_would_issue() -> None:
+    """Cards are built as plain JSON on the hot path; the pydantic models are the contract they must meet:
+    valid, and nothing the models would drop or add (no nulls, no empty arrays)."""
+    from fhir_fixtures.catalog import HOOKS, PATIENTS
+    from tests.support.e2e_run import run_fixture
+
+    for f in SCENARIOS.values():
+        for card in render_cards(evaluate(f, CONFIG), f, CONTEXT):
+            assert Card.model_validate(card).model_dump(mode="json", exclude_none=True) == card
+    responses = [run_fixture(p, h, date(2026, 11, 21))[1] for p in PATIENTS for h in HOOKS]
+    assert sum(len(r["cards"]) for r in responses) > 50
+    for response in responses:
+        assert CdsResponse.model_validate(response).to_json() == response
 
 
 def test_scenarios_cover_every_node_in_every_hook_it_serves() -> None:

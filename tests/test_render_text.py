@@ -87,3 +87,10 @@ def test_separate_blocks_gives_each_paragraph_its_own_lines() -> None:
     assert separate_blocks(text) == (
         "**Heading**\n\n- a\n- b\n\n**Next heading**\n\nText\n\n| x |\n|---|\n| 1 |\n\n> quote\n\n(source)\n"
     )
+
+
+def test_clean_short_labels_come_back_unchanged_and_untidy_ones_tidied() -> None:
+    for text in ("Calcium 11.2 mg/dL, high", "", "Pain in right foot"):
+        assert record_text(text) == text
+    for text, tidy in ((" a", "a"), ("a ", "a"), ("a  b", "a b"), ("a\tb", "a b"), ("x\u00a0y", "x y")):
+        assert record_text(text) == tidy

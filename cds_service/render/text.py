@@ -44,7 +44,13 @@ _SEMANTIC_TAGS = (
 _SEMANTIC_TAG = re.compile(r"\s*\((?:" + "|".join(re.escape(t) for t in _SEMANTIC_TAGS) + r")\)", re.IGNORECASE)
 
 
+# What _normal would change: outer or repeated spaces, line breaks and other white space, tags.
+_TIDY = re.compile(r"^\s|\s$|\s\s|[^\S ]|\(")
+
+
 def _normal(value: str, limit: int) -> str:
+    if len(value) <= limit and not _TIDY.search(value):
+        return value  # the common case: a short, clean label
     # Never scan megabytes for a line that keeps `limit` characters.
     return " ".join(_SEMANTIC_TAG.sub("", value[: limit * 4]).split())
 
