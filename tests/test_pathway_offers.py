@@ -159,3 +159,11 @@ def test_no_fixture_response_offers_one_order_on_two_cards() -> None:
         twice = {order: nodes for order, nodes in _offers_by_order(cards).items() if len(nodes) > 1}
         assert not twice, f"scenario {name}: {twice}"
     assert checked > 50
+
+
+def test_the_infection_card_names_the_urgent_referral_that_stands_in_for_its_consultation() -> None:
+    results = results_by_node(SCENARIOS["dfi-severe-urgent"])
+    infection = results["infection-management"]
+    assert all(a.orderable != "referral-surgeon" for s in infection.suggestions for a in s.actions)
+    assert infection.offered_elsewhere == (OfferedElsewhere("Urgent referral to surgeon (stat)", "urgent-surgery"),)
+    assert results["surgical-referral"].offered_elsewhere == infection.offered_elsewhere
