@@ -94,3 +94,21 @@ def test_clean_short_labels_come_back_unchanged_and_untidy_ones_tidied() -> None
         assert record_text(text) == text
     for text, tidy in ((" a", "a"), ("a ", "a"), ("a  b", "a b"), ("a\tb", "a b"), ("x\u00a0y", "x y")):
         assert record_text(text) == tidy
+
+
+def test_a_condition_is_listed_once_a_draft_and_its_reason_twice() -> None:
+    rows = [
+        {"label": "Cutaneous abscess of right foot with Diabetes mellitus type 2", "when": D1,
+         "reference": "Condition/abscess"},
+        {"label": "Diabetes mellitus type 2", "when": D2, "reference": "Condition/dm"},
+        {"label": "Cutaneous abscess of right foot (severe)", "when": D1, "reference": "Condition/abscess"},
+        {"label": "Draft order: US Lower extremity - right", "when": D2, "reference": "ServiceRequest/us"},
+        {"label": "Calcific tendinitis, right ankle and foot", "when": D1, "reference": "ServiceRequest/us"},
+    ]
+    lines, _ = evidence_list(rows)
+    assert lines == [
+        "Cutaneous abscess of right foot with Diabetes mellitus type 2 (2026-11-01)",
+        "Diabetes mellitus type 2 (2026-11-02)",
+        "Draft order: US Lower extremity - right (2026-11-02)",
+        "Calcific tendinitis, right ankle and foot (2026-11-01)",
+    ]

@@ -98,13 +98,20 @@ def _shows_whole(line: str, part: str) -> bool:
 def evidence_list(rows: Iterable[Mapping[str, Any]], limit: int = MAX_EVIDENCE_LINES) -> tuple[list[str], int]:
     """The lines of an evidence list ("label (date)"), each once, and how many more were left out.
 
-    A line is left out when it repeats another, or when another line of the same date shows all of it
-    (a radiograph line that quotes its report's finding in full, and the finding on its own)."""
+    A line is left out when it repeats another, when it names a Condition already listed (one problem
+    can back two questions, in two wordings), or when another line of the same date shows all of it (a
+    radiograph line that quotes its report's finding in full, and the finding on its own). A draft order
+    and the reason written on it are two facts about one resource, and both stay."""
     lines: list[tuple[str, str, date | None]] = []  # (shown, full label, date)
+    conditions: set[str] = set()
     for row in rows:
         label = _normal(row["label"], MAX_TEXT_CHARS)  # compared before the cap, shown after it
-        if label:
-            lines.append((_shown(_capped(label, MAX_TEXT_CHARS), row.get("when")), label, row.get("when")))
+        reference = row.get("reference") or ""
+        if not label or reference in conditions:
+            continue
+        if reference.startswith("Condition/"):  # one problem, one line, whatever question it answered
+            conditions.add(reference)
+        lines.append((_shown(_capped(label, MAX_TEXT_CHARS), row.get("when")), label, row.get("when")))
     kept = []
     for index, (shown, label, when) in enumerate(lines):
         repeated = any(shown == other[0] for other in lines[:index])
