@@ -17,7 +17,6 @@ from cds_service.gathering.gather import gather
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
 from cds_service.protocol.parse import parse_hook_request
-from cds_service.protocol.response import Card, CdsResponse
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.services import CdsService
 
@@ -31,7 +30,7 @@ DATA_ISSUES_EXTENSION = "org.foot-calcification-cds.data-issues"
 
 class CardRecorder(Protocol):
     def record_issued_cards(
-        self, *, service_id: str, hook_instance: str, patient_id: str, cards: list[Card]
+        self, *, service_id: str, hook_instance: str, patient_id: str, cards: list[dict[str, Any]]
     ) -> None: ...
 
 
@@ -55,13 +54,13 @@ def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[st
         facts,
         RenderContext(base_url=call.public_base_url, service_id=call.service.id, hook_instance=request.hookInstance),
     )
-    extension = None
+    # The cards are JSON already (render builds them; protocol.response is their tested contract).
+    response: dict[str, Any] = {"cards": cards}
     if data.issues:
         # Resource ids and the problem only; the log line carries no patient identifier either.
         log.warning("%d input resource(s) left out of the evaluation: %s", len(data.issues),
                     "; ".join(f"{i.where}: {i.problem}" for i in data.issues[:10]))
-        extension = {DATA_ISSUES_EXTENSION: [issue.to_json() for issue in data.issues]}
-    response = CdsResponse(cards=tuple(cards), extension=extension)
+        response["extension"] = {DATA_ISSUES_EXTENSION: [issue.to_json() for issue in data.issues]}
     if cards:
         try:
             call.recorder.record_issued_cards(
@@ -69,4 +68,4 @@ def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[st
             )
         except Exception as exc:  # noqa: BLE001 - the clinician gets the cards even when the store is down
             log.error("issued cards not recorded (%s); feedback on them will be refused", type(exc).__name__)
-    return response.to_json()
+    return response

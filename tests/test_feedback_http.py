@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 
 from cds_service.app import create_app
 from cds_service.cli import main
-from cds_service.protocol.response import Card
 from cds_service.settings import Settings
 from cds_service.store.models import FeedbackRecord
 from cds_service.store.store import Store, open_store
@@ -37,7 +36,7 @@ def app_settings(url: str) -> Settings:
     return Settings(auth_mode="disabled", database_url=url)
 
 
-def issue(client: TestClient, *cards: Card) -> None:
+def issue(client: TestClient, *cards: dict) -> None:
     store: Store = client.app.state.store  # type: ignore[attr-defined]
     store.record_issued_cards(service_id=SERVICE, hook_instance="hook-1", patient_id="p-1", cards=list(cards))
 
@@ -68,7 +67,7 @@ def test_unknown_card_answers_400_naming_it(client: TestClient) -> None:
     assert response.status_code == 400
     body = response.json()
     assert body["issues"][0]["field"] == "feedback[0].card"
-    assert card.uuid in body["issues"][0]["problem"]
+    assert card["uuid"] in body["issues"][0]["problem"]
 
 
 def test_accepted_without_suggestions_answers_400(client: TestClient) -> None:
@@ -84,7 +83,7 @@ def test_accepted_without_suggestions_answers_400(client: TestClient) -> None:
 def test_accepted_suggestion_of_another_card_answers_400(client: TestClient) -> None:
     card, other = make_card("n1"), make_card("n2")
     issue(client, card, other)
-    entry = {**accepted(card), "acceptedSuggestions": [{"id": other.suggestions[0].uuid}]}  # type: ignore[index]
+    entry = {**accepted(card), "acceptedSuggestions": [{"id": other["suggestions"][0]["uuid"]}]}
     response = client.post(FEEDBACK, json={"feedback": [entry]})
     assert response.status_code == 400
     assert response.json()["issues"][0]["field"] == "feedback[0].acceptedSuggestions[0].id"
@@ -191,7 +190,7 @@ def test_two_uvicorn_workers_posting_concurrently_lose_nothing(store_database_ur
     try:
         _wait_until_serving(base, process)
 
-        def post(card: Card) -> int:
+        def post(card: dict) -> int:
             # A fresh connection per post, so the kernel spreads them over both workers.
             body = {"feedback": [accepted(card), overridden(card, at="2026-11-21T12:00:00Z")]}
             return httpx.post(f"{base}{FEEDBACK}", json=body, timeout=30).status_code

@@ -4,6 +4,7 @@ suggestions, override reasons, and markdown escaping of record text."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -20,10 +21,26 @@ CONTEXT = RenderContext(base_url=BASE, service_id="foot-calcification-patient-vi
 
 
 def _cards(f, context=CONTEXT):  # type: ignore[no-untyped-def]
-    return render_cards(evaluate(f, CONFIG), f, context)
+    """The rendered JSON, read through the protocol models: each card must satisfy the contract."""
+    return [Card.model_validate(card) for card in render_cards(evaluate(f, CONFIG), f, context)]
 
 
 ALL = [(name, card) for name, f in SCENARIOS.items() for card in _cards(f)]
+
+
+def test_rendered_json_is_exactly_what_the_protocol_models_would_issue() -> None:
+    """Cards are built as plain JSON on the hot path; the pydantic models are the contract they must meet:
+    valid, and nothing the models would drop or add (no nulls, no empty arrays)."""
+    from fhir_fixtures.catalog import HOOKS, PATIENTS
+    from tests.support.e2e_run import run_fixture
+
+    for f in SCENARIOS.values():
+        for card in render_cards(evaluate(f, CONFIG), f, CONTEXT):
+            assert Card.model_validate(card).model_dump(mode="json", exclude_none=True) == card
+    responses = [run_fixture(p, h, date(2026, 11, 21))[1] for p in PATIENTS for h in HOOKS]
+    assert sum(len(r["cards"]) for r in responses) > 50
+    for response in responses:
+        assert CdsResponse.model_validate(response).to_json() == response
 
 
 def test_scenarios_cover_every_node_in_every_hook_it_serves() -> None:
@@ -168,3 +185,29 @@ def test_conservative_care_says_when_physiotherapy_is_already_ordered():
     assert "suggestions" not in cards["conservative-care"]
     cards = {c["source"]["topic"]["code"]: c for c in invoke(call, build_request("fc-tendinitis-no-xr", "patient-view", today), today=today)["cards"]}
     assert "already ordered" not in cards["conservative-care"]["detail"]
+
+
+def test_every_suggestion_of_every_card_does_something() -> None:
+    """Accepting a suggestion is reported in feedback as following the card; a suggestion without actions
+    (e.g. "keep the order") would record an override as acceptance. Scenarios and every fixture, every hook."""
+    from fhir_fixtures.catalog import HOOKS, PATIENTS
+    from tests.support.e2e_run import run_fixture
+
+    cards = [card.model_dump(mode="json", exclude_none=True) for _, card in ALL]
+    cards += [c for p in PATIENTS for h in HOOKS for c in run_fixture(p, h, date(2026, 11, 21))[1]["cards"]]
+    suggestions = [(c["source"]["topic"]["code"], s) for c in cards for s in c.get("suggestions", [])]
+    assert len(suggestions) > 50
+    empty = [(node, s["label"]) for node, s in suggestions if not s.get("actions")]
+    assert not empty, empty
+
+
+def test_keeping_a_drafted_study_is_an_override_with_the_spec_reasons() -> None:
+    from tests.support.e2e_run import run_fixture
+
+    for hook in ("order-select", "order-sign"):
+        (card,) = [c for c in run_fixture("fc-tendinitis-no-xr", hook, date(2026, 11, 21))[1]["cards"]
+                   if c["source"]["topic"]["code"] == "initial-radiograph"]
+        (replace,) = card["suggestions"]
+        assert [a["type"] for a in replace["actions"]] == ["delete", "create"] and replace["isRecommended"]
+        assert [r["code"] for r in card["overrideReasons"]] == ["done-elsewhere", "urgent-clinical-need", "other"]
+        assert "dismiss" in card["detail"]

@@ -72,10 +72,10 @@ def test_issued_cards_keep_a_keyed_hash_of_the_patient_never_the_id(store: Store
             for record in connection.execute(text(f"SELECT * FROM {table}")).all()
             for value in record
         )
-    assert row["uuid"] == card.uuid and row["node_id"] == "initial-radiographs"
+    assert row["uuid"] == card["uuid"] and row["node_id"] == "initial-radiographs"
     assert row["service_id"] == SERVICE and row["hook_instance"] == "hook-1" and row["issued_at"] is not None
     assert row["patient_hash"] == hmac.new(KEY.encode(), PATIENT.encode(), hashlib.sha256).hexdigest()
-    assert sorted(suggestions) == sorted(s.uuid for s in card.suggestions or ())
+    assert sorted(suggestions) == sorted(s["uuid"] for s in card.get("suggestions", ()))
     assert PATIENT not in everything
 
 
@@ -88,9 +88,9 @@ def test_feedback_is_stored_with_every_field_linked_to_its_card(store: Store) ->
     )
     assert stored == 2
     first, second = feedback_rows(store)
-    assert (first.card_uuid, first.outcome) == (card.uuid, "accepted")
-    assert first.accepted_suggestions == f'["{card.suggestions[1].uuid}"]'  # type: ignore[index]
-    assert (second.card_uuid, second.outcome, second.override_reason_code) == (other.uuid, "overridden", "already-done")
+    assert (first.card_uuid, first.outcome) == (card["uuid"], "accepted")
+    assert first.accepted_suggestions == f'["{card["suggestions"][1]["uuid"]}"]'
+    assert (second.card_uuid, second.outcome, second.override_reason_code) == (other["uuid"], "overridden", "already-done")
     assert second.override_reason_system == "https://cds.test.example/override-reasons"
     assert second.override_reason_display == "Already-Done"
     assert second.user_comment == "done last week"
@@ -103,7 +103,7 @@ def test_unknown_card_is_refused_by_name(store: Store) -> None:
     stranger = make_card("n1")  # never issued
     with pytest.raises(BadRequest) as caught:
         store.record_feedback(service_id=SERVICE, feedback=batch(accepted(card), overridden(stranger)))
-    problem = f"unknown card uuid '{stranger.uuid}': service '{SERVICE}' did not issue it"
+    problem = f"unknown card uuid '{stranger['uuid']}': service '{SERVICE}' did not issue it"
     assert caught.value.extra["issues"] == [{"field": "feedback[1].card", "problem": problem}]
     assert feedback_rows(store) == []  # all or nothing: the good entry was not kept either
 
@@ -118,7 +118,7 @@ def test_card_of_another_service_is_unknown_here(store: Store) -> None:
 def test_accepted_suggestion_must_belong_to_the_card(store: Store) -> None:
     card, other = make_card("n1"), make_card("n2")
     store.record_issued_cards(service_id=SERVICE, hook_instance="h", patient_id=PATIENT, cards=[card, other])
-    wrong = {**accepted(card), "acceptedSuggestions": [{"id": other.suggestions[0].uuid}]}  # type: ignore[index]
+    wrong = {**accepted(card), "acceptedSuggestions": [{"id": other["suggestions"][0]["uuid"]}]}
     with pytest.raises(BadRequest) as caught:
         store.record_feedback(service_id=SERVICE, feedback=batch(wrong))
     assert caught.value.extra["issues"][0]["field"] == "feedback[0].acceptedSuggestions[0].id"

@@ -8,6 +8,7 @@ calcification, common on diabetic foot radiographs, is not the pathway's concern
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -66,6 +67,17 @@ def _short(text: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
+def _joined(texts: Iterable[str | None]) -> str | None:
+    """Texts of one study in one line, each ended by punctuation: "XR Foot 3 Views; Pathologic
+    calcification; Soft tissue ..." (a bare space would run them together into one sentence)."""
+    out = ""
+    for text in texts:
+        if not text:
+            continue
+        out += ("" if not out else " " if out.endswith((".", ";", ":", "!", "?")) else "; ") + text
+    return out or None
+
+
 def _report_texts(resource: Any) -> tuple[str, ...]:
     texts = concept_texts(*concepts(resource, "conclusionCode", "valueCodeableConcept"))
     texts += strings(get(resource, "conclusion"), get(resource, "valueString"))
@@ -85,7 +97,7 @@ def _event(resource: Any, resource_type: str, status: str, valuesets: ValueSets)
         status=status,
         body_site=kind.body_site,
         side=Side(kind.side) if kind.side else None,
-        text=" ".join(texts) or None,
+        text=_joined(texts),
         by_text=kind.by_text,
     )
 
@@ -118,7 +130,7 @@ def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
             status=first.status,
             body_site=first.body_site or event.body_site,
             side=first.side or event.side,
-            text=" ".join(t for t in (first.text, event.text) if t) or None,
+            text=_joined((first.text, event.text)),
             also=(*first.also, event.reference),
             by_text=first.by_text and event.by_text,
         )

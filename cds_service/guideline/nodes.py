@@ -8,7 +8,7 @@ seeds do not give, its card template and what it may suggest. The logic of each 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -20,6 +20,7 @@ __all__ = [
     "Rule",
     "SeedCitation",
     "node_spec",
+    "parse_pathway_spec",
     "pathway_spec",
 ]
 
@@ -69,6 +70,8 @@ class NodeSpec:
     orderables: tuple[str, ...]
     value_sets: tuple[str, ...]
     override_reasons: tuple[str, ...]
+    # Node ids whose card, when in the same response, replaces this one (a local default, in nodes.toml).
+    yields_to: tuple[str, ...] = ()
 
     @property
     def citation(self) -> SeedCitation:
@@ -83,9 +86,16 @@ class PathwaySpec:
     label: str
     nodes: tuple[NodeSpec, ...]
     override_reasons: dict[str, str]  # code -> display
+    # [one_offer_per_order]: orderable -> the group of orderables that count as one order in a response
+    same_order: dict[str, str] = field(default_factory=dict)
+    one_offer_rule: str = ""  # its local default, in words
 
     def node(self, node_id: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.id == node_id), None)
+
+    def order_group(self, orderable: str) -> str:
+        """Orderables of one [one_offer_per_order.groups] entry are one order; any other is its own."""
+        return self.same_order.get(orderable, orderable)
 
 
 def _tuple(entry: dict, key: str) -> tuple[str, ...]:
@@ -111,6 +121,7 @@ def _node(entry: dict, reasons: dict[str, str]) -> NodeSpec:
             orderables=_tuple(entry, "orderables"),
             value_sets=_tuple(entry, "value_sets"),
             override_reasons=_tuple(entry, "override_reasons"),
+            yields_to=_tuple(entry, "yields_to"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{NODES_FILE}: node {node_id!r} is malformed: {exc!r}") from exc
@@ -125,6 +136,18 @@ def _node(entry: dict, reasons: dict[str, str]) -> NodeSpec:
     return spec
 
 
+def _same_order(data: dict) -> tuple[dict[str, str], str]:
+    section = data.get("one_offer_per_order", {})
+    groups = section.get("groups", {})
+    same: dict[str, str] = {}
+    for name, orderables in groups.items():
+        for orderable in orderables:
+            if orderable in same:
+                raise ValueError(f"{NODES_FILE}: orderable {orderable!r} is in two one_offer_per_order groups")
+            same[orderable] = name
+    return same, section.get("local_default", "")
+
+
 def parse_pathway_spec(text: str) -> PathwaySpec:
     data = tomllib.loads(text)
     reasons = dict(data.get("override_reason", {}))
@@ -132,7 +155,13 @@ def parse_pathway_spec(text: str) -> PathwaySpec:
     ids = [n.id for n in nodes]
     if len(ids) != len(set(ids)):
         raise ValueError(f"{NODES_FILE}: duplicate node ids in {ids}")
-    return PathwaySpec(label=data["pathway_label"], nodes=nodes, override_reasons=reasons)
+    for node in nodes:
+        unknown = [other for other in node.yields_to if other not in ids or other == node.id]
+        if unknown:
+            raise ValueError(f"{NODES_FILE}: node {node.id!r} yields to {unknown}, which are not other nodes")
+    same_order, rule = _same_order(data)
+    return PathwaySpec(label=data["pathway_label"], nodes=nodes, override_reasons=reasons, same_order=same_order,
+                       one_offer_rule=rule)
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,9 @@
 
 Whether a node fires is decided by its rules in `nodes.toml` (named questions, per hook); what it says
 and suggests is built by the node's function below. A builder may still return None when nothing is
-left to say (e.g. every test it would suggest is already ordered): quiet by default.
+left to say (e.g. every test it would suggest is already ordered): quiet by default. Then the response
+is made consistent as a whole: a node whose card yields to another card that fired is left out
+(`yields_to`), and each order is offered by one card only (`offers.one_offer_per_order`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.nodes import Rule, pathway_spec
 from cds_service.pathway import differential, follow_up, imaging, infection, labs, surgery
 from cds_service.pathway.context import Builder, NodeContext
+from cds_service.pathway.offers import one_offer_per_order
 from cds_service.pathway.questions import answer
 from cds_service.pathway.result import NodeResult
 
@@ -45,12 +48,16 @@ def rule_fires(rule: Rule, facts: Facts, limits: PathwayConfig) -> bool:
 def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
     if not facts.in_pathway:
         return []
+    spec = pathway_spec()
     results: list[NodeResult] = []
-    for node in pathway_spec().nodes:  # one entry per node id, so no node can fire twice
+    for node in spec.nodes:  # one entry per node id, so no node can fire twice
         fired = tuple(rule.name for rule in node.rules_for(facts.hook) if rule_fires(rule, facts, config))
         if not fired:
             continue
         result = BUILDERS[node.id](NodeContext(facts=facts, limits=config, node=node, fired=fired))
         if result is not None:
             results.append(result)
-    return sorted(results, key=lambda r: SEVERITY[r.indicator])
+    present = {r.node_id for r in results}
+    results = [r for r in results if not present.intersection(spec.node(r.node_id).yields_to)]  # type: ignore[union-attr]
+    results.sort(key=lambda r: SEVERITY[r.indicator])
+    return one_offer_per_order(results, spec.order_group)

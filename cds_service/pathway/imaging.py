@@ -58,13 +58,13 @@ def initial_radiograph(ctx: NodeContext) -> NodeResult | None:
             actions=(*(DeleteDraft(resource_id=d.reference, label=d.label) for d in drafts), xr),
             is_recommended=True,
         )
-        keep = ProposedSuggestion(key="keep-advanced-imaging", label="Keep the advanced imaging order", actions=(),
-                                  is_recommended=False)
+        # Keeping the draft is an override (the card dismissed with one of the node's reasons), not a
+        # suggestion: an accepted "keep" would be reported as if the radiograph came first.
         variables["drafts"] = [d.label for d in drafts]
         return ctx.result(
             [*(draft_evidence(d) for d in drafts), *evidence],
             variables=variables,
-            suggestions=(replace, keep),
+            suggestions=(replace,),
             selection_behavior="at-most-one",
             override_reasons=ctx.node.override_reasons,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from cds_service.facts.model import CalcificationClass, LabTest
 from cds_service.pathway import lookups
 from cds_service.pathway.context import NodeContext, draft_evidence, infection_evidence, lab_evidence
-from cds_service.pathway.questions import urgent_surgical_condition
 from cds_service.pathway.result import CreateOrder, NodeResult, ProposedSuggestion
 
 __all__ = ["eschar_no_debridement", "infection_management", "osteomyelitis_rule_out", "urgent_surgery"]
@@ -73,8 +72,8 @@ def infection_management(ctx: NodeContext) -> NodeResult | None:
             key="order-culture", label="Order a wound/tissue culture",
             actions=(CreateOrder(orderable="lab-wound-culture", reason_references=reasons),), is_recommended=True))
     # Seed: consultation in selected moderate and all severe infections. When urgent-surgery fires, its stat
-    # referral stands in for this one.
-    if severity and not urgent_surgical_condition(facts, limits) and not lookups.referral_ordered(facts, "surgery"):
+    # referral is the one offer and this card names it (evaluate: one offer per order).
+    if severity and not lookups.referral_ordered(facts, "surgery"):
         suggestions.append(ProposedSuggestion(
             key="refer-surgeon", label="Surgical consultation",
             actions=(CreateOrder(orderable="referral-surgeon", reason_references=reasons),),

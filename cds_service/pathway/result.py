@@ -19,6 +19,7 @@ __all__ = [
     "DeleteDraft",
     "Indicator",
     "NodeResult",
+    "OfferedElsewhere",
     "OrderAction",
     "ProposedSuggestion",
     "SelectionBehavior",
@@ -74,6 +75,19 @@ class ProposedSuggestion:
     actions: tuple[OrderAction, ...]
     is_recommended: bool | None = None
 
+    def __post_init__(self) -> None:
+        # Feedback reports an accepted suggestion as the card followed; "do nothing" is an override.
+        if not self.actions:
+            raise ValueError(f"suggestion {self.key!r} has no actions; keeping things as they are is an override")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedElsewhere:
+    """An order this node would suggest, left to another card of the same response (one offer per order)."""
+
+    label: str  # the suggestion that offers it, on the other card
+    node_id: str  # that card's node
+
 
 @dataclass(frozen=True, slots=True)
 class NodeResult:
@@ -88,6 +102,8 @@ class NodeResult:
     override_reasons: tuple[str, ...] = ()
     # The rule (by its name in nodes.toml) that fired, e.g. "patient-view" or "draft-advanced-imaging".
     rule: str = ""
+    # Orders this node would suggest that another card of the response offers (set by evaluate()).
+    offered_elsewhere: tuple[OfferedElsewhere, ...] = ()
 
     def __post_init__(self) -> None:
         if self.suggestions and self.selection_behavior is None:

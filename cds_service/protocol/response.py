@@ -1,7 +1,10 @@
 """The CDS Hooks 2.0 response: cards, suggestions, actions, links.
 
 The models enforce the checklist (summary under 140 characters, `selectionBehavior` whenever there are
-suggestions, `display` on override reasons) and serialise without nulls or empty arrays.
+suggestions, `display` on override reasons) and serialise without nulls or empty arrays. They are the
+contract of the response: the render step builds the cards as plain JSON on every call, and the tests
+check that every card it renders (every scenario, every fixture, every hook) is exactly what these models
+accept and would serialise.
 """
 
 from __future__ import annotations

@@ -1,29 +1,34 @@
-"""Node results -> CDS Hooks cards.
+"""Node results -> CDS Hooks cards, as the response's JSON.
 
 Wording comes from the node's template in `cards/`; the seed citation, source and topic from
 `nodes.toml`. Uuids are uuid5 over (hookInstance, node id, suggestion key), so a retried hook call gets
 the same uuids and feedback ties back to the node.
+
+Cards are built as plain JSON, not through the pydantic models of `cds_service.protocol.response`: the
+service builds them from fixed shapes, so the models are the tested contract instead (every card of every
+scenario and fixture is validated against them in `tests/test_render_cards.py`), not a cost per call.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.model import Evidence, Facts
+from cds_service.facts.model import Facts
 from cds_service.guideline.nodes import NodeSpec, pathway_spec
 from cds_service.pathway.result import NodeResult
-from cds_service.protocol.response import MAX_SUMMARY_CHARS, Card, Coding, Source, Suggestion
+from cds_service.protocol.response import MAX_SUMMARY_CHARS
 from cds_service.render.resources import build_action
-from cds_service.render.templates import markdown_env, text_env
+from cds_service.render.templates import card_template
+from cds_service.render.text import evidence_list, record_text, record_values, separate_blocks
 
 __all__ = ["UUID_NAMESPACE", "RenderContext", "render_card", "render_cards", "stable_uuid"]
 
+JSON = dict[str, Any]
+
 # Fixed namespace for this service's uuid5 values (generated once; never change it: feedback relies on it).
 UUID_NAMESPACE = uuid.UUID("6f1c2a8e-3d0b-5c47-9a51-2f7e4b8d9c10")
-_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True)
@@ -44,20 +49,25 @@ def _summary(text: str) -> str:
     return text
 
 
-def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
-    return [{"label": e.label, "when": e.when, "reference": e.reference} for e in evidence]
-
-
 def _variables(result: NodeResult, node: NodeSpec, facts: Facts, context: RenderContext) -> dict[str, Any]:
     base = context.base_url.rstrip("/")
+    spec = pathway_spec()
+    # Whatever a node passes may hold record text: every string is cleaned and capped (render.text).
+    evidence, evidence_more = evidence_list(
+        {"label": e.label, "when": e.when, "reference": e.reference} for e in result.evidence
+    )
     return {
-        **result.variables,
+        **record_values(result.variables),
         "node": node,
         "title": node.title,
         "seeds": node.seeds,
-        "evidence": _evidence_rows(result.evidence),
-        "suggestion_labels": [s.label for s in result.suggestions],
-        "pathway_label": pathway_spec().label,
+        "evidence": evidence,
+        "evidence_more": evidence_more,
+        "offered_elsewhere": [
+            {"label": o.label, "title": spec.node(o.node_id).title}  # type: ignore[union-attr]
+            for o in result.offered_elsewhere
+        ],
+        "pathway_label": spec.label,
         "page_url": f"{base}/pathway/{node.id}",
         "today": facts.today,
         "hook": facts.hook,
@@ -65,46 +75,53 @@ def _variables(result: NodeResult, node: NodeSpec, facts: Facts, context: Render
     }
 
 
-def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> Card:
+def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> JSON:
     spec = pathway_spec()
     node = spec.node(result.node_id)
     if node is None:
         raise ValueError(f"node result for unknown node {result.node_id!r}; nodes.toml lists {[n.id for n in spec.nodes]}")
     variables = _variables(result, node, facts, context)
-    text_template = text_env().get_template(node.template)
-    summary = "".join(text_template.blocks["summary"](text_template.new_context(variables)))
-    detail = markdown_env().get_template(node.template).render(variables)
+    template = card_template(node.template)
+    summary = template.summary(variables)
+    detail = separate_blocks(template.detail.render(variables))
     base = context.base_url.rstrip("/")
     key = (context.hook_instance, result.node_id)
     suggestions = []
     for proposed in result.suggestions:
-        actions = tuple(
+        actions = [
             build_action(action, facts=facts, resource_id=stable_uuid(*key, proposed.key, str(i)))
             for i, action in enumerate(proposed.actions)
-        )
-        suggestions.append(Suggestion(label=proposed.label, uuid=stable_uuid(*key, proposed.key),
-                                      isRecommended=proposed.is_recommended, actions=actions))
-    override_system = f"{base}/override-reason"
-    return Card(
-        uuid=stable_uuid(*key),
-        summary=_summary(summary),
-        detail=_BLANK_LINES.sub("\n\n", detail).strip() + "\n",
-        indicator=result.indicator,
-        source=Source(
-            label=spec.label,
-            url=f"{base}/pathway/{node.id}",
-            topic=Coding(system=f"{base}/pathway", code=node.id, display=node.title),
-        ),
-        suggestions=tuple(suggestions) or None,
-        selectionBehavior=result.selection_behavior if suggestions else None,
-        overrideReasons=tuple(
+        ]
+        suggestion: JSON = {"label": record_text(proposed.label), "uuid": stable_uuid(*key, proposed.key)}
+        if proposed.is_recommended is not None:
+            suggestion["isRecommended"] = proposed.is_recommended
+        suggestion["actions"] = actions  # never empty: ProposedSuggestion refuses a suggestion without actions
+        suggestions.append(suggestion)
+    card: JSON = {
+        "uuid": stable_uuid(*key),
+        "summary": _summary(summary),
+        "detail": detail,
+        "indicator": result.indicator,
+        "source": {
+            "label": spec.label,
+            "url": f"{base}/pathway/{node.id}",
+            "topic": {"system": f"{base}/pathway", "code": node.id, "display": node.title},
+        },
+    }
+    # No nulls and no empty arrays (CDS Hooks); selectionBehavior exactly when there are suggestions.
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = result.selection_behavior
+    if result.override_reasons:
+        override_system = f"{base}/override-reason"
+        card["overrideReasons"] = [
             {"system": override_system, "code": code, "display": spec.override_reasons[code]}
             for code in result.override_reasons
-        ) or None,
-    )
+        ]
+    return card
 
 
-def render_cards(results: list[NodeResult], facts: Facts, context: RenderContext) -> list[Card]:
+def render_cards(results: list[NodeResult], facts: Facts, context: RenderContext) -> list[JSON]:
     seen: set[str] = set()
     cards = []
     for result in results:

@@ -3,18 +3,27 @@
 Card detail is GitHub markdown: every printed value passes through `markdown_escape` (jinja2's
 `finalize`), so text from the patient's record cannot inject links or formatting. Summaries are plain
 text. Pages are HTML with autoescape on.
+
+Templates are compiled once per process: the templates ship inside the package and never change while
+it runs, so there is no `auto_reload` (which stats the file on every use), and a card's template and its
+summary block are looked up once (`card_template`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from jinja2.runtime import Context
 
-__all__ = ["markdown_env", "markdown_escape", "page_env", "text_env"]
+from cds_service.render.text import evidence_line
+
+__all__ = ["CardTemplate", "card_template", "markdown_env", "markdown_escape", "page_env", "text_env"]
 
 TEMPLATE_PACKAGE = "cds_service.cards"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -37,14 +46,17 @@ def _plain(value: Any) -> str:
 
 
 def _base(**kwargs: Any) -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader(TEMPLATE_PACKAGE, "."),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,
         **kwargs,
     )
+    env.filters["evidence_line"] = evidence_line
+    return env
 
 
 @lru_cache(maxsize=1)
@@ -62,3 +74,25 @@ def page_env() -> Environment:
     env = _base(autoescape=True)
     env.filters["iso"] = _plain
     return env
+
+
+@dataclass(frozen=True, slots=True)
+class CardTemplate:
+    """One node's card template, compiled: the detail (markdown) and the summary block (plain text)."""
+
+    detail: Template
+    summary_block: Callable[[Context], Iterator[str]]
+    summary_template: Template
+
+    def summary(self, variables: dict[str, Any]) -> str:
+        return "".join(self.summary_block(self.summary_template.new_context(variables)))
+
+
+@lru_cache(maxsize=None)
+def card_template(name: str) -> CardTemplate:
+    text_template = text_env().get_template(name)
+    return CardTemplate(
+        detail=markdown_env().get_template(name),
+        summary_block=text_template.blocks["summary"],
+        summary_template=text_template,
+    )

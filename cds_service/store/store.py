@@ -12,15 +12,15 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cds_service.errors import BadRequest
 from cds_service.protocol.feedback import FeedbackEntry, FeedbackRequest
-from cds_service.protocol.response import Card
 from cds_service.settings import Settings
 from cds_service.store.engine import create_store_engine, is_sqlite
 from cds_service.store.migrate import upgrade
@@ -61,16 +61,19 @@ class Store:
 
     # Issued cards --------------------------------------------------------------------------------------
 
-    def record_issued_cards(self, *, service_id: str, hook_instance: str, patient_id: str, cards: list[Card]) -> None:
+    def record_issued_cards(
+        self, *, service_id: str, hook_instance: str, patient_id: str, cards: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """`cards`: the response's card JSON, as issued."""
         if not cards:
             return
         now = datetime.now(timezone.utc)
         hashed = patient_hash(self._patient_hash_key, patient_id)
         card_rows = [
             {
-                "uuid": card.uuid,
+                "uuid": card["uuid"],
                 "service_id": service_id,
-                "node_id": card.source.topic.code if card.source.topic else None,
+                "node_id": (card["source"].get("topic") or {}).get("code"),
                 "hook_instance": hook_instance,
                 "patient_hash": hashed,
                 "issued_at": now,
@@ -78,9 +81,9 @@ class Store:
             for card in cards
         ]
         suggestion_rows = [
-            {"card_uuid": card.uuid, "suggestion_uuid": suggestion.uuid}
+            {"card_uuid": card["uuid"], "suggestion_uuid": suggestion["uuid"]}
             for card in cards
-            for suggestion in card.suggestions or ()
+            for suggestion in card.get("suggestions", ())
         ]
         with self.engine.begin() as connection:
             # A card uuid seen again (a retried hook call) keeps its first record.

@@ -92,7 +92,8 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-sign": {"initial-radiograph": WARNING},
     },
     "fc-fluffy-malignancy": {
-        "patient-view": {"differential-diagnosis": INFO, "malignancy-referral": CRITICAL, "repeat-radiograph": INFO},
+        # repeat-radiograph yields to the critical malignancy card (nodes.toml yields_to, local default)
+        "patient-view": {"differential-diagnosis": INFO, "malignancy-referral": CRITICAL},
         "order-select": {},
         "order-sign": {},
     },
@@ -294,7 +295,11 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ("fc-dfi-osteomyelitis", "patient-view", "infection-management"): Detail(
         creates=(_c(REFERRAL_SURGEON, recommended=False),), not_creates=frozenset(TEST_CODES["culture"])
     ),
-    ("fc-dfi-osteomyelitis", "patient-view", "surgical-referral"): Detail(creates=(_c(REFERRAL_ORTHO_OR_PODIATRY),)),
+    # one surgical referral per response: the infection card (first in the response) offers the consultation,
+    # the surgical-referral card names it (nodes.toml [one_offer_per_order], local default)
+    ("fc-dfi-osteomyelitis", "patient-view", "surgical-referral"): Detail(
+        no_suggestions=True, detail_mentions_all=("Surgical consultation: see the card",)
+    ),
     ("fc-dfi-osteomyelitis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(7, 21)),)),
     ("fc-dfi-osteomyelitis", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
     ("fc-dfi-osteomyelitis", "order-select", "advanced-imaging"): Detail(
@@ -332,7 +337,6 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
         override_reasons=True,
     ),
     ("fc-fluffy-malignancy", "patient-view", "malignancy-referral"): Detail(creates=(_c(MRI_CODES),)),
-    ("fc-fluffy-malignancy", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(11, 25)),)),
     ("fc-chronic-painful", "patient-view", "surgical-referral"): Detail(creates=(_c(REFERRAL_ORTHO_OR_PODIATRY),)),
     # hypervitaminosis D: endocrinology, not nephrology
     ("fc-hypervitaminosis", "patient-view", "metabolic-cause"): Detail(

@@ -11,7 +11,7 @@ from cds_service.invocation import Invocation, invoke
 from cds_service.services import SERVICES
 from fhir_fixtures.hook_requests import build_request
 
-__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture"]
+__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture", "run_request"]
 
 JSON = dict[str, Any]
 
@@ -29,10 +29,8 @@ class RecordedCards:
         self.calls.append({"service_id": service_id, "hook_instance": hook_instance, "cards": len(cards)})
 
 
-def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
-    """(request, response) for a fixture patient and hook, evaluated on `today`; the request carries full
-    prefetch and no fhirServer, so any FHIR call would fail the test."""
-    request = build_request(patient, hook, today)
+def run_request(request: JSON, hook: str, today: date) -> JSON:
+    """The response to a hook request (any body) evaluated on `today`, through the whole call path."""
     call = Invocation(
         service=SERVICE_BY_HOOK[hook],
         public_base_url=BASE_URL,
@@ -40,7 +38,14 @@ def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
         pathway=load_pathway_config(),
         recorder=RecordedCards(),
     )
-    return request, invoke(call, request, today=today)
+    return invoke(call, request, today=today)
+
+
+def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
+    """(request, response) for a fixture patient and hook, evaluated on `today`; the request carries full
+    prefetch and no fhirServer, so any FHIR call would fail the test."""
+    request = build_request(patient, hook, today)
+    return request, run_request(request, hook, today)
 
 
 def _cases() -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Cards as the renderer issues them, built directly, so store tests need no pathway run."""
+"""Cards as the renderer issues them (response JSON, checked against the protocol models), built directly,
+so store tests need no pathway run."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ __all__ = ["NODE_SYSTEM", "accepted", "make_card", "overridden"]
 
 NODE_SYSTEM = "https://cds.test.example/pathway"
 REASON_SYSTEM = "https://cds.test.example/override-reasons"
+JSON = dict[str, Any]
 
 
-def make_card(node_id: str, *, suggestions: int = 1) -> Card:
+def make_card(node_id: str, *, suggestions: int = 1) -> JSON:
     items = tuple(Suggestion(label=f"suggestion {i}", uuid=str(uuid.uuid4())) for i in range(suggestions))
     return Card(
         uuid=str(uuid.uuid4()),
@@ -22,22 +24,22 @@ def make_card(node_id: str, *, suggestions: int = 1) -> Card:
         source=Source(label="Foot calcification pathway", topic=Coding(system=NODE_SYSTEM, code=node_id)),
         suggestions=items or None,
         selectionBehavior="at-most-one" if items else None,
-    )
+    ).model_dump(mode="json", exclude_none=True)
 
 
-def accepted(card: Card, *, at: str = "2026-11-21T10:00:00Z", which: int = 0) -> dict[str, Any]:
-    assert card.suggestions
+def accepted(card: JSON, *, at: str = "2026-11-21T10:00:00Z", which: int = 0) -> dict[str, Any]:
+    assert card.get("suggestions")
     return {
-        "card": card.uuid,
+        "card": card["uuid"],
         "outcome": "accepted",
-        "acceptedSuggestions": [{"id": card.suggestions[which].uuid}],
+        "acceptedSuggestions": [{"id": card["suggestions"][which]["uuid"]}],
         "outcomeTimestamp": at,
     }
 
 
-def overridden(card: Card, *, at: str = "2026-11-21T10:00:00Z", code: str | None = "not-relevant",
+def overridden(card: JSON, *, at: str = "2026-11-21T10:00:00Z", code: str | None = "not-relevant",
                comment: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"card": card.uuid, "outcome": "overridden", "outcomeTimestamp": at}
+    entry: dict[str, Any] = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": at}
     reason: dict[str, Any] = {}
     if code is not None:
         reason["reason"] = {"system": REASON_SYSTEM, "code": code, "display": code.title()}
