@@ -23,6 +23,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+from cds_service.ops.metrics_env import MULTIPROCESS_ENV
+
 __all__ = [
     "MULTIPROCESS_ENV",
     "auth_failure_kind",
@@ -38,7 +40,6 @@ __all__ = [
 
 log = logging.getLogger("cds_service.metrics")
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNKNOWN = "unknown"
 # Seconds. A hook call answers in ~15 ms with prefetch; the spec asks for "on the order of 500 ms"; FHIR
