@@ -98,7 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
         if isinstance(exc, DataUnavailable):
-            observe_prefetch_unavailable(exc.missing)  # 412s by reason, for /metrics
+            observe_prefetch_unavailable(exc.extra["missing"])  # 412s by reason, for /metrics
         return JSONResponse(exc.body(), status_code=exc.status_code)
 
     @app.exception_handler(SQLAlchemyError)
