@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tomllib
 from datetime import date
@@ -17,16 +16,9 @@ import pytest
 from cds_service import __version__
 from fhir_fixtures.hook_requests import build_request
 from tests.conftest import REPO
-from tests.support.ops_server import cli, free_port, serve, service_env
+from tests.support.ops_server import AS_NOBODY, can_run_as_nobody, cli, free_port, serve, service_env
 
 PATIENT = "fc-ckd-metastatic"
-NOBODY = 65534
-# Root cannot be refused a write by file permissions; these tests drop to an unprivileged uid that keeps only
-# the capability to read files (so it can run this venv's Python wherever it lives).
-AS_NOBODY = [
-    "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-    "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
-]
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -90,19 +82,13 @@ def test_sqlite_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
     assert f"{tmp_path}/nope" in line and "does not exist" in line
 
 
-def _can_run_as_nobody() -> bool:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        return False
-    return subprocess.run([*AS_NOBODY, "true"], capture_output=True, check=False).returncode == 0
-
-
 def test_sqlite_in_an_unwritable_directory_is_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     data.chmod(0o755)
     tmp_path.chmod(0o755)
     if os.geteuid() == 0:
-        if not _can_run_as_nobody():
+        if not can_run_as_nobody():
             pytest.skip("needs setpriv to drop root for this check")
         result = cli(["serve"], dev_env(tmp_path, CDS_DATABASE_URL=f"sqlite:///{data}/cds.db"), prefix=AS_NOBODY, cwd=data)
     else:

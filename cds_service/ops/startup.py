@@ -40,6 +40,13 @@ def settings_problem(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def _access(path: Path, mode: int) -> bool:
+    """As the process will open the file: with its effective ids (and capabilities), not the real ones."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
 def _writable_problem(directory: Path) -> str | None:
     try:
         read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
@@ -47,7 +54,7 @@ def _writable_problem(directory: Path) -> str | None:
         read_only = False
     if read_only:
         return f"{directory} is on a read-only file system; mount a writable volume there or use PostgreSQL"
-    if not os.access(directory, os.W_OK | os.X_OK):
+    if not _access(directory, os.W_OK | os.X_OK):
         return f"{directory} is not writable by this user (uid {os.getuid()}); give it to the service user"
     return None
 
@@ -73,7 +80,7 @@ def check_sqlite_location(database_url: str) -> None:
     problem = _writable_problem(directory)
     if problem:
         raise StartupError(f"CDS_DATABASE_URL: SQLite database directory {problem}")
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+    if path.exists() and not _access(path, os.R_OK | os.W_OK):
         raise StartupError(f"CDS_DATABASE_URL: {path} is not readable and writable by this user (uid {os.getuid()})")
 
 

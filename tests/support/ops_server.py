@@ -15,10 +15,27 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Served", "cli", "free_port", "serve", "service_env"]
+__all__ = ["AS_NOBODY", "CLI", "Served", "can_run_as_nobody", "cli", "free_port", "running", "serve", "service_env"]
 
 START_TIMEOUT_SECONDS = 60
 CLI = [sys.executable, "-m", "cds_service"]
+NOBODY = 65534
+# Root cannot be refused a write by file permissions, and a container runs as a plain user: these tests drop
+# to an unprivileged uid that keeps only the capability to read files (so it can run this venv's Python
+# wherever it lives, e.g. under /root).
+AS_NOBODY = [
+    "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+    "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
+]
+
+
+def can_run_as_nobody() -> bool:
+    """True as root with setpriv (util-linux) at hand."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    return subprocess.run([*AS_NOBODY, "true"], capture_output=True, check=False).returncode == 0
 
 
 def free_port() -> int:
@@ -62,24 +79,33 @@ def serve(
     """`cds-service serve` on a free loopback port until /healthz answers; stopped with SIGTERM after."""
     port = free_port()
     args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *extra]
+    with running([*prefix, *CLI, *args], f"http://127.0.0.1:{port}", env, log_path, cwd=cwd) as served:
+        yield served
+
+
+@contextmanager
+def running(
+    argv: Sequence[str], base: str, env: Mapping[str, str], log_path: Path, *, cwd: Path | None = None
+) -> Iterator[Served]:
+    """Run `argv` (a server listening at `base`) until its /healthz answers; SIGTERM to its group after."""
     with open(log_path, "w", encoding="utf-8") as log_file:
         process = subprocess.Popen(
-            [*prefix, *CLI, *args], env=dict(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, text=True,
+            list(argv), env=dict(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )
-    served = Served(base=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    served = Served(base=base, process=process, log_path=log_path)
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"cds-service serve exited with {process.returncode}:\n{log_path.read_text()}")
+                raise AssertionError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
             try:
-                if httpx.get(f"{served.base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"cds-service serve did not answer in time:\n{log_path.read_text()}")
+                raise AssertionError(f"server did not answer in time:\n{log_path.read_text()}")
             time.sleep(0.1)
         yield served
     finally:
