@@ -135,6 +135,21 @@ def _service_paths(service: CdsService, request_model: str) -> dict[str, Any]:
     return {f"/cds-services/{service.id}": call, f"/cds-services/{service.id}/feedback": feedback}
 
 
+def _match_the_error_handlers(paths: dict[str, Any]) -> None:
+    """FastAPI documents a 422 for invalid parameters; errors.py answers those 400. The node pages answer 404
+    for an unknown node, and the override-reason CodeSystem is FHIR JSON."""
+    for item in paths.values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses["400"] = _json("ErrorBody", "a parameter is not valid")
+    if "/pathway/{node_id}" in paths:
+        paths["/pathway/{node_id}"]["get"]["responses"]["404"] = _json("ErrorBody", "no pathway node with this id")
+    if "/override-reason" in paths:
+        ok = paths["/override-reason"]["get"]["responses"]["200"]
+        ok["content"] = {"application/fhir+json": {"schema": {"type": "object"}}}
+
+
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     document = get_openapi(
         title=app.title,
@@ -156,6 +171,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         )
     for service in SERVICES:
         paths.update(_service_paths(service, request_models[service.id].__name__))
+    _match_the_error_handlers(paths)
     document["paths"] = paths
     components = document.setdefault("components", {})
     components.setdefault("schemas", {}).update(schemas.get("$defs", {}))
