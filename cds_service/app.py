@@ -9,11 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from cds_service import __version__
 from cds_service.auth.authenticator import build_authenticator
 from cds_service.body_limit import BodySizeLimitMiddleware
 from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
+from cds_service.ops import health, metrics
+from cds_service.ops.access import AccessLogMiddleware
+from cds_service.ops.openapi import install_openapi
 from cds_service.routes import discovery, feedback, hooks, pages
 from cds_service.settings import Settings, get_settings
 from cds_service.store.store import open_store
@@ -39,11 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Foot soft tissue calcification CDS service",
-        docs_url=None,
+        version=__version__,
+        # /docs loads Swagger UI from a CDN, so it is off unless CDS_API_DOCS says otherwise.
+        docs_url="/docs" if settings.api_docs else None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
         lifespan=lifespan,
     )
+    install_openapi(app)
     app.state.settings = settings
     app.state.store = open_store(settings)
     # The store is also the jti replay cache, shared by every worker through the database.
@@ -61,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hooks.router)
     app.include_router(feedback.router)
     app.include_router(pages.router)
+    app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
 
     # Each add_middleware wraps the previous one. CORS ends outermost so that even a 413 carries its
     # headers (a browser would otherwise report a CORS failure instead of the size limit).
@@ -74,4 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Accept"],
             max_age=600,
         )
+    # Outermost: the access line and the request id cover every answer, 413s and CORS preflights included.
+    app.add_middleware(AccessLogMiddleware)
     return app

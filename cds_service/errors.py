@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cds_service.ops.metrics import observe_prefetch_unavailable
+
 __all__ = [
     "BadRequest",
     "DataUnavailable",
@@ -95,6 +97,8 @@ def issues_from_validation_error(error: ValidationError, prefix: tuple[str, ...]
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        if isinstance(exc, DataUnavailable):
+            observe_prefetch_unavailable(exc.extra["missing"])  # 412s by reason, for /metrics
         return JSONResponse(exc.body(), status_code=exc.status_code)
 
     @app.exception_handler(SQLAlchemyError)

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     # Optional TOML file overriding the pathway's thresholds and lookbacks (see guideline/thresholds.toml).
     pathway_config: Path | None = None
 
+    # Operations (README "Operating it"). Log lines as JSON objects (one per line) or plain text.
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics (Prometheus text format); off answers 404. The numbers carry no patient data.
+    metrics_enabled: bool = True
+    # GET /docs (Swagger UI, which loads its script from a CDN); /openapi.json is always served.
+    api_docs: bool = False
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from cds_service.protocol.parse import parse_feedback, parse_json
+from cds_service.ops.metrics import observe_feedback
 from cds_service.routes.security import require_caller
 from cds_service.services import service_by_id
 
@@ -21,4 +22,5 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
     entries = parse_feedback(parse_json(await request.body()))
     # 200 only once the store has committed the whole batch (or found it already stored: repeats are kept once).
     new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
+    await run_in_threadpool(observe_feedback, request.app.state.store.engine, entries.feedback)  # /metrics
     return {"stored": len(entries.feedback), "new": new}

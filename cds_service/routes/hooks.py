@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from cds_service.invocation import Invocation, invoke
+from cds_service.ops.metrics import observe_cards
 from cds_service.protocol.parse import parse_json
 from cds_service.routes.security import require_caller
 from cds_service.services import service_by_id
@@ -30,4 +31,6 @@ async def call_service(service_id: str, request: Request) -> dict[str, Any]:
         recorder=state.store,
     )
     # Gathering blocks on the FHIR server (requests): run it off the event loop.
-    return await run_in_threadpool(invoke, call, body)
+    result = await run_in_threadpool(invoke, call, body)
+    observe_cards(request.state, service.id, result["cards"])  # metrics and the access line
+    return result

@@ -7,6 +7,7 @@ import logging
 from fastapi import HTTPException, Request
 
 from cds_service.auth.authenticator import Unauthorized
+from cds_service.ops.metrics import observe_auth_failure
 
 __all__ = ["require_caller"]
 
@@ -21,4 +22,5 @@ def require_caller(request: Request) -> None:
         request.app.state.authenticator.verify(url=url, authorization=request.headers.get("authorization"))
     except Unauthorized as exc:
         log.warning("401 on %s %s: %s", request.method, request.url.path, exc.reason)
+        observe_auth_failure(exc.reason)
         raise HTTPException(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"}) from None

@@ -1,0 +1,1 @@
+"""Operations: health probes, metrics, logging, the OpenAPI document, clean startup errors."""
