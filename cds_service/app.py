@@ -16,6 +16,8 @@ from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
 from cds_service.routes import discovery, feedback, hooks, pages
 from cds_service.settings import Settings, get_settings
+from cds_service.snooze import SnoozeGate
+from cds_service.store.snooze import SnoozeStore
 from cds_service.store.store import open_store
 
 __all__ = ["create_app"]
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The store is also the jti replay cache, shared by every worker through the database.
     app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)
+    app.state.snooze = SnoozeGate(SnoozeStore.beside(app.state.store), app.state.pathway)
     app.state.fhir_client = FhirClient(
         connect_timeout=settings.fhir_connect_timeout_seconds,
         read_timeout=settings.fhir_read_timeout_seconds,

@@ -23,6 +23,7 @@ from cds_service.protocol.response import Card, CdsResponse
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.render.local import localize_cards
 from cds_service.services import CdsService
+from cds_service.snooze import SnoozeGate
 
 __all__ = ["DATA_ISSUES_EXTENSION", "CardRecorder", "Invocation", "invoke"]
 
@@ -45,6 +46,9 @@ class Invocation:
     fhir_client: FhirClient
     pathway: PathwayConfig
     recorder: CardRecorder
+    # Snooze after an override (reads and writes the store); None: no snoozing (offline tools, tests).
+    snooze: SnoozeGate | None = None
+
 
 def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
     request, context = parse_hook_request(body, call.service.hook)
@@ -52,6 +56,8 @@ def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[st
     data = to_clinical_data(raw, context.patientId)
     facts = build_facts(data, hook=call.service.hook, today=today or date.today(), config=call.pathway)
     results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
+    if call.snooze is not None:
+        results = call.snooze.apply(results, facts, service_id=call.service.id, hook_instance=request.hookInstance)
     cards = render_cards(
         results,
         facts,

@@ -21,4 +21,6 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
     entries = parse_feedback(parse_json(await request.body()))
     # 200 only once the store has committed the whole batch (or found it already stored: repeats are kept once).
     new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
+    # Overrides with a reason snooze their node for the patient (cds_service.snooze); after the commit above.
+    await run_in_threadpool(request.app.state.snooze.store.record_overrides, service_id=service_id, feedback=entries)
     return {"stored": len(entries.feedback), "new": new}
