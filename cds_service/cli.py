@@ -6,6 +6,9 @@ import argparse
 import logging
 import sys
 
+from cds_service.tools import evaluate as evaluate_parser
+from cds_service.tools import pathway_check
+
 __all__ = ["main"]
 
 
@@ -111,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db_commands.add_parser("upgrade", help="apply pending migrations (the service also does at startup)")
     db_upgrade.add_argument("--database-url", help=database_help)
     db_upgrade.set_defaults(func=_db_upgrade)
+
+    # Tools for testers and pathway owners (issue 11), implemented in their own modules.
+    evaluate_parser.add_parser(commands)
+    pathway_check.add_parser(commands)
     return parser
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from cds_service.cli import main
 from cds_service.guideline.config import PathwayConfigError, load_pathway_config
+from cds_service.guideline.nodes import pathway_spec
 from fhir_fixtures.hook_requests import build_request
 
 LOCAL_CATALOG = "http://hospital.example.org/order-catalog"
@@ -218,3 +220,47 @@ enabled = false
     assert "turned off" in index
     # Without a local file, pages say so.
     assert "No local changes" in make_client().get("/pathway/initial-radiograph").text
+
+
+def test_pathway_check_lists_the_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, f"""
+imaging_lookback_days = 60
+snooze_days = 0
+[ranges.calcium]
+high = 10.2
+[nodes.conservative-care]
+enabled = false
+[nodes.metabolic-cause]
+indicator = "critical"
+[orderables.lab-pth]
+system = "{LOCAL_CATALOG}"
+code = "LAB-PTH"
+display = "PTH (local)"
+mode = "replace"
+[override_reasons.patient-declined]
+display = "Patient declined"
+""")
+    assert main(["pathway", "check", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{path}: valid; 8 change(s) from the packaged pathway"
+    body = "\n".join(out[1:])
+    assert "setting imaging_lookback_days = 60 (packaged default 90, spec)" in body
+    assert "setting snooze_days = 0 (packaged default 30, local default)" in body
+    assert "range calcium: 8.5-10.2 mg/dL (packaged default 8.5-10.5 mg/dL)" in body
+    assert "node conservative-care: turned off" in body
+    assert "node metabolic-cause: indicator critical (nodes.toml: warning)" in body
+    assert f"orderable lab-pth: local code {LOCAL_CATALOG}|LAB-PTH 'PTH (local)' replaces http://loinc.org|2731-8" in body
+    assert "override reason patient-declined 'Patient declined': on every node" in body
+
+
+def test_pathway_check_refuses_a_bad_file_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pathway", "check", str(write(tmp_path, "[nodes.nope]\nenabled = false\n"))]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "cds-service pathway check: pathway.toml: nodes.nope: unknown node; the nodes are "
+        f"{[n.id for n in pathway_spec().nodes]}\n"
+    )
+    assert main(["pathway", "check", str(tmp_path / "absent.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["pathway", "check", str(write(tmp_path, "[nodes\n"))]) == 2
+    assert "is not valid TOML" in capsys.readouterr().err
