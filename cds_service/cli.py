@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from cds_service.tools import evaluate as evaluate_parser
 from cds_service.tools import pathway_check
@@ -61,6 +62,10 @@ def _feedback_report(args: argparse.Namespace) -> int:
     from cds_service.store.report import format_table
     from cds_service.store.store import open_store
 
+    if args.html:
+        from cds_service.store.report_html import write_html_report
+
+        return write_html_report(_store_settings(args), args.html, service_id=args.service)
     store = open_store(_store_settings(args))
     try:
         report = store.feedback_report(service_id=args.service)
@@ -107,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.add_argument("--service", help="only cards of this CDS service id")
     report.add_argument("--database-url", help=database_help)
+    report.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page with charts")
     report.set_defaults(func=_feedback_report)
 
     db = commands.add_parser("db", help="the store's database")
