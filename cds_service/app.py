@@ -15,6 +15,7 @@ from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
 from cds_service.routes import discovery, feedback, hooks, pages
+from cds_service.sandbox import routes as sandbox
 from cds_service.settings import Settings, get_settings
 from cds_service.snooze import SnoozeGate
 from cds_service.store.snooze import SnoozeStore
@@ -64,6 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hooks.router)
     app.include_router(feedback.router)
     app.include_router(pages.router)
+    if settings.sandbox_on:
+        app.include_router(sandbox.router)
+        if settings.auth_mode == "required":
+            log.warning(
+                "the sandbox page (/sandbox) is on while authentication is required: it runs hooks without a "
+                "token and fetches from any FHIR server it is given. Keep it off (CDS_SANDBOX_ENABLED=false) "
+                "where real patient data is reachable."
+            )
 
     # Each add_middleware wraps the previous one. CORS ends outermost so that even a 413 carries its
     # headers (a browser would otherwise report a CORS failure instead of the size limit).

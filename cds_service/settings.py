@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     # Optional TOML file overriding the pathway's thresholds and lookbacks (see guideline/thresholds.toml).
     pathway_config: Path | None = None
 
+    # The testers' sandbox page (GET /sandbox). Unset: on when auth is disabled, off when auth is required
+    # (it runs hooks without a token and fetches from any FHIR server URL it is given).
+    sandbox_enabled: bool | None = None
+
+    @property
+    def sandbox_on(self) -> bool:
+        return self.sandbox_enabled if self.sandbox_enabled is not None else self.auth_mode == "disabled"
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
