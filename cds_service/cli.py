@@ -19,6 +19,13 @@ def _serve(args: argparse.Namespace) -> int:
     from cds_service.settings import get_settings
 
     settings = get_settings()  # fail fast, before uvicorn forks, on a bad setting
+    from cds_service.guideline.config import PathwayConfigError, load_pathway_config
+
+    try:
+        load_pathway_config(settings.pathway_config)  # the pathway owners' file: a plain message naming the key
+    except PathwayConfigError as exc:
+        print(f"cds-service: cannot start: {exc}", file=sys.stderr)
+        return 2
     if settings.auth_mode == "required":
         from cds_service.auth.authenticator import AuthConfigurationError, load_enabled_clients
 

@@ -264,3 +264,19 @@ def test_pathway_check_refuses_a_bad_file_naming_the_key(tmp_path: Path, capsys:
     assert "does not exist" in capsys.readouterr().err
     assert main(["pathway", "check", str(write(tmp_path, "[nodes\n"))]) == 2
     assert "is not valid TOML" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_naming_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from cds_service.settings import get_settings
+
+    monkeypatch.setenv("CDS_AUTH_MODE", "disabled")
+    monkeypatch.setenv("CDS_PATHWAY_CONFIG", str(write(tmp_path, "[nodes.conservative-cares]\nenabled = false\n")))
+    get_settings.cache_clear()
+    try:
+        assert main(["serve", "--port", "1"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert capsys.readouterr().err.startswith(
+        "cds-service: cannot start: pathway.toml: nodes.conservative-cares: unknown node"
+    )
