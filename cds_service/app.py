@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.fhir_client.close()
+        app.state.snooze.store.close()  # its queued writes first, on the store's engine
         app.state.store.close()
 
     app = FastAPI(

@@ -68,13 +68,11 @@ class SnoozeGate:
             if snooze.node_id in snoozable and keys[snooze.node_id] <= snooze.evidence:
                 snoozed.setdefault(snooze.node_id, snooze.card_uuid)
         kept = [r for r in results if r.node_id not in snoozed]
-        try:
-            self.store.record_call(
-                service_id=service_id,
-                hook_instance=hook_instance,
-                evidence={r.node_id: keys[r.node_id] for r in kept},
-                snoozed=snoozed,
-            )
-        except SQLAlchemyError as exc:
-            log.error("card evidence not recorded (%s): overrides of these cards will not snooze", type(exc).__name__)
+        # Off the answer's path: the clinician does not wait for this commit.
+        self.store.record_call_later(
+            service_id=service_id,
+            hook_instance=hook_instance,
+            evidence={r.node_id: keys[r.node_id] for r in kept},
+            snoozed=snoozed,
+        )
         return kept

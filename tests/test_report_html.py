@@ -47,6 +47,7 @@ def test_the_page_has_charts_reasons_and_no_patient_data(tmp_path: Path, make_cl
     request["hookInstance"] = str(uuid.uuid4())
     assert "initial-radiograph" not in client.post(PV, json=request).text
 
+    client.app.state.snooze.store.flush()  # the snoozed card is written in the background
     out = tmp_path / "report.html"
     assert main(["feedback", "report", "--html", str(out), "--database-url", database]) == 0
     assert f"wrote {out}" in capsys.readouterr().out

@@ -56,6 +56,7 @@ def override(client: TestClient, card: dict, hook: str = "patient-view", *, with
 
 
 def report(client: TestClient) -> dict[str, Any]:
+    client.app.state.snooze.store.flush()  # the per-call write is in the background
     return {node.node_id: node for node in client.app.state.store.feedback_report()}
 
 
@@ -136,6 +137,7 @@ def test_zero_days_turns_snoozing_off(tmp_path: Path, make_client: Callable[...,
     client = make_client(pathway_config=path)
     override(client, call(client, "fc-tendinitis-no-xr")["initial-radiograph"])
     assert "initial-radiograph" in call(client, "fc-tendinitis-no-xr")
+    client.app.state.snooze.store.flush()
     with client.app.state.store.engine.connect() as connection:
         assert connection.execute(select(CardEvidence)).all() == []  # nothing recorded when off
 
@@ -151,6 +153,7 @@ def test_the_snooze_ends_after_snooze_days(client: TestClient) -> None:
 
 def test_the_store_keeps_no_patient_id_or_reference(client: TestClient) -> None:
     override(client, call(client, "fc-tendinitis-no-xr")["initial-radiograph"])
+    client.app.state.snooze.store.flush()
     with client.app.state.store.engine.connect() as connection:
         rows = [*connection.execute(select(CardEvidence)).all(), *connection.execute(select(Snooze)).all()]
     assert rows
