@@ -17,7 +17,8 @@ serve: $(SERVE_VENV)/.locked
 	$(SERVE_VENV)/bin/pip install --quiet --no-deps --no-build-isolation .
 	CDS_AUTH_MODE=$${CDS_AUTH_MODE:-disabled} $(SERVE_VENV)/bin/cds-service serve --host 127.0.0.1 --port 8080
 
-# Installs the test dependencies (Python, the Node FHIR server, PostgreSQL) and runs every test.
+# Installs the test dependencies (Python, the Node FHIR server, PostgreSQL, Chromium with playwright-core for
+# the sandbox page) and runs every test.
 test: test-deps
 	$(TEST_VENV)/bin/python -m pytest
 
@@ -25,6 +26,8 @@ test-deps: $(TEST_VENV)/.locked
 	$(TEST_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	npm ci --silent --prefix tests/fhir_server
 	bash tests/postgres/ensure-postgres.sh
+	npm ci --silent --prefix tests/browser
+	bash tests/browser/ensure-chromium.sh
 
 # A virtual environment holding exactly the lock file's packages (hash-checked); redone when the lock changes.
 $(SERVE_VENV)/.locked: requirements.lock

@@ -19,7 +19,10 @@ from cds_service.ops import health, metrics
 from cds_service.ops.access import AccessLogMiddleware
 from cds_service.ops.openapi import install_openapi
 from cds_service.routes import discovery, feedback, hooks, pages
+from cds_service.sandbox import routes as sandbox
 from cds_service.settings import Settings, get_settings
+from cds_service.snooze import SnoozeGate
+from cds_service.store.snooze import SnoozeStore
 from cds_service.store.store import open_store
 
 __all__ = ["create_app"]
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.fhir_client.close()
+        app.state.snooze.store.close()  # its queued writes first, on the store's engine
         app.state.store.close()
 
     app = FastAPI(
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The store is also the jti replay cache, shared by every worker through the database.
     app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)
+    app.state.snooze = SnoozeGate(SnoozeStore.beside(app.state.store), app.state.pathway)
     app.state.fhir_client = FhirClient(
         connect_timeout=settings.fhir_connect_timeout_seconds,
         read_timeout=settings.fhir_read_timeout_seconds,
@@ -71,6 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
+    if settings.sandbox_on:
+        app.include_router(sandbox.router)
+        if settings.auth_mode == "required":
+            log.warning(
+                "the sandbox page (/sandbox) is on while authentication is required: it runs hooks without a "
+                "token and fetches from any FHIR server it is given. Keep it off (CDS_SANDBOX_ENABLED=false) "
+                "where real patient data is reachable."
+            )
 
     # Each add_middleware wraps the previous one. CORS ends outermost so that even a 413 carries its
     # headers (a browser would otherwise report a CORS failure instead of the size limit).

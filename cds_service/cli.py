@@ -7,9 +7,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cds_service import __version__
+from cds_service.tools import evaluate as evaluate_parser
+from cds_service.tools import pathway_check
 
 if TYPE_CHECKING:
     from cds_service.settings import Settings
@@ -180,6 +183,10 @@ def _print_report(settings: Settings, args: argparse.Namespace) -> int:
     from cds_service.store.report import format_table
     from cds_service.store.store import open_store
 
+    if args.html:
+        from cds_service.store.report_html import write_html_report
+
+        return write_html_report(settings, args.html, service_id=args.service)
     store = open_store(settings)
     try:
         report = store.feedback_report(service_id=args.service)
@@ -234,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.add_argument("--service", help="only cards of this CDS service id")
     report.add_argument("--database-url", help=database_help)
+    report.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page with charts")
     report.set_defaults(func=_feedback_report)
 
     db = commands.add_parser("db", help="the store's database")
@@ -241,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db_commands.add_parser("upgrade", help="apply pending migrations (the service also does at startup)")
     db_upgrade.add_argument("--database-url", help=database_help)
     db_upgrade.set_defaults(func=_db_upgrade)
+
+    # Tools for testers and pathway owners (issue 11), implemented in their own modules.
+    evaluate_parser.add_parser(commands)
+    pathway_check.add_parser(commands)
     return parser
 
 

@@ -14,11 +14,15 @@ from cds_service.facts.extract import build_facts
 from cds_service.facts.parse import to_clinical_data
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
+from cds_service.gathering.local_codes import recognise_local_codes
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
+from cds_service.pathway.local import apply_node_settings
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.render.cards import RenderContext, render_cards
+from cds_service.render.local import localize_cards
 from cds_service.services import CdsService
+from cds_service.snooze import SnoozeGate
 
 __all__ = ["DATA_ISSUES_EXTENSION", "CardRecorder", "Invocation", "invoke"]
 
@@ -41,19 +45,24 @@ class Invocation:
     fhir_client: FhirClient
     pathway: PathwayConfig
     recorder: CardRecorder
+    # Snooze after an override (reads and writes the store); None: no snoozing (offline tools, tests).
+    snooze: SnoozeGate | None = None
 
 
 def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
     request, context = parse_hook_request(body, call.service.hook)
-    raw = gather(request, context, call.fhir_client)
+    raw = recognise_local_codes(gather(request, context, call.fhir_client), call.pathway)
     data = to_clinical_data(raw, context.patientId)
     facts = build_facts(data, hook=call.service.hook, today=today or date.today(), config=call.pathway)
-    results = evaluate(facts, call.pathway)
+    results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
+    if call.snooze is not None:
+        results = call.snooze.apply(results, facts, service_id=call.service.id, hook_instance=request.hookInstance)
     cards = render_cards(
         results,
         facts,
         RenderContext(base_url=call.public_base_url, service_id=call.service.id, hook_instance=request.hookInstance),
     )
+    cards = localize_cards(cards, call.pathway, call.public_base_url)
     # The cards are JSON already (render builds them; protocol.response is their tested contract).
     response: dict[str, Any] = {"cards": cards}
     if data.issues:

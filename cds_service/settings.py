@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # GET /docs (Swagger UI, which loads its script from a CDN); /openapi.json is always served.
     api_docs: bool = False
 
+    # The testers' sandbox page (GET /sandbox). Unset: on when auth is disabled, off when auth is required
+    # (it runs hooks without a token and fetches from any FHIR server URL it is given).
+    sandbox_enabled: bool | None = None
+
+    @property
+    def sandbox_on(self) -> bool:
+        return self.sandbox_enabled if self.sandbox_enabled is not None else self.auth_mode == "disabled"
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

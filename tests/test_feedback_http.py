@@ -139,10 +139,10 @@ def test_report_command_counts_right(store_database_url: str, capsys: pytest.Cap
 
     assert main(["feedback", "report", "--database-url", store_database_url]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["node", "issued", "accepted", "overridden", "no", "feedback"]
-    assert table[2].split() == ["initial-radiographs", "3", "1", "2", "0"]
+    assert table[0].split() == ["node", "issued", "accepted", "overridden", "no", "feedback", "snoozed"]
+    assert table[2].split() == ["initial-radiographs", "3", "1", "2", "0", "0"]
     assert "override reason: already-done Already-Done" in table[3] and table[3].endswith(": 2")
-    assert table[-1].split() == ["TOTAL", "4", "1", "3", "0"]
+    assert table[-1].split() == ["TOTAL", "4", "1", "3", "0", "0"]
 
 
 def test_report_on_an_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

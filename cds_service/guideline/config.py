@@ -3,6 +3,8 @@
 `load_pathway_config(path)` reads the packaged defaults, then the TOML file at `path` (settings:
 CDS_PATHWAY_CONFIG), whose keys must be ones the defaults declare. Each value keeps its source
 ("spec", "seed 000 ...", "local default") so pages and cards can say where a number comes from.
+The same file may hold the pathway owners' local adaptations (`[nodes]`, `[orderables]`,
+`[override_reasons]`): see `local_config.py`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.facts.model import LabTest
+from cds_service.guideline.local_config import LOCAL_SECTIONS, LocalConfig, LocalConfigError, parse_local_sections
 
 __all__ = ["DEFAULTS_PATH", "PathwayConfig", "PathwayConfigError", "Range", "load_pathway_config"]
 
@@ -67,10 +70,14 @@ class PathwayConfig:
     repeat_xr_max_age_days: int = 90
     dfi_reassess_min_days: int = 2
     dfi_reassess_max_days: int = 4
+    # Days a node stays hidden for a patient after a card of it was overridden with a reason; 0: never.
+    snooze_days: int = 30
     ranges: dict[LabTest, Range] = field(default_factory=dict)
     # setting name (or "ranges.<test>") -> where the value comes from
     sources: dict[str, str] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
+    # The pathway owners' local adaptations (nodes off / indicator, local order codes, override reasons).
+    local: LocalConfig = field(default_factory=LocalConfig)
 
     @property
     def egfr_threshold(self) -> float:
@@ -90,7 +97,9 @@ class PathwayConfig:
         return self.sources.get(name, "local default")
 
 
-_INT_SETTINGS = tuple(f.name for f in fields(PathwayConfig) if f.name not in {"ranges", "sources", "comments"})
+_INT_SETTINGS = tuple(
+    f.name for f in fields(PathwayConfig) if f.name not in {"ranges", "sources", "comments", "local"}
+)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -106,6 +115,8 @@ def _read(path: Path) -> dict[str, Any]:
 def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
     """Merge `document` into `base` (name -> {value, source, comment} / ranges -> test -> {...})."""
     for key, raw in document.items():
+        if key in LOCAL_SECTIONS:
+            continue  # the local adaptations: parsed by load_pathway_config with local_config
         if key == "ranges":
             if not isinstance(raw, dict):
                 raise PathwayConfigError(f"{where}: 'ranges' must be a table of lab tests")
@@ -132,7 +143,9 @@ def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
                 base["ranges"][test_name] = merged
             continue
         if key not in _INT_SETTINGS:
-            raise PathwayConfigError(f"{where}: unknown key {key!r}; known keys are {[*_INT_SETTINGS, 'ranges']}")
+            raise PathwayConfigError(
+                f"{where}: unknown key {key!r}; known keys are {[*_INT_SETTINGS, 'ranges', *LOCAL_SECTIONS]}"
+            )
         body = raw if isinstance(raw, dict) else {"value": raw, "source": f"deployment override ({where})"}
         unknown = set(body) - _SETTING_KEYS
         if unknown:
@@ -147,7 +160,7 @@ def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
         base["settings"][key] = merged
 
 
-def _build(base: dict[str, Any]) -> PathwayConfig:
+def _build(base: dict[str, Any], local: LocalConfig) -> PathwayConfig:
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     comments: dict[str, str] = {}
@@ -173,7 +186,7 @@ def _build(base: dict[str, Any]) -> PathwayConfig:
             comment=body.get("comment", ""),
         )
         sources[name] = ranges[LabTest(test_name)].source
-    config = replace(PathwayConfig(), **values, ranges=ranges, sources=sources, comments=comments)
+    config = replace(PathwayConfig(), **values, ranges=ranges, sources=sources, comments=comments, local=local)
     for low_name, high_name in (
         ("repeat_xr_min_days", "repeat_xr_max_days"),
         ("dfi_reassess_min_days", "dfi_reassess_max_days"),
@@ -199,6 +212,12 @@ def load_pathway_config(path: Path | None = None) -> PathwayConfig:
         "settings": {k: dict(v) for k, v in defaults["settings"].items()},
         "ranges": {k: dict(v) for k, v in defaults["ranges"].items()},
     }
+    local = LocalConfig()
     if path is not None:
-        _apply(_read(Path(path)), Path(path).name, base)
-    return _build(base)
+        document = _read(Path(path))
+        _apply(document, Path(path).name, base)
+        try:
+            local = parse_local_sections(document, Path(path).name)
+        except LocalConfigError as exc:
+            raise PathwayConfigError(str(exc)) from None
+    return _build(base, local)

@@ -1,5 +1,6 @@
 """One HTML page per pathway node (the cards' `source.url`) and an index: the recommendation, its rules in
-words with the questions they ask, the seed citation, the local defaults and the codes."""
+words with the questions they ask, the seed citation, the local defaults and the codes, and what this
+deployment changed locally (the pathway configuration file), next to the seed citation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from fhir.resources.R4B.codesystem import CodeSystem
 
+from cds_service.guideline.config import PathwayConfig, load_pathway_config
 from cds_service.guideline.nodes import NodeSpec, Rule, pathway_spec
 from cds_service.guideline.valuesets import orderable
 from cds_service.pathway.questions import QUESTIONS
@@ -34,31 +36,61 @@ def _common(base_url: str) -> dict[str, Any]:
     return {"base_url": base, "pathway_label": spec.label, "override_system": f"{base}/override-reason"}
 
 
-def node_page(node_id: str, base_url: str) -> str | None:
+def _local_changes(node: NodeSpec, config: PathwayConfig) -> dict[str, Any]:
+    """What the deployment's pathway configuration changes for this node (empty values: nothing)."""
+    local = config.local
+    setting = local.node(node.id)
+    indicator = local.indicator(node.id, node.indicator)
+    return {
+        "enabled": setting.enabled,
+        "indicator": indicator if indicator != node.indicator else None,
+        "comment": setting.comment,
+        "orderables": [
+            {"name": name, "standard": orderable(name), "local": local.orderables[name]}
+            for name in node.orderables
+            if name in local.orderables
+        ],
+        "override_reasons": local.reasons_for(node.id),
+        "snooze_days": config.snooze_days,
+        "snooze_source": config.source_of("snooze_days"),
+        "snoozable": local.snoozable(node.id, indicator),
+        "snooze_setting": setting.snooze,
+    }
+
+
+def node_page(node_id: str, base_url: str, config: PathwayConfig | None = None) -> str | None:
     spec = pathway_spec()
     node: NodeSpec | None = spec.node(node_id)
     if node is None:
         return None
+    config = config or load_pathway_config()
     return page_env().get_template("pages/node.html.j2").render(
         **_common(base_url),
         node=node,
         rules=[_rule(r) for r in node.rules],
         orderables=[orderable(name) for name in node.orderables],
         override_reasons=[{"code": c, "display": spec.override_reasons[c]} for c in node.override_reasons],
+        local=_local_changes(node, config),
     )
 
 
-def index_page(base_url: str) -> str:
+def index_page(base_url: str, config: PathwayConfig | None = None) -> str:
     spec = pathway_spec()
+    config = config or load_pathway_config()
     return page_env().get_template("pages/index.html.j2").render(
-        **_common(base_url), nodes=spec.nodes, override_reasons=spec.override_reasons
+        **_common(base_url),
+        nodes=spec.nodes,
+        override_reasons=spec.override_reasons,
+        local=config.local,
     )
 
 
-def override_reason_code_system(base_url: str) -> dict[str, Any]:
-    """The FHIR CodeSystem behind the cards' overrideReasons (`<base>/override-reason`), for a route to serve."""
+def override_reason_code_system(base_url: str, config: PathwayConfig | None = None) -> dict[str, Any]:
+    """The FHIR CodeSystem behind the cards' overrideReasons (`<base>/override-reason`), for a route to serve:
+    the pathway's codes, then the deployment's local ones."""
     base = base_url.rstrip("/")
     spec = pathway_spec()
+    local_reasons = (config or load_pathway_config()).local.override_reasons
     resource = {
         "resourceType": "CodeSystem",
         "id": "override-reason",
@@ -68,6 +100,10 @@ def override_reason_code_system(base_url: str) -> dict[str, Any]:
         "status": "active",
         "content": "complete",
         "caseSensitive": True,
-        "concept": [{"code": code, "display": display} for code, display in spec.override_reasons.items()],
+        "concept": [
+            *({"code": code, "display": display} for code, display in spec.override_reasons.items()),
+            *({"code": r.code, "display": r.display, "definition": "local override reason of this deployment"}
+              for r in local_reasons),
+        ],
     }
     return CodeSystem.model_validate(resource).model_dump(mode="json", exclude_none=True)

@@ -23,4 +23,6 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
     # 200 only once the store has committed the whole batch (or found it already stored: repeats are kept once).
     new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
     await run_in_threadpool(observe_feedback, request.app.state.store.engine, entries.feedback)  # /metrics
+    # Overrides with a reason snooze their node for the patient (cds_service.snooze); after the commit above.
+    await run_in_threadpool(request.app.state.snooze.store.record_overrides, service_id=service_id, feedback=entries)
     return {"stored": len(entries.feedback), "new": new}

@@ -29,6 +29,7 @@ async def call_service(service_id: str, request: Request) -> dict[str, Any]:
         fhir_client=state.fhir_client,
         pathway=state.pathway,
         recorder=state.store,
+        snooze=state.snooze,
     )
     # Gathering blocks on the FHIR server (requests): run it off the event loop.
     result = await run_in_threadpool(invoke, call, body)

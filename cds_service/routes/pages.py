@@ -13,12 +13,12 @@ router = APIRouter()
 
 @router.get("/pathway", response_class=HTMLResponse)
 def pathway_index(request: Request) -> HTMLResponse:
-    return HTMLResponse(index_page(request.app.state.settings.public_base_url))
+    return HTMLResponse(index_page(request.app.state.settings.public_base_url, request.app.state.pathway))
 
 
 @router.get("/pathway/{node_id}", response_class=HTMLResponse)
 def pathway_node(node_id: str, request: Request) -> HTMLResponse:
-    page = node_page(node_id, request.app.state.settings.public_base_url)
+    page = node_page(node_id, request.app.state.settings.public_base_url, request.app.state.pathway)
     if page is None:
         raise HTTPException(404, f"no pathway node '{node_id}'; /pathway lists them")
     return HTMLResponse(page)
@@ -26,5 +26,5 @@ def pathway_node(node_id: str, request: Request) -> HTMLResponse:
 
 @router.get("/override-reason")
 def override_reasons(request: Request) -> JSONResponse:
-    body = override_reason_code_system(request.app.state.settings.public_base_url)
+    body = override_reason_code_system(request.app.state.settings.public_base_url, request.app.state.pathway)
     return JSONResponse(body, media_type="application/fhir+json")

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "CardSuggestion", "FeedbackRecord", "IssuedCard", "SeenJti"]
+__all__ = ["Base", "CardEvidence", "CardSuggestion", "FeedbackRecord", "IssuedCard", "SeenJti", "Snooze", "SnoozedCard"]
 
 # Stable constraint names, so later migrations can refer to them on every backend.
 NAMING = {
@@ -81,3 +81,48 @@ class SeenJti(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     # Unix seconds: compared as integers on every backend (SQLite keeps no time zones).
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+# Snooze after an override (issue 11) ---------------------------------------------------------------------
+# Kept in tables of their own, beside the issued cards: the gate (cds_service.snooze) reads and writes only these.
+
+
+class CardEvidence(Base):
+    """What an issued card rested on: keyed hashes (HMAC, as the patient id) of its evidence items (reference
+    and date), recorded per hook call and node. An override copies them into a `Snooze`."""
+
+    __tablename__ = "card_evidence"
+
+    hook_instance: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
+    # JSON array of hex digests, sorted; never the references themselves.
+    evidence: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Snooze(Base):
+    """A card overridden with a reason: its node stays hidden for that patient while its evidence is unchanged."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_patient_hash_node_id", "patient_hash", "node_id"),)
+
+    card_uuid: Mapped[str] = mapped_column(
+        String(UUID_CHARS), ForeignKey("issued_cards.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    patient_hash: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    evidence: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SnoozedCard(Base):
+    """A card not shown because of a snooze: one row per hook call and node (a retried call counts once)."""
+
+    __tablename__ = "snoozed_cards"
+
+    hook_instance: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    # The overridden card whose snooze hid this one.
+    snooze_card_uuid: Mapped[str] = mapped_column(String(UUID_CHARS))
+    snoozed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,4 +1,5 @@
-"""Per pathway node: cards issued, how many were accepted or overridden, and why they were overridden.
+"""Per pathway node: cards issued, how many were accepted or overridden, why they were overridden, and how
+many were not shown because an earlier override snoozed the node.
 
 A card counts once as accepted (or overridden) however many feedback entries it received; override
 reasons count the distinct cards overridden for that reason.
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, distinct, func, select
 
 from cds_service.store.models import FeedbackRecord, IssuedCard
+from cds_service.store.snooze_report import snoozed_counts
 
 __all__ = ["NO_NODE", "NO_REASON", "NodeReport", "OverrideReasonCount", "build_report", "format_table"]
 
@@ -43,6 +45,7 @@ class NodeReport:
     overridden: int
     without_feedback: int
     override_reasons: list[OverrideReasonCount] = field(default_factory=list)
+    snoozed: int = 0  # cards not shown because of a snooze (they are not counted as issued)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +91,7 @@ def build_report(connection: Connection, *, service_id: str | None = None) -> li
     ).all()
     for node_id, system, code, display, count in reason_rows:
         reasons.setdefault(node_id, []).append(OverrideReasonCount(system, code, display, count))
+    snoozed = snoozed_counts(connection, service_id=service_id)
 
     return [
         NodeReport(
@@ -97,8 +101,9 @@ def build_report(connection: Connection, *, service_id: str | None = None) -> li
             overridden=overridden.get(node_id, 0),
             without_feedback=count - answered.get(node_id, 0),
             override_reasons=sorted(reasons.get(node_id, []), key=lambda r: (-r.cards, r.label())),
+            snoozed=snoozed.get(node_id, 0),
         )
-        for node_id, count in sorted(issued.items())
+        for node_id, count in sorted({**dict.fromkeys(snoozed, 0), **issued}.items())
     ]
 
 
@@ -106,10 +111,13 @@ def format_table(report: list[NodeReport]) -> str:
     """A plain-text table, one row per node, each node's override reasons indented under it."""
     if not report:
         return "No cards issued yet."
-    headers = ("node", "issued", "accepted", "overridden", "no feedback")
-    rows = [(r.node_id, str(r.issued), str(r.accepted), str(r.overridden), str(r.without_feedback)) for r in report]
-    totals = ("TOTAL", *(str(sum(int(row[i]) for row in rows)) for i in range(1, 5)))
-    widths = [max(len(line[i]) for line in (headers, *rows, totals)) for i in range(5)]
+    headers = ("node", "issued", "accepted", "overridden", "no feedback", "snoozed")
+    rows = [
+        (r.node_id, str(r.issued), str(r.accepted), str(r.overridden), str(r.without_feedback), str(r.snoozed))
+        for r in report
+    ]
+    totals = ("TOTAL", *(str(sum(int(row[i]) for row in rows)) for i in range(1, len(headers))))
+    widths = [max(len(line[i]) for line in (headers, *rows, totals)) for i in range(len(headers))]
 
     def line(cells: tuple[str, ...]) -> str:
         first = cells[0].ljust(widths[0])

@@ -1,0 +1,88 @@
+"""`GET /sandbox`: a page for testers, served by the service itself (no CDN: it works on a closed network).
+
+    GET  /sandbox                 the page (HTML; its script and style are served below)
+    GET  /sandbox/static/{name}   sandbox.js, sandbox.css
+    GET  /sandbox/api/fixtures    the bundled fixture patients, their stories and draft orders
+    POST /sandbox/api/run         build the request, run it through the hooks' own code path on the chosen
+                                  day (cards recorded, snooze applied, as a hook call), answer
+                                  {serviceId, status, request, response, detailHtml}
+
+Feedback goes from the page to the real `POST /cds-services/{id}/feedback`. Only mounted when the sandbox
+is on (CDS_SANDBOX_ENABLED; by default on when auth is disabled, off when it is required).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from cds_service.protocol.parse import parse_json
+from cds_service.sandbox.api import build_request, fixture_list, parse_run_input, presentable
+from cds_service.tools.run import run_hook, service_for_hook
+
+__all__ = ["CONTENT_SECURITY_POLICY", "router"]
+
+router = APIRouter(prefix="/sandbox")
+
+# Everything the page loads comes from this service; nothing inline, no frames.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+STATIC = {"sandbox.js": "text/javascript; charset=utf-8", "sandbox.css": "text/css; charset=utf-8",
+          "sandbox.html": "text/html; charset=utf-8"}
+_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def _static(name: str) -> str:
+    return resources.files("cds_service.sandbox").joinpath("static", name).read_text(encoding="utf-8")
+
+
+@router.get("", response_class=HTMLResponse)
+def page() -> HTMLResponse:
+    return HTMLResponse(_static("sandbox.html"), headers=_HEADERS)
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC or name == "sandbox.html":
+        raise HTTPException(404, f"no sandbox file '{name}'")
+    return Response(_static(name), media_type=STATIC[name], headers=_HEADERS)
+
+
+@router.get("/api/fixtures")
+def fixtures() -> dict[str, Any]:
+    return {"fixtures": fixture_list()}
+
+
+@router.post("/api/run")
+async def run(request: Request) -> dict[str, Any]:
+    run_input = parse_run_input(parse_json(await request.body()))
+    body = build_request(run_input)
+    hook = body.get("hook") if run_input.source == "request" else run_input.hook
+    service = service_for_hook(str(hook))
+    assert service is not None  # build_request checked the hook
+    state = request.app.state
+    result = await run_in_threadpool(
+        run_hook,
+        body,
+        service=service,
+        today=run_input.today,
+        base_url=state.settings.public_base_url,
+        fhir_client=state.fhir_client,
+        pathway=state.pathway,
+        recorder=state.store,
+        snooze=state.snooze,
+    )
+    return {
+        "serviceId": service.id,
+        "status": result.status,
+        "request": body,
+        "response": result.body,
+        "detailHtml": presentable(result.body) if result.status == 200 else {},
+    }

@@ -1,0 +1,199 @@
+"""The store's side of snoozing: evidence of issued cards, snoozes created by overrides, cards snoozed.
+
+Shared by every worker and instance through the database, like the rest of the store. Patient ids and
+evidence references never reach it in clear: the patient is its keyed hash (as in `issued_cards`), and each
+evidence item is an HMAC of the patient hash, the resource reference and its date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cds_service.protocol.feedback import FeedbackRequest
+from cds_service.store.engine import is_sqlite
+from cds_service.store.models import CardEvidence, IssuedCard, Snooze, SnoozedCard
+from cds_service.store.store import Store, patient_hash
+
+__all__ = ["EVIDENCE_RETENTION_DAYS", "ActiveSnooze", "SnoozeStore"]
+
+log = logging.getLogger("cds_service.snooze")
+
+# Evidence is kept this long after the card was issued: an override that arrives later snoozes nothing.
+EVIDENCE_RETENTION_DAYS = 30  # local default
+PURGE_INTERVAL_SECONDS = 3600  # old evidence rows are deleted at most this often per process
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSnooze:
+    node_id: str
+    card_uuid: str  # the overridden card
+    evidence: frozenset[str]
+
+
+class SnoozeStore:
+    """Reads are done in the caller's thread; the per-call write (evidence, snoozed nodes) goes to one
+    background thread, so the hook's answer never waits for a commit (benchmarks/snooze_bench.py: about 7 ms
+    on SQLite). Feedback first waits for this process's pending writes."""
+
+    def __init__(self, engine: Engine, *, patient_hash_key: bytes) -> None:
+        self.engine = engine
+        self._key = patient_hash_key
+        self._next_purge = 0.0
+        self._writer: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _background(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="snooze-writer")
+            return self._writer
+
+    def flush(self) -> None:
+        """Wait until every write queued so far by this process is committed (or has failed)."""
+        with self._lock:
+            writer = self._writer
+        if writer is not None:
+            writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+    @classmethod
+    def beside(cls, store: Store) -> "SnoozeStore":
+        """The snooze tables of `store`'s database, with its patient hash key."""
+        return cls(store.engine, patient_hash_key=store._patient_hash_key)  # noqa: SLF001 - same key, by design
+
+    def _insert_ignoring_duplicates(self, model: type) -> object:
+        dialect = sqlite if is_sqlite(self.engine) else postgresql
+        return dialect.insert(model).on_conflict_do_nothing()
+
+    def patient_hash(self, patient_id: str) -> str:
+        return patient_hash(self._key, patient_id)
+
+    def evidence_keys(self, patient_id: str, items: Iterable[str]) -> frozenset[str]:
+        """Keyed hashes of evidence items ("Observation/1|2026-11-20"), bound to the patient."""
+        hashed = self.patient_hash(patient_id)
+        return frozenset(
+            hmac.new(self._key, f"{hashed}|{item}".encode("utf-8"), hashlib.sha256).hexdigest()[:32] for item in items
+        )
+
+    # Hook calls ----------------------------------------------------------------------------------------
+
+    def active_snoozes(self, patient_id: str, node_ids: Iterable[str], *, days: int) -> list[ActiveSnooze]:
+        nodes = sorted(set(node_ids))
+        if days <= 0 or not nodes:
+            return []
+        since = datetime.now(timezone.utc) - timedelta(days=days)
+        query = select(Snooze.node_id, Snooze.card_uuid, Snooze.evidence).where(
+            Snooze.patient_hash == self.patient_hash(patient_id),
+            Snooze.node_id.in_(nodes),
+            Snooze.created_at >= since,
+        )
+        with self.engine.connect() as connection:
+            return [
+                ActiveSnooze(node_id, card_uuid, frozenset(json.loads(evidence)))
+                for node_id, card_uuid, evidence in connection.execute(query)
+            ]
+
+    def record_call_later(self, **kwargs: object) -> None:
+        """`record_call` in the background writer; a failure is logged, never raised to the hook call."""
+
+        def write() -> None:
+            try:
+                self.record_call(**kwargs)  # type: ignore[arg-type]
+            except SQLAlchemyError as exc:
+                log.error("card evidence not recorded (%s): overrides of these cards will not snooze", type(exc).__name__)
+
+        self._background().submit(write)
+
+    def record_call(
+        self,
+        *,
+        service_id: str,
+        hook_instance: str,
+        evidence: dict[str, frozenset[str]],
+        snoozed: dict[str, str],
+    ) -> None:
+        """One transaction: the evidence of the cards shown (node -> keys) and the nodes snoozed (node ->
+        the overridden card's uuid). A retried call keeps its first rows."""
+        now = datetime.now(timezone.utc)
+        with self.engine.begin() as connection:
+            self._purge(connection, now)
+            if evidence:
+                connection.execute(
+                    self._insert_ignoring_duplicates(CardEvidence),
+                    [
+                        {"hook_instance": hook_instance, "node_id": node, "evidence": json.dumps(sorted(keys)), "recorded_at": now}
+                        for node, keys in evidence.items()
+                    ],
+                )
+            if snoozed:
+                connection.execute(
+                    self._insert_ignoring_duplicates(SnoozedCard),
+                    [
+                        {"hook_instance": hook_instance, "node_id": node, "service_id": service_id,
+                         "snooze_card_uuid": card_uuid, "snoozed_at": now}
+                        for node, card_uuid in snoozed.items()
+                    ],
+                )
+
+    def _purge(self, connection: Connection, now: datetime) -> None:
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+        connection.execute(
+            delete(CardEvidence).where(CardEvidence.recorded_at < now - timedelta(days=EVIDENCE_RETENTION_DAYS))
+        )
+
+    # Feedback ------------------------------------------------------------------------------------------
+
+    def record_overrides(self, *, service_id: str, feedback: FeedbackRequest) -> int:
+        """A snooze for each card of the batch overridden with a coded reason; returns how many are new.
+
+        Called after the feedback is stored (so every card is known). A card whose evidence was not recorded
+        (issued while snoozing was off, or more than EVIDENCE_RETENTION_DAYS ago) starts no snooze.
+        """
+        uuids = sorted(
+            {e.card for e in feedback.feedback if e.outcome == "overridden" and e.overrideReason and e.overrideReason.reason}
+        )
+        if not uuids:
+            return 0
+        self.flush()  # the evidence of cards this process just issued may still be queued
+        now = datetime.now(timezone.utc)
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(IssuedCard.uuid, IssuedCard.patient_hash, IssuedCard.node_id, CardEvidence.evidence)
+                .join(
+                    CardEvidence,
+                    (CardEvidence.hook_instance == IssuedCard.hook_instance) & (CardEvidence.node_id == IssuedCard.node_id),
+                )
+                .where(IssuedCard.uuid.in_(uuids), IssuedCard.service_id == service_id)
+            ).all()
+            if not rows:
+                return 0
+            result = connection.execute(
+                self._insert_ignoring_duplicates(Snooze).returning(Snooze.card_uuid),
+                [
+                    {"card_uuid": uuid, "patient_hash": hashed, "node_id": node, "evidence": evidence, "created_at": now}
+                    for uuid, hashed, node, evidence in rows
+                ],
+            )
+            created = len(result.all())
+        log.info("feedback for service %s: %d override(s) snooze their node", service_id, created)
+        return created
