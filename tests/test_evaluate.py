@@ -159,7 +159,7 @@ def two_patients() -> dict[str, Any]:
          "the request is invalid: "),
         ("request.json", {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
                           "context": {"userId": "Practitioner/1", "patientId": "p"}}, [],
-         "required data could not be had: required data could not be obtained for prefetch key(s)"),
+         "required data could not be had: no fhirServer in the request"),
     ],
 )
 def test_input_problems_are_one_line_naming_the_file_exit_2(

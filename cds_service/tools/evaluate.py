@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -145,11 +146,17 @@ def format_cards(body: JSON, *, hook: str, today: date) -> str:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    # The service logs each failed FHIR query as a warning; on a terminal the one line below says it all.
+    service_log = logging.getLogger("cds_service")
+    level = service_log.level
+    service_log.setLevel(logging.ERROR)
     try:
         return _run(args, out)
     except _Failed as failure:
         print(f"{PROG}: {failure}", file=err)
         return EXIT_INPUT
+    finally:
+        service_log.setLevel(level)
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -180,9 +187,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                           fhir_client=client, pathway=pathway)
     finally:
         client.close()
+    if result.status == 412:
+        reasons = sorted(set((result.body.get("missing") or {}).values())) or [str(result.body.get("message"))]
+        raise _Failed(where, f"required data could not be had: {'; '.join(reasons)}")
     if result.status != 200:
-        kind = "the request is invalid" if result.status == 400 else "required data could not be had"
-        raise _Failed(where, f"{kind}: {result.body.get('message')}")
+        raise _Failed(where, f"the request is invalid: {result.body.get('message')}")
     if args.json:
         out.write(json.dumps(result.body, ensure_ascii=False, separators=(",", ":")) + "\n")
     else:
