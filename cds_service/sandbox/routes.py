@@ -26,7 +26,8 @@ from cds_service.tools.run import run_hook, service_for_hook
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router"]
 
-router = APIRouter(prefix="/sandbox")
+# A testers' tool, not part of the integration API: left out of /openapi.json.
+router = APIRouter(prefix="/sandbox", include_in_schema=False)
 
 # Everything the page loads comes from this service; nothing inline, no frames.
 CONTENT_SECURITY_POLICY = (
