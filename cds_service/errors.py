@@ -77,7 +77,11 @@ def _field(loc: tuple[Any, ...], prefix: tuple[str, ...] = ()) -> str:
 def issues_from_validation_error(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, str]]:
     """Pydantic errors as {field, problem}; `input` is dropped so no value reaches the client."""
     issues = []
-    for item in error.errors(include_input=False, include_url=False):
+    errors = error.errors(include_input=False, include_url=False)
+    deeper = {tuple(item["loc"][:n]) for item in errors for n in range(len(item["loc"]))}
+    for item in errors:
+        if item["type"] == "too_short" and tuple(item["loc"]) in deeper:
+            continue  # an item inside failed, and pydantic then counts the container as too short: noise
         problem = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             problem = "is required"
