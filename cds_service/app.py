@@ -17,6 +17,7 @@ from cds_service.guideline.config import load_pathway_config
 from cds_service.routes import discovery, feedback, hooks, pages
 from cds_service.settings import Settings, get_settings
 from cds_service.store.store import open_store
+from cds_service.store.writer import IssuedCardWriter
 
 __all__ = ["create_app"]
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.fhir_client.close()
+        app.state.card_recorder.close()  # writes the issued cards still queued
         app.state.store.close()
 
     app = FastAPI(
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = open_store(settings)
+    app.state.card_ids = app.state.store.card_ids  # signed card uuids, verified by feedback without the database
+    app.state.card_recorder = IssuedCardWriter(app.state.store)  # issued cards written behind the response
     # The store is also the jti replay cache, shared by every worker through the database.
     app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)

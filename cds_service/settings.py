@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./cds-service.db"
     # Key for the keyed hash of patient ids kept in the store (never the id in clear).
     patient_hash_key: SecretStr = SecretStr("development-only-change-me")
+    # Key of the MAC inside card and suggestion uuids, so feedback is verified without the database
+    # (card_ids.py). Unset: derived from patient_hash_key. Keep it stable, like that key.
+    card_id_key: SecretStr | None = None
 
     # Optional TOML file overriding the pathway's thresholds and lookbacks (see guideline/thresholds.toml).
     pathway_config: Path | None = None

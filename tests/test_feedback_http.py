@@ -261,3 +261,14 @@ def test_another_systems_reason_is_stored_as_sent(client: TestClient) -> None:
     entry = {**overridden(card, code=None), "overrideReason": {"reason": {"system": "https://ehr.example/r", "code": "x"}}}
     assert client.post(FEEDBACK, json={"feedback": [entry]}).status_code == 200
     assert stored_reason(client) == ("https://ehr.example/r", "x", None)
+
+
+def test_a_nul_in_the_user_comment_is_a_400_naming_it_on_every_backend(client: TestClient) -> None:
+    """PostgreSQL cannot store a NUL in text; it used to answer 503 with Retry-After, which EHRs retry forever."""
+    card = make_card("n1")
+    issue(client, card)
+    response = client.post(FEEDBACK, json={"feedback": [overridden(card, comment="before\x00after")]})
+    assert response.status_code == 400
+    assert "retry-after" not in response.headers
+    assert response.json()["issues"][0]["field"] == "feedback[0].overrideReason.userComment"
+    assert count_feedback(client) == 0

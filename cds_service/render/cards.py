@@ -1,17 +1,19 @@
 """Node results -> CDS Hooks cards.
 
 Wording comes from the node's template in `cards/`; the seed citation, source and topic from
-`nodes.toml`. Uuids are uuid5 over (hookInstance, node id, suggestion key), so a retried hook call gets
-the same uuids and feedback ties back to the node.
+`nodes.toml`. Card and suggestion uuids come from `card_ids.py` (signed, deterministic per hookInstance,
+node and suggestion key, so a retried hook call gets the same uuids and feedback ties back to the node);
+suggested resources' ids are uuid5 over the same parts.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.card_ids import CardIds, default_card_ids
 from cds_service.facts.model import Evidence, Facts
 from cds_service.guideline.nodes import NodeSpec, pathway_spec
 from cds_service.pathway.result import NodeResult
@@ -31,6 +33,8 @@ class RenderContext:
     base_url: str
     service_id: str
     hook_instance: str
+    # Makes the card and suggestion uuids (the app passes its own, keyed by its settings).
+    card_ids: CardIds = field(default_factory=default_card_ids)
 
 
 def stable_uuid(*parts: str) -> str:
@@ -76,17 +80,20 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> Car
     detail = markdown_env().get_template(node.template).render(variables)
     base = context.base_url.rstrip("/")
     key = (context.hook_instance, result.node_id)
+    card_uuid = context.card_ids.card(service_id=context.service_id, node_id=result.node_id,
+                                      hook_instance=context.hook_instance)
     suggestions = []
     for proposed in result.suggestions:
         actions = tuple(
             build_action(action, facts=facts, resource_id=stable_uuid(*key, proposed.key, str(i)))
             for i, action in enumerate(proposed.actions)
         )
-        suggestions.append(Suggestion(label=proposed.label, uuid=stable_uuid(*key, proposed.key),
+        suggestion_uuid = context.card_ids.suggestion(card_uuid=card_uuid, key=proposed.key)
+        suggestions.append(Suggestion(label=proposed.label, uuid=suggestion_uuid,
                                       isRecommended=proposed.is_recommended, actions=actions))
     override_system = f"{base}/override-reason"
     return Card(
-        uuid=stable_uuid(*key),
+        uuid=card_uuid,
         summary=_summary(summary),
         detail=_BLANK_LINES.sub("\n\n", detail).strip() + "\n",
         indicator=result.indicator,
