@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cds_service.auth.authenticator import build_authenticator
-from cds_service.body_limit import BodySizeLimitMiddleware
+from cds_service.body_limit import BodyLimitsMiddleware
 from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Each add_middleware wraps the previous one. CORS ends outermost so that even a 413 carries its
     # headers (a browser would otherwise report a CORS failure instead of the size limit).
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitsMiddleware, max_bytes=settings.max_body_bytes)  # 413 and 415
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

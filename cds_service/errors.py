@@ -25,6 +25,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -163,7 +164,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class UnhandledErrorMiddleware:
-    """Answers any unhandled exception with a JSON 500 and logs its type and frames.
+    """Answers any unhandled exception with a JSON 500 and logs its type and frames; a client that
+    disconnected is logged in one quiet line, as what it is.
 
     Starlette's own handler re-raises after answering, so the server would log the exception message too,
     which may quote a request value; this one stops it here.
@@ -186,6 +188,9 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # Not an error of ours: the client went away before its request was read. Nobody to answer.
+            log.info("client disconnected before its request was read: %s %s", scope["method"], scope["path"])
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             frames = "".join(traceback.format_tb(exc.__traceback__))
             log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"], frames)
