@@ -29,16 +29,11 @@ def _serve(args: argparse.Namespace) -> int:
             "authentication is disabled and the service listens on %s: anyone who can reach it can read "
             "patient data through it", args.host
         )
-    uvicorn.run(
-        "cds_service.asgi:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        # Access logs would print request paths only, but keep them off: query strings can carry ids.
-        access_log=False,
-        proxy_headers=True,
-    )
+    from cds_service.serving import uvicorn_options
+
+    # The app, access logs off, and the connection limits (header size, read timeout, concurrency).
+    uvicorn.run(**uvicorn_options(settings, host=args.host, port=args.port, workers=args.workers,
+                                  log_level=args.log_level))
     return 0
 
 
