@@ -155,3 +155,14 @@ def test_feedback_right_after_the_call_finds_the_card_before_its_row_is_written(
         row = connection.execute(select(IssuedCard.hook_instance, IssuedCard.source)).one()
     assert tuple(row) == ("h-1", "hook-call")  # the record completed the row the feedback made
     writer.close()
+
+
+def test_a_call_queued_twice_in_one_batch_is_written_once(store: Store) -> None:
+    """A retried hook call (same hookInstance, same uuids) can land in one group commit with the first."""
+    card = make_card("n1", suggestions=2)
+    rows = [store.issued_rows(service_id=PV, hook_instance=f"h-{i}", patient_id=PATIENT, cards=[card])
+            for i in range(2)]
+    store.write_issued(rows)
+    with store.engine.connect() as connection:
+        assert connection.execute(select(IssuedCard.hook_instance)).scalars().all() == ["h-0"]
+    assert count(store, CardSuggestion) == 2

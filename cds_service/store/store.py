@@ -111,7 +111,9 @@ class Store:
 
     def write_issued(self, batch: list[IssuedRows]) -> None:
         """Record several calls' cards in one transaction (one commit: the writer's group commit)."""
-        card_rows = [row for rows in batch for row in rows.cards]
+        # One row per uuid (the first record wins): a retried call may be queued twice, and should the driver
+        # send the rows as one multi-row INSERT, PostgreSQL refuses to upsert a row twice in one statement.
+        card_rows = list({row["uuid"]: row for rows in reversed(batch) for row in rows.cards}.values())
         suggestion_rows = [row for rows in batch for row in rows.suggestions]
         if not card_rows:
             return
