@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cds_service.serving import raise_open_files_limit
 from fhir_fixtures import build_request
 from tests.support.gathering_stub_server import Answer, stub_fhir_server
 from tests.support.serve_process import Served, raw_connection, served
@@ -126,6 +127,7 @@ def test_a_64_mb_header_is_refused_early_and_the_loop_stays_free(server: Served)
 
 
 def test_a_burst_of_half_sent_requests_does_not_lock_out_a_legitimate_client(server: Served) -> None:
+    assert raise_open_files_limit(1200) >= 1200, "this test process cannot open 1,100 sockets"
     sockets = []
     for i in range(1100):
         sock = raw_connection(server)
