@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from cds_service import __version__
 from cds_service.auth.authenticator import build_authenticator
-from cds_service.body_limit import BodySizeLimitMiddleware
+from cds_service.body_limit import BodyLimitsMiddleware
 from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
@@ -24,6 +24,7 @@ from cds_service.settings import Settings, get_settings
 from cds_service.snooze import SnoozeGate
 from cds_service.store.snooze import SnoozeStore
 from cds_service.store.store import open_store
+from cds_service.store.writer import IssuedCardWriter
 
 __all__ = ["create_app"]
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.fhir_client.close()
         app.state.snooze.store.close()  # its queued writes first, on the store's engine
+        app.state.card_recorder.close()  # writes the issued cards still queued
         app.state.store.close()
 
     app = FastAPI(
@@ -57,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.state.settings = settings
     app.state.store = open_store(settings)
+    app.state.card_ids = app.state.store.card_ids  # signed card uuids, verified by feedback without the database
+    app.state.card_recorder = IssuedCardWriter(app.state.store)  # issued cards written behind the response
     # The store is also the jti replay cache, shared by every worker through the database.
     app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)
@@ -88,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Each add_middleware wraps the previous one. CORS ends outermost so that even a 413 carries its
     # headers (a browser would otherwise report a CORS failure instead of the size limit).
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitsMiddleware, max_bytes=settings.max_body_bytes)  # 413 and 415
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -126,17 +126,12 @@ def _serve(args: argparse.Namespace) -> int:
             "authentication is disabled and the service listens on %s: anyone who can reach it can read "
             "patient data through it", args.host
         )
-    uvicorn.run(
-        "cds_service.asgi:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=log_config,  # every worker logs in the same format
-        # Our own access line (ops/access.py) replaces uvicorn's, which would print raw paths and queries.
-        access_log=False,
-        proxy_headers=True,
-    )
+    from cds_service.serving import uvicorn_options
+
+    # The app, access logs off (ops/access.py writes ours), the connection limits (header size, read timeout,
+    # concurrency), and every worker logging in the same format.
+    uvicorn.run(**uvicorn_options(settings, host=args.host, port=args.port, workers=args.workers,
+                                  log_level=args.log_level, log_config=log_config))
     return 0
 
 

@@ -6,10 +6,11 @@ Each step is its own module and is called here, in order; no step calls back int
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from cds_service.card_ids import CardIds, default_card_ids
 from cds_service.facts.extract import build_facts
 from cds_service.facts.parse import to_clinical_data
 from cds_service.gathering.fhir_client import FhirClient
@@ -45,6 +46,8 @@ class Invocation:
     fhir_client: FhirClient
     pathway: PathwayConfig
     recorder: CardRecorder
+    # Signed card and suggestion uuids (card_ids.py); the app passes the scheme keyed by its settings.
+    card_ids: CardIds = field(default_factory=default_card_ids)
     # Snooze after an override (reads and writes the store); None: no snoozing (offline tools, tests).
     snooze: SnoozeGate | None = None
 
@@ -60,7 +63,8 @@ def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[st
     cards = render_cards(
         results,
         facts,
-        RenderContext(base_url=call.public_base_url, service_id=call.service.id, hook_instance=request.hookInstance),
+        RenderContext(base_url=call.public_base_url, service_id=call.service.id, hook_instance=request.hookInstance,
+                      card_ids=call.card_ids),
     )
     cards = localize_cards(cards, call.pathway, call.public_base_url)
     # The cards are JSON already (render builds them; protocol.response is their tested contract).

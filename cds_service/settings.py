@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     # Requests with a larger body are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
 
+    # Connection limits of `cds-service serve`, per worker process (serving.py). Request line and headers
+    # larger than this answer 431 (a JWT is ~1-2 kB; the authenticator accepts up to 16 kB).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    # A request must arrive whole (headers and body) this long after its first byte (or after the
+    # connection opened, for its first request); otherwise 408 and the connection is closed.
+    request_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Open connections at most; more are answered 503 (Retry-After) at once.
+    max_connections: int = Field(default=2048, ge=1)
+    # Requests received whole and still being answered, at most; more are answered 503 at once.
+    max_requests_in_flight: int = Field(default=100, ge=1)
+
     # FHIR server calls made when prefetch is missing.
     fhir_connect_timeout_seconds: float = Field(default=3.05, gt=0)
     fhir_read_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -52,6 +63,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./cds-service.db"
     # Key for the keyed hash of patient ids kept in the store (never the id in clear).
     patient_hash_key: SecretStr = SecretStr("development-only-change-me")
+    # Key of the MAC inside card and suggestion uuids, so feedback is verified without the database
+    # (card_ids.py). Unset: derived from patient_hash_key. Keep it stable, like that key.
+    card_id_key: SecretStr | None = None
 
     # Optional TOML file overriding the pathway's thresholds and lookbacks (see guideline/thresholds.toml).
     pathway_config: Path | None = None

@@ -231,3 +231,15 @@ def test_odd_claim_types_get_401_not_500(client: TestClient, name: str, caplog: 
     caplog.set_level(logging.INFO, logger="cds_service")
     assert_bare_401(get(client, _odd_tokens()[name]))
     assert max(len(record.getMessage()) for record in caplog.records) < 600  # attacker text is cut short
+
+
+def test_two_authorization_headers_are_refused(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """Even two valid tokens: which one a proxy or a log read is unknowable, so neither is trusted."""
+    caplog.set_level(logging.INFO, logger="cds_service")
+    first, second = mint(es384_key(), claims(DISCOVERY)), mint(es384_key(), claims(DISCOVERY))
+    response = client.get(DISCOVERY, headers=[("Authorization", f"Bearer {first}"),
+                                              ("Authorization", f"Bearer {second}")])
+    assert_bare_401(response)
+    assert "2 Authorization headers; exactly one is accepted" in caplog.text
+    assert first not in caplog.text and second not in caplog.text
+    assert get(client, first).status_code == 200  # refused before any jti was used up

@@ -98,6 +98,7 @@ def test_feedback_on_fixture_cards_is_tied_to_their_nodes(tmp_path: Path) -> Non
         assert client.post(f"/cds-services/{select}/feedback", json=overridden).json() == {"stored": 1, "new": 1}
         assert client.post(f"/cds-services/{view}/feedback", json=accepted).json() == {"stored": 1, "new": 1}
 
+        assert app.state.card_recorder.flush(timeout=10)  # issued cards are written behind the responses
         by_node = {r.node_id: r for r in app.state.store.feedback_report(service_id=select)}
         assert by_node["initial-radiograph"].overridden == 1
         assert [o.code for o in by_node["initial-radiograph"].override_reasons] == ["urgent-clinical-need"]

@@ -205,3 +205,69 @@ def test_two_uvicorn_workers_posting_concurrently_lose_nothing(store_database_ur
         rows = connection.execute(select(func.count()).select_from(FeedbackRecord)).scalar_one()
     store.close()
     assert rows == 2 * POSTS
+
+
+# Override reasons from the service's own CodeSystem ------------------------------------------------------
+
+OUR_REASONS = "http://127.0.0.1:8080/override-reason"  # CDS_PUBLIC_BASE_URL's default + /override-reason
+
+
+def stored_reason(client: TestClient) -> tuple[str | None, str | None, str | None]:
+    with client.app.state.store.engine.connect() as connection:  # type: ignore[attr-defined]
+        row = connection.execute(
+            select(FeedbackRecord.override_reason_system, FeedbackRecord.override_reason_code,
+                   FeedbackRecord.override_reason_display).order_by(FeedbackRecord.id.desc())
+        ).first()
+    return tuple(row)  # type: ignore[arg-type, return-value]
+
+
+def test_override_reason_sent_as_system_and_code_gets_our_display(client: TestClient) -> None:
+    from cds_service.guideline.nodes import pathway_spec
+
+    code, display = next(iter(pathway_spec().override_reasons.items()))
+    card = make_card("n1")
+    issue(client, card)
+    entry = {**overridden(card, code=None), "overrideReason": {"reason": {"system": OUR_REASONS, "code": code}}}
+    assert client.post(FEEDBACK, json={"feedback": [entry]}).status_code == 200
+    assert stored_reason(client) == (OUR_REASONS, code, display)
+
+
+def test_a_display_the_client_sent_is_kept(client: TestClient) -> None:
+    from cds_service.guideline.nodes import pathway_spec
+
+    code = next(iter(pathway_spec().override_reasons))
+    card = make_card("n1")
+    issue(client, card)
+    reason = {"system": OUR_REASONS, "code": code, "display": "As the EHR showed it"}
+    entry = {**overridden(card, code=None), "overrideReason": {"reason": reason}}
+    assert client.post(FEEDBACK, json={"feedback": [entry]}).status_code == 200
+    assert stored_reason(client) == (OUR_REASONS, code, "As the EHR showed it")
+
+
+def test_a_code_our_code_system_does_not_have_is_refused(client: TestClient) -> None:
+    card = make_card("n1")
+    issue(client, card)
+    entry = {**overridden(card, code=None), "overrideReason": {"reason": {"system": OUR_REASONS, "code": "made-up"}}}
+    response = client.post(FEEDBACK, json={"feedback": [entry]})
+    assert response.status_code == 400
+    assert response.json()["issues"][0]["field"] == "feedback[0].overrideReason.reason.code"
+    assert count_feedback(client) == 0
+
+
+def test_another_systems_reason_is_stored_as_sent(client: TestClient) -> None:
+    card = make_card("n1")
+    issue(client, card)
+    entry = {**overridden(card, code=None), "overrideReason": {"reason": {"system": "https://ehr.example/r", "code": "x"}}}
+    assert client.post(FEEDBACK, json={"feedback": [entry]}).status_code == 200
+    assert stored_reason(client) == ("https://ehr.example/r", "x", None)
+
+
+def test_a_nul_in_the_user_comment_is_a_400_naming_it_on_every_backend(client: TestClient) -> None:
+    """PostgreSQL cannot store a NUL in text; it used to answer 503 with Retry-After, which EHRs retry forever."""
+    card = make_card("n1")
+    issue(client, card)
+    response = client.post(FEEDBACK, json={"feedback": [overridden(card, comment="before\x00after")]})
+    assert response.status_code == 400
+    assert "retry-after" not in response.headers
+    assert response.json()["issues"][0]["field"] == "feedback[0].overrideReason.userComment"
+    assert count_feedback(client) == 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import jwt
@@ -64,7 +64,7 @@ class ReplayCache(Protocol):
 class AllowAll:
     """CDS_AUTH_MODE=disabled: local development only (app.py logs a loud warning)."""
 
-    def verify(self, *, url: str, authorization: str | None) -> None:
+    def verify(self, *, url: str, authorization: str | Sequence[str] | None) -> None:
         return None
 
 
@@ -74,7 +74,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "...'"
 
 
-def _bearer_token(authorization: str | None) -> str:
+def _bearer_token(authorization: str | Sequence[str] | None) -> str:
+    if not isinstance(authorization, str):
+        headers = list(authorization or ())
+        if len(headers) > 1:
+            # Which one would a proxy, a log or another server have read? None is trusted.
+            raise Unauthorized(f"{len(headers)} Authorization headers; exactly one is accepted")
+        authorization = headers[0] if headers else None
     if authorization is None:
         raise Unauthorized("missing Authorization header")
     scheme, _, token = authorization.strip().partition(" ")
@@ -106,7 +112,8 @@ class JwtAuthenticator:
         self._max_lifetime = max_lifetime_seconds
         self._clock = clock
 
-    def verify(self, *, url: str, authorization: str | None) -> None:
+    def verify(self, *, url: str, authorization: str | Sequence[str] | None) -> None:
+        """`authorization`: the header's value, or every Authorization header of the request."""
         token = _bearer_token(authorization)
         try:
             header = jwt.get_unverified_header(token)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
 from cds_service.errors import BadRequest, issues_from_validation_error
+from cds_service.protocol import json_body
 from cds_service.protocol.feedback import FeedbackRequest
 from cds_service.protocol.request import CONTEXT_MODELS, HookRequest, PatientViewContext
 
@@ -15,13 +15,8 @@ __all__ = ["parse_feedback", "parse_hook_request", "parse_json"]
 
 
 def parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        raise BadRequest([{"field": "(body)", "problem": "is empty; expected a JSON object"}])
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise BadRequest([{"field": "(body)", "problem": f"is not valid JSON{where}"}]) from None
+    """The body's JSON value (parsed once, with limits: see json_body.py), or a 400 naming the problem."""
+    return json_body.loads(raw)
 
 
 def _object(body: Any) -> dict[str, Any]:

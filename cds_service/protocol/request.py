@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, field_validator, model_validator
 
 __all__ = [
     "FhirAuthorization",
@@ -23,7 +24,20 @@ __all__ = [
 # FHIR R4 `id`: 1-64 of [A-Za-z0-9-.].
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 USER_REFERENCE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
+RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 RESOURCE_REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
+
+
+def _is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host, a valid port if any, and nothing the HTTP client would choke on."""
+    if len(value) > 2048 or not value.isprintable() or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.fragment
 
 
 def _bare_id(value: str, *, what: str) -> str:
@@ -42,7 +56,7 @@ class FhirAuthorization(_Lenient):
     # SecretStr keeps the token out of every repr, log line and error message.
     access_token: SecretStr = Field(min_length=1)
     token_type: Literal["Bearer"]
-    expires_in: int | None = None
+    expires_in: StrictInt | None = None  # a JSON number of seconds: not a string, not true
     scope: str | None = None
     subject: str | None = None
     patient: str | None = None
@@ -84,7 +98,8 @@ class _DraftOrdersContext(PatientViewContext):
             raise ValueError("entry must be an array")
         for index, entry in enumerate(entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            if not isinstance(kind, str) or not RESOURCE_TYPE.match(kind):
                 raise ValueError(f"entry[{index}] has no resource with a resourceType")
             if not isinstance(resource.get("id"), str) or not FHIR_ID.match(resource["id"]):
                 raise ValueError(f"entry[{index}].resource has no valid id, so it cannot be selected or replaced")
@@ -148,9 +163,11 @@ class HookRequest(_Lenient):
     @field_validator("fhirServer")
     @classmethod
     def _server(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        if value is None:
+            return None
+        if not _is_http_url(value):
             raise ValueError("must be an absolute http(s) URL")
-        return None if value is None else value.rstrip("/")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _authorization_needs_server(self) -> "HookRequest":

@@ -1,8 +1,9 @@
 """Node results -> CDS Hooks cards, as the response's JSON.
 
 Wording comes from the node's template in `cards/`; the seed citation, source and topic from
-`nodes.toml`. Uuids are uuid5 over (hookInstance, node id, suggestion key), so a retried hook call gets
-the same uuids and feedback ties back to the node.
+`nodes.toml`. Card and suggestion uuids come from `card_ids.py` (signed, deterministic per hookInstance,
+node and suggestion key, so a retried hook call gets the same uuids and feedback ties back to the node);
+suggested resources' ids are uuid5 over the same parts.
 
 Cards are built as plain JSON, not through the pydantic models of `cds_service.protocol.response`: the
 service builds them from fixed shapes, so the models are the tested contract instead (every card of every
@@ -12,9 +13,10 @@ scenario and fixture is validated against them in `tests/test_render_cards.py`),
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.card_ids import CardIds, default_card_ids
 from cds_service.facts.model import Facts
 from cds_service.guideline.nodes import NodeSpec, pathway_spec
 from cds_service.pathway.result import NodeResult
@@ -36,6 +38,8 @@ class RenderContext:
     base_url: str
     service_id: str
     hook_instance: str
+    # Makes the card and suggestion uuids (the app passes its own, keyed by its settings).
+    card_ids: CardIds = field(default_factory=default_card_ids)
 
 
 def stable_uuid(*parts: str) -> str:
@@ -86,19 +90,22 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> JSO
     detail = separate_blocks(template.detail.render(variables))
     base = context.base_url.rstrip("/")
     key = (context.hook_instance, result.node_id)
+    card_uuid = context.card_ids.card(service_id=context.service_id, node_id=result.node_id,
+                                      hook_instance=context.hook_instance)
     suggestions = []
     for proposed in result.suggestions:
         actions = [
             build_action(action, facts=facts, resource_id=stable_uuid(*key, proposed.key, str(i)))
             for i, action in enumerate(proposed.actions)
         ]
-        suggestion: JSON = {"label": record_text(proposed.label), "uuid": stable_uuid(*key, proposed.key)}
+        suggestion_uuid = context.card_ids.suggestion(card_uuid=card_uuid, key=proposed.key)
+        suggestion: JSON = {"label": record_text(proposed.label), "uuid": suggestion_uuid}
         if proposed.is_recommended is not None:
             suggestion["isRecommended"] = proposed.is_recommended
         suggestion["actions"] = actions  # never empty: ProposedSuggestion refuses a suggestion without actions
         suggestions.append(suggestion)
     card: JSON = {
-        "uuid": stable_uuid(*key),
+        "uuid": card_uuid,
         "summary": _summary(summary),
         "detail": detail,
         "indicator": result.indicator,

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from cds_service.guideline.nodes import pathway_spec
+from cds_service.protocol.feedback import with_override_displays
 from cds_service.protocol.parse import parse_feedback, parse_json
 from cds_service.ops.metrics import observe_feedback
 from cds_service.routes.security import require_caller
@@ -20,6 +22,9 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
     if service_by_id(service_id) is None:
         raise HTTPException(404, f"no CDS service with id '{service_id}'; GET /cds-services lists them")
     entries = parse_feedback(parse_json(await request.body()))
+    # An override reason from our own CodeSystem sent as system and code only gets its display from it.
+    system = f"{request.app.state.settings.public_base_url}/override-reason"
+    entries = with_override_displays(entries, system=system, displays=pathway_spec().override_reasons)
     # 200 only once the store has committed the whole batch (or found it already stored: repeats are kept once).
     new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
     await run_in_threadpool(observe_feedback, request.app.state.store.engine, entries.feedback)  # /metrics

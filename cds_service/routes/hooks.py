@@ -28,7 +28,8 @@ async def call_service(service_id: str, request: Request) -> dict[str, Any]:
         public_base_url=state.settings.public_base_url,
         fhir_client=state.fhir_client,
         pathway=state.pathway,
-        recorder=state.store,
+        recorder=state.card_recorder,
+        card_ids=state.card_ids,
         snooze=state.snooze,
     )
     # Gathering blocks on the FHIR server (requests): run it off the event loop.

@@ -19,7 +19,8 @@ def require_caller(request: Request) -> None:
     # `aud` must be the exact URL called, as the client knows it: the public base URL plus the path.
     url = settings.public_base_url + request.url.path
     try:
-        request.app.state.authenticator.verify(url=url, authorization=request.headers.get("authorization"))
+        # Every Authorization header, not the first: two of them are refused, not resolved.
+        request.app.state.authenticator.verify(url=url, authorization=request.headers.getlist("authorization"))
     except Unauthorized as exc:
         log.warning("401 on %s %s: %s", request.method, request.url.path, exc.reason)
         observe_auth_failure(exc.reason)

@@ -12,7 +12,18 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "CardEvidence", "CardSuggestion", "FeedbackRecord", "IssuedCard", "SeenJti", "Snooze", "SnoozedCard"]
+__all__ = [
+    "SOURCE_FEEDBACK",
+    "SOURCE_HOOK_CALL",
+    "Base",
+    "CardEvidence",
+    "CardSuggestion",
+    "FeedbackRecord",
+    "IssuedCard",
+    "SeenJti",
+    "Snooze",
+    "SnoozedCard",
+]
 
 # Stable constraint names, so later migrations can refer to them on every backend.
 NAMING = {
@@ -22,6 +33,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+SOURCE_HOOK_CALL = "hook-call"
+SOURCE_FEEDBACK = "feedback"
 UUID_CHARS = 128  # card and suggestion uuids are ours (36 chars); feedback may quote anything, so allow more
 ID_CHARS = 128
 
@@ -41,6 +54,10 @@ class IssuedCard(Base):
     # HMAC-SHA256(CDS_PATIENT_HASH_KEY, patient id), hex: never the id itself.
     patient_hash: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # `hook-call`: recorded when issued. `feedback`: first known from its signed uuid when feedback came
+    # (issued while the store was down, or before its record was written): hook_instance and patient_hash
+    # are then '' and issued_at is when that feedback arrived, until the issued-card record fills them in.
+    source: Mapped[str] = mapped_column(String(16), server_default=SOURCE_HOOK_CALL)
 
 
 class CardSuggestion(Base):
