@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.fhir_client.close()
+        await app.state.fhir_client.aclose()
         app.state.store.close()
 
     app = FastAPI(
