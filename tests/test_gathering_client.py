@@ -188,3 +188,33 @@ def test_a_failing_observer_does_not_fail_the_call():
     finally:
         client.close()
     assert isinstance(results["k"], FetchResult)
+
+
+@pytest.fixture
+def no_proxy_settings(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_requests_go_through_the_proxy_the_environment_names(no_proxy_settings):
+    """Hospitals reach their FHIR servers through HTTP(S)_PROXY; the client honours it (and NO_PROXY)."""
+    with stub_fhir_server() as proxy:
+        no_proxy_settings.setenv("HTTP_PROXY", proxy.base_url.removesuffix("/fhir"))
+        client = FhirClient(connect_timeout=5, read_timeout=5)
+        try:
+            results = asyncio.run(client.fetch_all("http://fhir.hospital.invalid/fhir", {"k": "Condition?patient=p"}))
+        finally:
+            client.close()
+        assert isinstance(results["k"], FetchResult)
+        assert proxy.seen[0]["path"] == "http://fhir.hospital.invalid/fhir/Condition?patient=p"
+
+        no_proxy_settings.setenv("NO_PROXY", "hospital.invalid")
+        client = FhirClient(connect_timeout=5, read_timeout=5)
+        try:
+            results = asyncio.run(client.fetch_all("http://fhir.hospital.invalid/fhir", {"k": "Condition?patient=p"}))
+        finally:
+            client.close()
+        assert isinstance(results["k"], FetchFailed)  # straight to a host that does not exist
+        assert len(proxy.seen) == 1

@@ -61,15 +61,14 @@ def resource_label(resource: JSON) -> str | None:
 
 
 def too_deep(value: Any, limit: int = limits.MAX_RESOURCE_DEPTH) -> bool:
-    """Whether `value` nests objects and arrays more than `limit` levels deep (no recursion: any depth is safe)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
+    """Whether `value` nests objects and arrays more than `limit` levels deep. Recursion stops at `limit`,
+    so it is safe on any input; exact types, because this runs on every resource of every call."""
+    if limit <= 0:
+        return True
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if (kind is dict or kind is list) and too_deep(child, limit - 1):
             return True
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, (dict, list)):
-                stack.append((child, depth + 1))
     return False
 
 
