@@ -129,6 +129,7 @@ class RecordBuilder:
     def __init__(self, patient_id: str, fhir_server: str | None = None) -> None:
         self._patient_id = patient_id
         self._fhir_server = fhir_server
+        self._own_reference = f"Patient/{patient_id}"  # how almost every resource says it
         self._record = RawRecord()
         self._seen: set[str] = set()
         self._patient_read: JSON | None = None
@@ -199,7 +200,10 @@ class RecordBuilder:
         element = patient_element(resource_type)
         if element is None:
             return True  # nobody's data (a Practitioner, a Medication): nothing to check
-        return belongs_to_patient(resource.get(element), self._patient_id, self._fhir_server)
+        reference = resource.get(element)
+        if type(reference) is dict and reference.get("reference") == self._own_reference and "type" not in reference:
+            return True  # the common spelling, without the general parse (this runs on every resource)
+        return belongs_to_patient(reference, self._patient_id, self._fhir_server)
 
     def _add_patient(self, where: str, patient: JSON, *, patient_read: bool) -> None:
         if patient.get("id") != self._patient_id:
