@@ -4,6 +4,7 @@ a healthy FHIR server, and calls dropped (their FHIR requests closed) when their
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import socket
@@ -114,16 +115,23 @@ def _wait_for(condition: Any, seconds: float = 3.0) -> bool:
     return True
 
 
+def _read_fails_searches_hang(path: str, base: str) -> Answer:
+    # A key that has failed already when the client leaves: its error must not be logged as never retrieved.
+    return Answer(status=500, body="") if "/Patient/" in path else Answer(delay=NEVER)
+
+
 def test_a_call_whose_client_left_is_dropped_and_its_fhir_requests_closed(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     app = _app(tmp_path, call_deadline_seconds=30.0)
-    with stub_fhir_server(lambda path, base: Answer(delay=NEVER)) as fhir, served_app(app) as url:
+    with stub_fhir_server(_read_fails_searches_hang) as fhir, served_app(app) as url:
         body = json.dumps(_body("pt-gone", fhir.base_url)).encode()
         _send_and_leave(url, _request_bytes(body), lambda: len(fhir.seen) == len(KEYS))
         assert len(fhir.seen) == len(KEYS)
         # Within moments, not at the 30 s deadline: the service closed every FHIR request of the call.
-        assert _wait_for(lambda: fhir.abandoned == len(KEYS)), f"{fhir.abandoned} of {len(KEYS)} closed"
+        hanging = len(KEYS) - 1
+        assert _wait_for(lambda: fhir.abandoned == hanging), f"{fhir.abandoned} of {hanging} closed"
         assert _wait_for(lambda: any("closed the connection" in r.getMessage() for r in caplog.records))
+        gc.collect()  # a task dropped with an unretrieved error is reported when it is collected
     dropped = [r for r in caplog.records if "closed the connection" in r.getMessage()]
     assert len(dropped) == 1 and dropped[0].levelno == logging.INFO and dropped[0].exc_info is None
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -179,6 +179,10 @@ class FhirClient:
             key: asyncio.create_task(self._fetch(call, base_url, key, target, continued))
             for key, target, continued in jobs
         }
+        for task in tasks.values():
+            # Marked retrieved when done: asyncio may log a failure no one awaited (the caller was cancelled,
+            # or the grace below ran out) as "Task exception was never retrieved", with its traceback.
+            task.add_done_callback(_retrieve)
         pending: set[asyncio.Task[FetchResult]] = set()
         try:
             _, pending = await asyncio.wait(tasks.values(), timeout=None if deadline is None else deadline.remaining())
@@ -312,6 +316,11 @@ class FhirClient:
         with self._lock:
             self._closed = True
             self._loop, self._client = None, None
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _transport(proxy: str | None = None) -> httpx.AsyncHTTPTransport:

@@ -55,6 +55,8 @@ async def _while_connected(request: Request, work: Coroutine[Any, Any, dict[str,
     """Runs `work`, cancelling it (its FHIR requests included) as soon as the client disconnects."""
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(request))
+    for future in (task, watcher):
+        future.add_done_callback(_retrieve)  # what no one awaits is not logged as "never retrieved"
     try:
         await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
     except BaseException:  # this route was cancelled itself (server shutdown): so is the call
@@ -73,3 +75,8 @@ async def _disconnected(request: Request) -> None:
     """Returns when the server reports the client gone (the body was read already: nothing else arrives)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
