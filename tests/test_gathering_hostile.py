@@ -22,6 +22,7 @@ from cds_service.gathering.gather import gather
 from cds_service.gathering.records import RawRecord
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.services import prefetch_templates
+from tests.support.gathering_data import nested_extensions
 from tests.support.gathering_stub_server import NEVER, Answer, stub_fhir_server
 
 PATIENT_ID = "pt-hostile-31"
@@ -227,13 +228,6 @@ def test_json_nested_too_deep_to_parse_fails_the_key_not_the_service(client):
     with stub_fhir_server(_patient_then(Answer(body=b"[" * 5000 + b"]" * 5000))) as stub:
         missing = _missing(_body(stub.base_url), client, deadline=30)
     assert set(missing.values()) == {"FHIR server answered JSON nested too deeply to read"}
-
-
-def nested_extensions(levels: int) -> list[dict[str, Any]]:
-    extension: dict[str, Any] = {"url": "http://example.org/leaf", "valueString": "x"}
-    for _ in range(levels):
-        extension = {"url": "http://example.org/node", "extension": [extension]}
-    return [extension]
 
 
 def test_a_resource_nested_too_deep_is_a_data_issue(client):
