@@ -2,7 +2,7 @@
 
 Validation with the R4B models costs far more than reading JSON (~0.2 ms a resource), and a prefetch can
 hold hundreds of resources the pathway never reads, so selection comes first: right resourceType, not
-entered-in-error, this patient's, recognised by a value set (code or text), and for labs only the results
+entered-in-error, recognised by a value set (code or text), and for labs only the results
 that could be the latest of their test.
 """
 
