@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.fhir_client.close()
+        await app.state.fhir_client.aclose()
         app.state.snooze.store.close()  # its queued writes first, on the store's engine
         app.state.card_recorder.close()  # writes the issued cards still queued
         app.state.store.close()

@@ -1,6 +1,9 @@
 """One hook call, step by step: protocol -> data gathering -> facts -> pathway rules -> cards -> response.
 
-Each step is its own module and is called here, in order; no step calls back into an earlier one.
+Each step is its own module and is called here, in order; no step calls back into an earlier one. The call
+is async for its one wait, the FHIR server (bounded by the call's deadline); the CPU steps run inline (a
+call with everything in prefetch never leaves the event loop); the issued cards are queued for the store's
+writer.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from typing import Any, Protocol
 from cds_service.card_ids import CardIds, default_card_ids
 from cds_service.facts.extract import build_facts
 from cds_service.facts.parse import to_clinical_data
+from cds_service.gathering.deadline import Deadline
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
 from cds_service.gathering.local_codes import recognise_local_codes
+from cds_service.gathering.limits import MAX_LISTED_ISSUES
+from cds_service.gathering.records import DataIssue
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
 from cds_service.pathway.local import apply_node_settings
@@ -23,14 +29,23 @@ from cds_service.protocol.parse import parse_hook_request
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.render.local import localize_cards
 from cds_service.services import CdsService
+from cds_service.settings import DEFAULT_CALL_DEADLINE_SECONDS
 from cds_service.snooze import SnoozeGate
 
-__all__ = ["DATA_ISSUES_EXTENSION", "CardRecorder", "Invocation", "invoke"]
+__all__ = [
+    "DATA_ISSUES_EXTENSION",
+    "DATA_ISSUES_NOT_LISTED_EXTENSION",
+    "CardRecorder",
+    "Invocation",
+    "invoke",
+]
 
 log = logging.getLogger("cds_service.invocation")
 
 # Globally unique extension key (spec §7) under which the response lists input it could not use.
 DATA_ISSUES_EXTENSION = "org.foot-calcification-cds.data-issues"
+# How many more issues there were than the extension above lists (present only when some were not listed).
+DATA_ISSUES_NOT_LISTED_EXTENSION = "org.foot-calcification-cds.data-issues-not-listed"
 
 
 class CardRecorder(Protocol):
@@ -50,11 +65,14 @@ class Invocation:
     card_ids: CardIds = field(default_factory=default_card_ids)
     # Snooze after an override (reads and writes the store); None: no snoozing (offline tools, tests).
     snooze: SnoozeGate | None = None
+    # Every FHIR request, page and byte of the call fits in this many seconds from the start of `invoke`.
+    deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
 
 
-def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
+async def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
+    deadline = Deadline.after(call.deadline_seconds)
     request, context = parse_hook_request(body, call.service.hook)
-    raw = recognise_local_codes(gather(request, context, call.fhir_client), call.pathway)
+    raw = recognise_local_codes(await gather(request, context, call.fhir_client, deadline=deadline), call.pathway)
     data = to_clinical_data(raw, context.patientId)
     facts = build_facts(data, hook=call.service.hook, today=today or date.today(), config=call.pathway)
     results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
@@ -69,16 +87,31 @@ def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[st
     cards = localize_cards(cards, call.pathway, call.public_base_url)
     # The cards are JSON already (render builds them; protocol.response is their tested contract).
     response: dict[str, Any] = {"cards": cards}
-    if data.issues:
-        # Resource ids and the problem only; the log line carries no patient identifier either.
-        log.warning("%d input resource(s) left out of the evaluation: %s", len(data.issues),
-                    "; ".join(f"{i.where}: {i.problem}" for i in data.issues[:10]))
-        response["extension"] = {DATA_ISSUES_EXTENSION: [issue.to_json() for issue in data.issues]}
+    extension = _data_issues(data.issues, raw.issues_not_listed)
+    if extension is not None:
+        response["extension"] = extension
     if cards:
         try:
+            # The app's recorder (store/writer.py) only queues the rows: the write happens behind the answer.
             call.recorder.record_issued_cards(
                 service_id=call.service.id, hook_instance=request.hookInstance, patient_id=context.patientId, cards=cards
             )
         except Exception as exc:  # noqa: BLE001 - the clinician gets the cards even when the store is down
-            log.error("issued cards not recorded (%s); feedback on them will be refused", type(exc).__name__)
+            # Feedback on them is still accepted: card ids are signed (card_ids.py).
+            log.error("issued cards not recorded (%s)", type(exc).__name__)
     return response
+
+
+def _data_issues(issues: tuple[DataIssue, ...], not_listed_before: int) -> dict[str, Any] | None:
+    """The response extension: the first `MAX_LISTED_ISSUES` issues and how many more there were."""
+    not_listed = not_listed_before + max(0, len(issues) - MAX_LISTED_ISSUES)
+    if not issues and not not_listed:
+        return None
+    listed = issues[:MAX_LISTED_ISSUES]
+    # Resource ids and the problem only; the log line carries no patient identifier either.
+    log.warning("%d input resource(s) left out of the evaluation: %s", len(listed) + not_listed,
+                "; ".join(f"{i.where}: {i.problem}" for i in listed[:10]))
+    extension: dict[str, Any] = {DATA_ISSUES_EXTENSION: [issue.to_json() for issue in listed]}
+    if not_listed:
+        extension[DATA_ISSUES_NOT_LISTED_EXTENSION] = not_listed
+    return extension

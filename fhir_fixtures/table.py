@@ -7,6 +7,7 @@ running the real service (`cds_service.invocation.invoke`) on the fixture reques
 from __future__ import annotations
 
 import argparse
+import asyncio
 import inspect
 from datetime import date
 from typing import Any
@@ -37,7 +38,7 @@ def cards_for(patient: str, hook: str, today: date) -> list[JSON]:
     client = FhirClient()
     try:
         call = Invocation(service, BASE_URL, client, load_pathway_config(), _NoRecorder())
-        return invoke(call, build_request(patient, hook, today), today=today)["cards"]
+        return asyncio.run(invoke(call, build_request(patient, hook, today), today=today))["cards"]
     finally:
         client.close()
 

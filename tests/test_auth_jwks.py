@@ -5,9 +5,12 @@ The key server is a local http.server on 127.0.0.1 that counts its requests.
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
@@ -140,3 +143,58 @@ def test_failed_refetch_keeps_the_old_keys() -> None:
     assert cache.key("u", "a") == {"kid": "a"}
     clock.now += 200
     assert cache.key("u", "a") == {"kid": "a"} and len(fetches) == 2
+
+
+# --- a hostile key server: the fetch timeout bounds the whole download, and any failure is a bare 401 -------
+
+JWKS_TIMEOUT = 1.0
+MARGIN = 0.5
+
+
+def _key_server_answer(**answer: Any) -> Any:
+    from tests.support.gathering_stub_server import Answer
+
+    body = {"keys": [es384_key().public_jwk()]}
+    return lambda path, base: Answer(body=body, content_type="application/json", **answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"trickle": 0.5},  # one byte every half second: no single read ever times out
+        {"delay": 3.0},  # the first byte after 3 s
+        {"delay": 3600.0},  # never
+        {"status": 500},
+        {"status": 302},
+        {"body": "<html>maintenance</html>"},
+        {"body": b"\xff\xfe not utf-8"},
+        {"body": {"keys": "not a list"}},
+        {"body": "x" * 300_000},  # over the size limit
+    ],
+    ids=["trickle", "slow-first-byte", "never", "500", "redirect", "html", "bad-bytes", "no-keys", "too-large"],
+)
+def test_a_failing_key_server_gives_a_bare_401_within_the_bound(
+    tmp_path: Path, answer: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.support.gathering_stub_server import stub_fhir_server
+
+    caplog.set_level(logging.WARNING, logger="cds_service.auth")
+    with stub_fhir_server(_key_server_answer(**answer)) as key_server:
+        url = key_server.base_url + "/.well-known/jwks.json"
+        with make_client(tmp_path, {"jwks_url": url}, jwks_fetch_timeout_seconds=JWKS_TIMEOUT) as client:
+            started = time.monotonic()
+            response = client.get(DISCOVERY, headers={"Authorization": f"Bearer {mint(es384_key(), claims(DISCOVERY))}"})
+            elapsed = time.monotonic() - started
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert elapsed < JWKS_TIMEOUT + MARGIN, f"the call took {elapsed:.2f} s"
+    assert any("could not fetch the JWK Set" in record.getMessage() for record in caplog.records)
+
+
+def test_a_slow_key_server_within_the_bound_is_fine(tmp_path: Path) -> None:
+    from tests.support.gathering_stub_server import stub_fhir_server
+
+    with stub_fhir_server(_key_server_answer(delay=0.2)) as key_server:
+        url = key_server.base_url + "/.well-known/jwks.json"
+        with make_client(tmp_path, {"jwks_url": url}, jwks_fetch_timeout_seconds=JWKS_TIMEOUT) as client:
+            assert status(client, mint(es384_key(), claims(DISCOVERY))) == 200

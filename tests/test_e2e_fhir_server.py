@@ -11,12 +11,12 @@ import requests
 
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
-from cds_service.invocation import Invocation, invoke
+from cds_service.invocation import Invocation
 from fhir_fixtures.catalog import PATIENTS
 from fhir_fixtures.hook_requests import build_request
 from fhir_fixtures.load import load
 from tests.support.e2e_checks import check_response
-from tests.support.e2e_run import BASE_URL, CASES, SERVICE_BY_HOOK, RecordedCards
+from tests.support.e2e_run import BASE_URL, CASES, SERVICE_BY_HOOK, RecordedCards, run_invoke
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.fhir_server
@@ -51,7 +51,7 @@ def test_cards_from_the_fhir_server_match_the_spec(
     if prefetch == "half":
         body["prefetch"] = {key: value for index, (key, value) in enumerate(body["prefetch"].items()) if index % 2}
     call = Invocation(SERVICE_BY_HOOK[hook], BASE_URL, client, load_pathway_config(), RecordedCards())
-    response = invoke(call, body, today=TODAY)
+    response = run_invoke(call, body, today=TODAY)
     # The same request with prefetch lists what the patient's data holds, for the reference checks.
     problems = check_response(patient, hook, build_request(patient, hook, TODAY), response, TODAY)
     assert not problems, "\n".join(problems)

@@ -55,14 +55,14 @@ def test_together_the_fixtures_fire_every_node_on_every_hook_it_has() -> None:
 def test_a_quiet_answer_records_nothing_and_a_card_is_recorded() -> None:
     from cds_service.gathering.fhir_client import FhirClient
     from cds_service.guideline.config import load_pathway_config
-    from cds_service.invocation import Invocation, invoke
+    from cds_service.invocation import Invocation
     from fhir_fixtures.hook_requests import build_request
-    from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, RecordedCards
+    from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, RecordedCards, run_invoke
 
     for patient, expect_cards in (("fc-outside", False), ("fc-tendinitis-no-xr", True)):
         recorder = RecordedCards()
         call = Invocation(SERVICE_BY_HOOK["patient-view"], BASE_URL, FhirClient(), load_pathway_config(), recorder)
-        response = invoke(call, build_request(patient, "patient-view", TODAY), today=TODAY)
+        response = run_invoke(call, build_request(patient, "patient-view", TODAY), today=TODAY)
         assert bool(recorder.calls) is expect_cards, (patient, node_ids(response))
 
 

@@ -73,14 +73,6 @@ def test_a_data_issue_never_shows_the_patient_id() -> None:
     assert data.draft_orders == ()
 
 
-def test_another_patients_resource_is_left_out_with_an_issue() -> None:
-    data = clinical_data(condition("other", (ICD10CM, "M65.271"), subject="someone-else"))
-    assert data.conditions == ()
-    (issue,) = data.issues
-    assert issue.resource == "Condition/other" and "another patient" in issue.problem
-    assert "someone-else" not in issue.problem
-
-
 def test_only_the_latest_lab_candidates_are_validated() -> None:
     results = [
         observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 40)

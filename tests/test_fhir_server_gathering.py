@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -58,7 +59,7 @@ def _request(server: FhirTestServer, patient_id: str, prefetch: dict[str, Any] |
 
 def _gather(body: dict[str, Any], client: FhirClient):
     request, context = parse_hook_request(body, body["hook"])
-    return gather(request, context, client)
+    return asyncio.run(gather(request, context, client))
 
 
 def _ids(record, resource_type: str) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -39,8 +40,8 @@ class FakeClient:
         self.calls: list[tuple[str, dict[str, str], str | None]] = []
         self.continued: dict[str, str] = {}
 
-    def fetch_all(self, base_url: str, queries: dict[str, str], *, access_token: str | None = None,
-                  continuations: dict[str, str] | None = None):
+    async def fetch_all(self, base_url: str, queries: dict[str, str], *, access_token: str | None = None,
+                        continuations: dict[str, str] | None = None, deadline: Any = None):
         self.calls.append((base_url, dict(queries), access_token))
         self.continued.update(continuations or {})
         results: dict[str, Any] = {}
@@ -90,7 +91,7 @@ def body(prefetch: dict[str, Any] | None, *, hook: str = "patient-view", server:
 
 def run(request_body: dict[str, Any], client: FakeClient):
     request, context = parse_hook_request(request_body, request_body["hook"])
-    return gather(request, context, client)  # type: ignore[arg-type]
+    return asyncio.run(gather(request, context, client))  # type: ignore[arg-type]
 
 
 def full_prefetch() -> dict[str, Any]:
@@ -297,7 +298,8 @@ def test_resources_are_grouped_and_deduplicated_by_type_and_id():
     prefetch = full_prefetch()
     prefetch[SEARCH_KEYS[0]] = searchset(shared, condition("c-a"))
     del prefetch[SEARCH_KEYS[1]]
-    observation = {"resourceType": "Observation", "id": "c-shared", "status": "final", "code": {"text": "x"}}
+    observation = {"resourceType": "Observation", "id": "c-shared", "status": "final", "code": {"text": "x"},
+                   "subject": {"reference": f"Patient/{PATIENT_ID}"}}
     client = FakeClient({SEARCH_KEYS[1]: searchset(copy.deepcopy(shared), observation)})
     record = run(body(prefetch), client)
     assert [c["id"] for c in record.of_type("Condition")] == ["c-shared", "c-a"]
@@ -306,7 +308,8 @@ def test_resources_are_grouped_and_deduplicated_by_type_and_id():
 
 def test_outcome_entries_are_skipped_and_include_entries_kept():
     bundle = searchset(condition("c1"), outcome_entries=1)
-    bundle["entry"].append({"resource": {"resourceType": "Encounter", "id": "e1"}, "search": {"mode": "include"}})
+    encounter = {"resourceType": "Encounter", "id": "e1", "subject": {"reference": f"Patient/{PATIENT_ID}"}}
+    bundle["entry"].append({"resource": encounter, "search": {"mode": "include"}})
     prefetch = full_prefetch()
     prefetch[SEARCH_KEYS[0]] = bundle
     record = run(body(prefetch), FakeClient())
@@ -316,7 +319,7 @@ def test_outcome_entries_are_skipped_and_include_entries_kept():
 
 def test_wrong_type_for_key_is_kept_by_type():
     prefetch = full_prefetch()
-    prefetch[SEARCH_KEYS[0]] = searchset({"resourceType": "MedicationRequest", "id": "m1"})
+    prefetch[SEARCH_KEYS[0]] = searchset({"resourceType": "MedicationRequest", "id": "m1", "subject": {"reference": f"Patient/{PATIENT_ID}"}})
     record = run(body(prefetch), FakeClient())
     assert [m["id"] for m in record.of_type("MedicationRequest")] == ["m1"]
 
@@ -360,15 +363,17 @@ def test_a_paged_prefetch_bundle_without_fhir_server_is_412():
     assert raised.value.extra["missing"] == {SEARCH_KEYS[0]: NO_FHIR_SERVER_FOR_PAGES}
 
 
-def test_patient_read_as_a_bundle_and_another_patient_left_out():
+def test_patient_read_as_a_bundle_and_another_patient_fails_the_call():
     prefetch = full_prefetch()
     prefetch["patient"] = searchset({"resourceType": "Patient", "id": PATIENT_ID})
     assert run(body(prefetch), FakeClient()).patient == {"resourceType": "Patient", "id": PATIENT_ID}
-    prefetch["patient"] = {"resourceType": "Patient", "id": "someone-else"}
-    record = run(body(prefetch), FakeClient())
-    assert record.patient is None
-    assert [issue.where for issue in record.issues] == ["prefetch.patient"]
-    assert "someone-else" not in str(record.issues[0].to_json())
+    for other in ({"resourceType": "Patient", "id": "someone-else"}, searchset({"resourceType": "Patient", "id": "x"})):
+        prefetch["patient"] = other
+        with pytest.raises(DataUnavailable) as raised:
+            run(body(prefetch), FakeClient())
+        assert raised.value.extra["missing"] == {
+            "patient": "prefetch value: the Patient read answered another patient than context.patientId"}
+        assert "someone-else" not in str(raised.value.body())
 
 
 def test_patient_from_an_include_is_used_when_the_read_has_none():
@@ -407,6 +412,6 @@ def test_order_sign_selects_every_draft():
 
 def test_token_is_not_in_the_record_or_the_request_repr():
     request, context = parse_hook_request(body(None), "patient-view")
-    record = gather(request, context, FakeClient())  # type: ignore[arg-type]
+    record = asyncio.run(gather(request, context, FakeClient()))  # type: ignore[arg-type]
     assert TOKEN not in repr(request) and TOKEN not in str(request.model_dump())
     assert TOKEN not in repr(record)

@@ -141,8 +141,9 @@ def test_radiograph_replacing_a_draft_keeps_the_drafts_indication():
     from fhir_fixtures import build_request  # the fixture whose only reason to be in the pathway is the order
     from datetime import date as _date
 
-    from cds_service.invocation import Invocation, invoke
+    from cds_service.invocation import Invocation
     from cds_service.gathering.fhir_client import FhirClient
+    from tests.support.e2e_run import run_invoke
     from cds_service.guideline.config import load_pathway_config
     from cds_service.services import service_by_id
 
@@ -156,7 +157,7 @@ def test_radiograph_replacing_a_draft_keeps_the_drafts_indication():
         e["resource"]["id"]: e["resource"] for e in body["context"]["draftOrders"]["entry"]
     }
     call = Invocation(service_by_id("foot-calcification-order-sign"), "http://x", FhirClient(), load_pathway_config(None), _Recorder())
-    (card,) = [c for c in invoke(call, body, today=today)["cards"] if c["source"]["topic"]["code"] == "initial-radiograph"]
+    (card,) = [c for c in run_invoke(call, body, today=today)["cards"] if c["source"]["topic"]["code"] == "initial-radiograph"]
     replace = next(s for s in card["suggestions"] if s["isRecommended"])
     deleted = [a["resourceId"].split("/")[1] for a in replace["actions"] if a["type"] == "delete"]
     created = next(a["resource"] for a in replace["actions"] if a["type"] == "create")
@@ -170,8 +171,9 @@ def test_conservative_care_says_when_physiotherapy_is_already_ordered():
     from fhir_fixtures import build_request
     from cds_service.gathering.fhir_client import FhirClient
     from cds_service.guideline.config import load_pathway_config
-    from cds_service.invocation import Invocation, invoke
+    from cds_service.invocation import Invocation
     from cds_service.services import service_by_id
+    from tests.support.e2e_run import run_invoke
 
     class _Recorder:
         def record_issued_cards(self, **_: object) -> None:
@@ -180,10 +182,10 @@ def test_conservative_care_says_when_physiotherapy_is_already_ordered():
     today = _date(2026, 11, 21)
     call = Invocation(service_by_id("foot-calcification-patient-view"), "http://x", FhirClient(),
                       load_pathway_config(None), _Recorder())
-    cards = {c["source"]["topic"]["code"]: c for c in invoke(call, build_request("fc-all-done", "patient-view", today), today=today)["cards"]}
+    cards = {c["source"]["topic"]["code"]: c for c in run_invoke(call, build_request("fc-all-done", "patient-view", today), today=today)["cards"]}
     assert "already ordered" in cards["conservative-care"]["detail"]
     assert "suggestions" not in cards["conservative-care"]
-    cards = {c["source"]["topic"]["code"]: c for c in invoke(call, build_request("fc-tendinitis-no-xr", "patient-view", today), today=today)["cards"]}
+    cards = {c["source"]["topic"]["code"]: c for c in run_invoke(call, build_request("fc-tendinitis-no-xr", "patient-view", today), today=today)["cards"]}
     assert "already ordered" not in cards["conservative-care"]["detail"]
 
 

@@ -4,19 +4,25 @@ A token with an unknown `kid` triggers a re-fetch (the client may have rotated i
 per `min_refetch_seconds` per URL: a stream of tokens with made-up kids cannot make this service hammer
 the client's key server. A set older than `max_age_seconds` is refreshed on next use so that a removed key
 stops working; if that refresh fails the old set is kept and the failure logged.
+
+A download has `timeout` seconds in all, from connecting to its last byte: a key server that answers slowly,
+or trickles its set, holds the (unauthenticated) call no longer than that. Any failure leaves the kid
+unknown, so the token gets a bare 401, never a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+import httpx
 
 __all__ = ["JwksCache", "JwksFetchError", "MAX_JWKS_BYTES"]
 
@@ -37,13 +43,34 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+async def _download(url: str, timeout: float) -> bytes:
+    # asyncio.timeout bounds the whole download; httpx's own timeouts bound each read only.
+    async with asyncio.timeout(timeout):
+        # No redirects: a trusted URL must not send the service to one nobody configured (or to plain http).
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            async with http.stream("GET", url, headers={"Accept": "application/json"}) as response:
+                if response.status_code != 200:
+                    raise JwksFetchError(f"the key server answered {response.status_code}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise JwksFetchError(f"the JWK Set is larger than {MAX_JWKS_BYTES} bytes")
+    return bytes(body)
+
+
 def _http_get_json(url: str, timeout: float) -> Any:
-    with requests.get(url, timeout=timeout, stream=True, headers={"Accept": "application/json"}) as response:
-        response.raise_for_status()
-        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-    if len(body) > MAX_JWKS_BYTES:
-        raise JwksFetchError(f"JWK Set at {url} is larger than {MAX_JWKS_BYTES} bytes")
-    return json.loads(body)
+    """The JSON at `url`, downloaded within `timeout` seconds in all.
+
+    Token checks run in a worker thread (a sync dependency), which has no event loop: the download gets a
+    short one of its own. Called from a running loop, it runs in a thread of its own instead.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return json.loads(asyncio.run(_download(url, timeout)))
+    with ThreadPoolExecutor(1, thread_name_prefix="jwks-fetch") as runner:
+        return json.loads(runner.submit(asyncio.run, _download(url, timeout)).result())
 
 
 class JwksCache:
@@ -92,11 +119,18 @@ class JwksCache:
             keys = document.get("keys") if isinstance(document, dict) else None
             if not isinstance(keys, list):
                 raise JwksFetchError("not a JWK Set (no 'keys' array)")
-        except (requests.RequestException, ValueError, JwksFetchError) as exc:
-            # A requests error's text can be long (and quote headers); its type says enough.
-            problem = type(exc).__name__ if isinstance(exc, requests.RequestException) else str(exc)
-            log.warning("could not fetch the JWK Set at %s: %s", url, problem)
+        except Exception as exc:  # noqa: BLE001 - whatever the key server did, the token gets a bare 401
+            log.warning("could not fetch the JWK Set at %s: %s", url, _problem(exc, self._timeout))
             return
         entry.keys = {k["kid"]: k for k in keys if isinstance(k, dict) and isinstance(k.get("kid"), str)}
         entry.fetched_at = now
         log.info("fetched the JWK Set at %s: %d key(s)", url, len(entry.keys))
+
+
+def _problem(exc: Exception, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no complete answer within {timeout:g} s"
+    if isinstance(exc, (JwksFetchError, json.JSONDecodeError)):
+        return str(exc)
+    # An HTTP library's message can be long (and quote headers); its type says enough.
+    return type(exc).__name__

@@ -13,7 +13,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from cds_service.facts.select import OTHER_PATIENT, SELECTED_TYPES, is_relevant, keep_latest_labs, skip_reason
+from cds_service.facts.select import SELECTED_TYPES, is_relevant, keep_latest_labs, skip_reason
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
 from cds_service.guideline.valuesets import load_valuesets
 
@@ -68,9 +68,6 @@ def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
         candidates = []
         for resource in raw.of_type(resource_type):
             reason = skip_reason(resource, resource_type, patient_id)
-            if reason == OTHER_PATIENT:
-                issues.append(DataIssue(f"record.{resource_type}", _label(resource), f"{reason}; left out"))
-                continue
             if reason is None and is_relevant(resource, resource_type, valuesets):
                 candidates.append(resource)
         if resource_type == "Observation":

@@ -2,7 +2,7 @@
 
 Validation with the R4B models costs far more than reading JSON (~0.2 ms a resource), and a prefetch can
 hold hundreds of resources the pathway never reads, so selection comes first: right resourceType, not
-entered-in-error, this patient's, recognised by a value set (code or text), and for labs only the results
+entered-in-error, recognised by a value set (code or text), and for labs only the results
 that could be the latest of their test.
 """
 
@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, concepts, get, status_code
+from cds_service.facts.access import codings, concept_texts, concepts, status_code
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
 from cds_service.facts.recognise import (
@@ -26,14 +26,13 @@ from cds_service.facts.recognise import (
 )
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
 
-__all__ = ["LAB_CANDIDATE_DATES", "OTHER_PATIENT", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
+__all__ = ["LAB_CANDIDATE_DATES", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
 
 JSON = dict[str, Any]
 
 SELECTED_TYPES = ("Condition", "Observation", "DiagnosticReport", "ImagingStudy", "ServiceRequest", "Procedure")
 # Results on this many distinct latest dates are kept per test: the newest may still fail validation.
 LAB_CANDIDATE_DATES = 2
-OTHER_PATIENT = "its subject is another patient"
 _DEAD_STATUSES = {"entered-in-error", "cancelled", "revoked"}
 _OBSERVATION_STATUSES = {"final", "amended", "corrected", "preliminary"}
 _REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", "partial"}
@@ -68,20 +67,13 @@ _IMAGING_CODE_SETS = (
 
 
 def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | None:
-    """Why a resource cannot count at all (None when it may): status, or another patient's data."""
+    """Why a resource cannot count at all (None when it may): its status. (Whose data it is was decided
+    in gathering: only the context patient's resources reach this step.)"""
     status = resource.get("status")
     if status in _DEAD_STATUSES:
         return f"status {status}"
     if resource_type == "Condition" and status_code(resource.get("verificationStatus")) == "entered-in-error":
         return "verificationStatus entered-in-error"
-    subject = get(resource, "subject") or get(resource, "patient")
-    reference = get(subject, "reference")
-    if (
-        isinstance(reference, str)
-        and "Patient/" in reference
-        and reference.rsplit("Patient/", 1)[1].split("/")[0] != patient_id
-    ):
-        return OTHER_PATIENT
     return None
 
 

@@ -3,7 +3,8 @@
 Prefetch values are used as given. Every key the service asks for (`services.prefetch_templates()`) that the
 client left out, or answered with an OperationOutcome or with something that is not FHIR, is fetched from
 `fhirServer`, all at once. Keys the service did not ask for are ignored: they may be another service's.
-If any key can still not be had, the call fails with `DataUnavailable` (412) naming every such key.
+If any key can still not be had, the call fails with `DataUnavailable` (412) naming every such key; the
+call's `Deadline` bounds the whole fetch.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import logging
 from dataclasses import dataclass, field
 
 from cds_service.errors import DataUnavailable
+from cds_service.gathering.deadline import Deadline
 from cds_service.gathering.fhir_client import FetchFailed, FhirClient, next_link
-from cds_service.gathering.merge import RecordBuilder
+from cds_service.gathering.merge import RecordBuilder, UnusableValue
 from cds_service.gathering.prefetch import (
     TemplateError,
     ValueKind,
@@ -44,11 +46,13 @@ class _Plan:
     missing: dict[str, str] = field(default_factory=dict)
 
 
-def gather(request: HookRequest, context: PatientViewContext, client: FhirClient) -> RawRecord:
-    builder = RecordBuilder(context.patientId)
+async def gather(
+    request: HookRequest, context: PatientViewContext, client: FhirClient, *, deadline: Deadline | None = None
+) -> RawRecord:
+    builder = RecordBuilder(context.patientId, fhir_server=request.fhirServer)
     plan = _use_prefetch(request, context, builder)
     if plan.queries or plan.continuations:
-        _fetch(request, client, plan, builder)
+        await _fetch(request, client, plan, builder, deadline)
     if plan.missing:
         raise DataUnavailable(plan.missing)
     if isinstance(context, OrderSelectContext):
@@ -76,7 +80,11 @@ def _use_prefetch(request: HookRequest, context: PatientViewContext, builder: Re
             continue
         if state.kind is ValueKind.DATA:
             assert prefetch is not None  # classify found the key in it
-            builder.add_value(f"prefetch.{key}", prefetch[key], patient_read=key in plan.patient_reads)
+            try:
+                builder.add_value(f"prefetch.{key}", prefetch[key], patient_read=key in plan.patient_reads)
+            except UnusableValue as unusable:
+                plan.missing[key] = f"prefetch value: {unusable.reason}"
+                continue
             further = next_link(prefetch[key])
             if further is not None:
                 # The client paged its answer (the spec allows it): the rest is on the FHIR server.
@@ -90,7 +98,9 @@ def _use_prefetch(request: HookRequest, context: PatientViewContext, builder: Re
     return plan
 
 
-def _fetch(request: HookRequest, client: FhirClient, plan: _Plan, builder: RecordBuilder) -> None:
+async def _fetch(
+    request: HookRequest, client: FhirClient, plan: _Plan, builder: RecordBuilder, deadline: Deadline | None
+) -> None:
     if request.fhirServer is None:
         plan.missing.update({key: NO_FHIR_SERVER for key in plan.queries})
         plan.missing.update({key: NO_FHIR_SERVER_FOR_PAGES for key in plan.continuations})
@@ -98,8 +108,8 @@ def _fetch(request: HookRequest, client: FhirClient, plan: _Plan, builder: Recor
     token = None
     if request.fhirAuthorization is not None:
         token = request.fhirAuthorization.access_token.get_secret_value()
-    results = client.fetch_all(
-        request.fhirServer, plan.queries, access_token=token, continuations=plan.continuations
+    results = await client.fetch_all(
+        request.fhirServer, plan.queries, access_token=token, continuations=plan.continuations, deadline=deadline
     )
     for key, result in results.items():
         if isinstance(result, FetchFailed):
@@ -109,4 +119,8 @@ def _fetch(request: HookRequest, client: FhirClient, plan: _Plan, builder: Recor
         first = 2 if key in plan.continuations else 1
         for number, page in enumerate(result.pages, start=first):
             where = f"fhirServer.{key}" if first == 1 and len(result.pages) == 1 else f"fhirServer.{key}.page[{number}]"
-            builder.add_value(where, page, patient_read=key in plan.patient_reads)
+            try:
+                builder.add_value(where, page, patient_read=key in plan.patient_reads)
+            except UnusableValue as unusable:
+                plan.missing[key] = f"FHIR server answer: {unusable.reason}"
+                break

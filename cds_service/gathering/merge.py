@@ -1,24 +1,53 @@
-"""Prefetch values and FHIR server answers, merged into one `RawRecord`.
+"""Prefetch values and FHIR server answers, merged into one `RawRecord` of the context patient's data.
 
 Resources are grouped by `resourceType` and de-duplicated by `Type/id` (the same Observation often comes back
 from two keys). Entries that report on the query (OperationOutcome, `search.mode = outcome`) are skipped;
-entries that are not resources at all become `DataIssue`s. Resource types a key did not ask for are kept by
-type: deciding what a rule reads is the facts step's job.
+entries that are not resources at all become `DataIssue`s (the first `MAX_LISTED_ISSUES` listed, the rest
+counted). Resource types a key did not ask for are kept by type: deciding what a rule reads is the facts
+step's job. Whose data it is, though, is decided here, once (`belongs_to_patient`).
+
+A value that cannot be used at all raises `UnusableValue`, and its key is missing (412): a Bundle of more
+than `MAX_ENTRIES_PER_KEY` entries, or a Patient read that answered another patient (the server or the
+client is mixing up patients, so nothing else it sent for this call can be trusted either).
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
+from fhir.resources.R4B import get_fhir_model_class
+
+from cds_service.gathering import limits
 from cds_service.gathering.prefetch import OUTCOME, is_outcome_entry
 from cds_service.gathering.records import DataIssue, RawRecord
 
-__all__ = ["RecordBuilder", "resource_label"]
+__all__ = [
+    "NOT_THIS_PATIENT",
+    "RecordBuilder",
+    "UnusableValue",
+    "belongs_to_patient",
+    "patient_element",
+    "resource_label",
+    "too_deep",
+]
 
 log = logging.getLogger("cds_service.gathering")
 
 JSON = dict[str, Any]
+
+NOT_THIS_PATIENT = "is not the context patient's data"
+WRONG_PATIENT_READ = "the Patient read answered another patient than context.patientId"
+
+
+class UnusableValue(Exception):
+    """A prefetch value or fetched answer that cannot be used at all. `reason` is safe for a 412 body."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def resource_label(resource: JSON) -> str | None:
@@ -26,21 +55,96 @@ def resource_label(resource: JSON) -> str | None:
     resource_type, resource_id = resource.get("resourceType"), resource.get("id")
     if not isinstance(resource_type, str) or resource_type == "Patient" or not isinstance(resource_id, str):
         return None
-    return f"{resource_type}/{resource_id}"
+    if len(resource_id) > limits.MAX_LABEL_ID_CHARS:
+        resource_id = resource_id[: limits.MAX_LABEL_ID_CHARS] + "..."
+    return f"{resource_type[: limits.MAX_LABEL_ID_CHARS]}/{resource_id}"
+
+
+def too_deep(value: Any, limit: int = limits.MAX_RESOURCE_DEPTH) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` levels deep. Recursion stops at `limit`,
+    so it is safe on any input; exact types, because this runs on every resource of every call."""
+    if limit <= 0:
+        return True
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if (kind is dict or kind is list) and too_deep(child, limit - 1):
+            return True
+    return False
+
+
+@lru_cache(maxsize=256)
+def patient_element(resource_type: str) -> str | None:
+    """The element naming whose data a resource of this type is (`subject`, else `patient`), or None for
+    types that are nobody's data (Practitioner, Organization, Medication, ...) or that R4B does not know."""
+    try:
+        fields = get_fhir_model_class(resource_type).model_fields
+    except (KeyError, ValueError):
+        return None
+    for name in ("subject", "patient"):
+        if name in fields:
+            return name
+    return None
+
+
+def belongs_to_patient(reference: Any, patient_id: str, fhir_server: str | None) -> bool:
+    """Whether a Reference points at the context patient, spelled as FHIR spells it.
+
+    Yes: `Patient/<id>`, `Patient/<id>/_history/<v>`, and the same as an absolute URL on the call's own
+    `fhirServer`. No: an identifier or display only, a `urn:uuid:` or `#contained` reference, `patient/<id>`
+    (FHIR type names are case-sensitive), a URL on another server (or any absolute URL when the call names
+    no FHIR server), a `type` other than Patient, and no reference at all.
+    """
+    if not isinstance(reference, dict):
+        return False
+    target = reference.get("reference")
+    if not isinstance(target, str):
+        return False
+    declared_type = reference.get("type")
+    if declared_type is not None and declared_type != "Patient":
+        return False
+    if "://" in target:
+        relative = _relative_to(target, fhir_server)
+        if relative is None:
+            return False
+        target = relative
+    parts = target.split("/")
+    if len(parts) == 4 and parts[2] == "_history":
+        parts = parts[:2]
+    return len(parts) == 2 and parts[0] == "Patient" and parts[1] == patient_id
+
+
+def _relative_to(url: str, fhir_server: str | None) -> str | None:
+    """`url` relative to the FHIR server's base, or None when it is on another server (or there is none)."""
+    if fhir_server is None:
+        return None
+    base, target = urlsplit(fhir_server.rstrip("/") + "/"), urlsplit(url)
+    if (target.scheme.lower(), target.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()):
+        return None
+    if target.query or target.fragment or not target.path.startswith(base.path):
+        return None
+    return target.path[len(base.path):]
 
 
 class RecordBuilder:
-    def __init__(self, patient_id: str) -> None:
+    def __init__(self, patient_id: str, fhir_server: str | None = None) -> None:
         self._patient_id = patient_id
+        self._fhir_server = fhir_server
+        self._own_reference = f"Patient/{patient_id}"  # how almost every resource says it
         self._record = RawRecord()
         self._seen: set[str] = set()
         self._patient_read: JSON | None = None
 
     def issue(self, where: str, problem: str, resource: str | None = None) -> None:
-        self._record.issues.append(DataIssue(where=where, resource=resource, problem=problem))
+        if len(self._record.issues) < limits.MAX_LISTED_ISSUES:
+            self._record.issues.append(DataIssue(where=where, resource=resource, problem=problem))
+        else:
+            self._record.issues_not_listed += 1
 
     def add_value(self, where: str, value: JSON, *, patient_read: bool = False) -> None:
-        """A resource or a Bundle (one search page, or a prefetch value), as received."""
+        """A resource or a Bundle (one search page, or a prefetch value), as received.
+
+        Raises `UnusableValue` when the whole value must not be used (its key is then missing).
+        """
         if value.get("resourceType") == "Bundle":
             # A client may answer the Patient read with a searchset holding the Patient: same handling.
             self._add_bundle(where, value, patient_read=patient_read)
@@ -52,6 +156,8 @@ class RecordBuilder:
         if not isinstance(entries, list):
             self.issue(where, "Bundle.entry is not an array; the Bundle was left out")
             return
+        if len(entries) > limits.MAX_ENTRIES_PER_KEY:
+            raise UnusableValue(f"Bundle has more than {limits.MAX_ENTRIES_PER_KEY} entries")
         for index, entry in enumerate(entries):
             at = f"{where}.entry[{index}]"
             if not isinstance(entry, dict):
@@ -72,8 +178,15 @@ class RecordBuilder:
             return
         if resource_type == OUTCOME:
             return
-        if patient_read and resource_type == "Patient":
-            self._set_patient(where, resource)
+        if too_deep(resource):
+            self.issue(where, f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out", resource_label(resource))
+            return
+        if resource_type == "Patient":
+            self._add_patient(where, resource, patient_read=patient_read)
+            return
+        if not self._is_this_patients(resource, resource_type):
+            # Never quote the reference: it may name another patient.
+            self.issue(where, f"{NOT_THIS_PATIENT}; left out", resource_label(resource))
             return
         resource_id = resource.get("id")
         if isinstance(resource_id, str):
@@ -83,18 +196,38 @@ class RecordBuilder:
             self._seen.add(key)
         self._record.resources.setdefault(resource_type, []).append(resource)
 
-    def _set_patient(self, where: str, patient: JSON) -> None:
+    def _is_this_patients(self, resource: JSON, resource_type: str) -> bool:
+        element = patient_element(resource_type)
+        if element is None:
+            return True  # nobody's data (a Practitioner, a Medication): nothing to check
+        reference = resource.get(element)
+        if type(reference) is dict and reference.get("reference") == self._own_reference and "type" not in reference:
+            return True  # the common spelling, without the general parse (this runs on every resource)
+        return belongs_to_patient(reference, self._patient_id, self._fhir_server)
+
+    def _add_patient(self, where: str, patient: JSON, *, patient_read: bool) -> None:
         if patient.get("id") != self._patient_id:
-            # Data of another patient must not drive this patient's cards.
+            if patient_read:
+                raise UnusableValue(WRONG_PATIENT_READ)
+            # Another Patient in a search (an `_include`): not this patient, so not used.
             self.issue(where, "Patient resource is not the patient of context.patientId; left out")
             return
-        self._patient_read = patient
+        if patient_read:
+            self._patient_read = patient
+        elif not any(p.get("id") == self._patient_id for p in self._record.resources.get("Patient", [])):
+            self._record.resources.setdefault("Patient", []).append(patient)
 
     def set_draft_orders(self, draft_orders: JSON | None, selections: list[str]) -> None:
         if draft_orders is not None:
-            for entry in draft_orders.get("entry", []):
+            for index, entry in enumerate(draft_orders.get("entry", [])):
                 # The protocol step checked each entry has a resource with a resourceType and an id.
-                self._record.draft_orders.append(entry["resource"])
+                draft = entry["resource"]
+                if too_deep(draft):
+                    where = f"context.draftOrders.entry[{index}]"
+                    self.issue(where, f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out",
+                               resource_label(draft))
+                    continue
+                self._record.draft_orders.append(draft)
         self._record.selections = list(selections)
 
     def build(self) -> RawRecord:

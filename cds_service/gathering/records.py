@@ -47,7 +47,10 @@ class RawRecord:
     draft_orders: list[JSON] = field(default_factory=list)
     # order-select: `Type/id` of the selected drafts; order-sign: every draft
     selections: list[str] = field(default_factory=list)
+    # The first `limits.MAX_LISTED_ISSUES` issues; the others are only counted (a hostile Bundle can hold
+    # a million broken entries, and listing each made a response fifty times the request).
     issues: list[DataIssue] = field(default_factory=list)
+    issues_not_listed: int = 0
 
     def of_type(self, resource_type: str) -> list[JSON]:
         return self.resources.get(resource_type, [])

@@ -1,7 +1,12 @@
-"""Run a fixture request through the evaluator path (`cds_service.invocation.invoke`) with a given day."""
+"""Run a fixture request through the evaluator path (`cds_service.invocation.invoke`) with a given day.
+
+`invoke` is async; `run_invoke` runs it from synchronous code. Tests call `invoke` through this module only,
+so a change of its signature touches one file.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -11,7 +16,7 @@ from cds_service.invocation import Invocation, invoke
 from cds_service.services import SERVICES
 from fhir_fixtures.hook_requests import build_request
 
-__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture", "run_request"]
+__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture", "run_invoke", "run_request"]
 
 JSON = dict[str, Any]
 
@@ -29,6 +34,11 @@ class RecordedCards:
         self.calls.append({"service_id": service_id, "hook_instance": hook_instance, "cards": len(cards)})
 
 
+def run_invoke(call: Invocation, body: Any, *, today: date | None = None) -> JSON:
+    """`invoke(call, body)` from synchronous code: one event loop for the call."""
+    return asyncio.run(invoke(call, body, today=today))
+
+
 def run_request(request: JSON, hook: str, today: date) -> JSON:
     """The response to a hook request (any body) evaluated on `today`, through the whole call path."""
     call = Invocation(
@@ -38,7 +48,7 @@ def run_request(request: JSON, hook: str, today: date) -> JSON:
         pathway=load_pathway_config(),
         recorder=RecordedCards(),
     )
-    return invoke(call, request, today=today)
+    return run_invoke(call, request, today=today)
 
 
 def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from cds_service.guideline.valuesets import prefetch_codings
 
-__all__ = ["DCM", "PatientData", "bulk_patient", "foot_patient"]
+__all__ = ["DCM", "PatientData", "bulk_patient", "foot_patient", "nested_extensions"]
 
 JSON = dict[str, Any]
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -147,3 +147,11 @@ def bulk_patient(patient_id: str = "pt-gather-bulk", *, per_type: int = 20) -> P
         data.add({"resourceType": "Procedure", "id": f"bulk-procedure-{i}", "status": "completed",
                   "subject": subject, "code": _coding(*cycle("Procedure", i))}, expected=True)
     return data
+
+
+def nested_extensions(levels: int) -> list[dict[str, Any]]:
+    """An `extension` array nesting `levels` complex extensions (two JSON levels each)."""
+    extension: dict[str, Any] = {"url": "http://example.org/leaf", "valueString": "x"}
+    for _ in range(levels):
+        extension = {"url": "http://example.org/node", "extension": [extension]}
+    return [extension]
