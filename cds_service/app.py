@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read_timeout=settings.fhir_read_timeout_seconds,
         max_pages=settings.fhir_max_pages,
         max_parallel=settings.fhir_max_parallel,
+        on_request=metrics.observe_fhir_request,  # /metrics: FHIR requests by outcome, with latency
     )
 
     install_error_handlers(app)

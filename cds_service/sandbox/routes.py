@@ -18,7 +18,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from cds_service.protocol.parse import parse_json
 from cds_service.sandbox.api import build_request, fixture_list, parse_run_input, presentable
@@ -69,16 +68,17 @@ async def run(request: Request) -> dict[str, Any]:
     service = service_for_hook(str(hook))
     assert service is not None  # build_request checked the hook
     state = request.app.state
-    result = await run_in_threadpool(
-        run_hook,
+    result = await run_hook(
         body,
         service=service,
         today=run_input.today,
         base_url=state.settings.public_base_url,
         fhir_client=state.fhir_client,
         pathway=state.pathway,
-        recorder=state.store,
+        recorder=state.card_recorder,
+        card_ids=state.card_ids,
         snooze=state.snooze,
+        deadline_seconds=state.settings.call_deadline_seconds,
     )
     return {
         "serviceId": service.id,

@@ -12,6 +12,7 @@ body the service answers. Any problem with the input is one line on stderr namin
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -159,13 +160,30 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         service_log.setLevel(level)
 
 
+async def _evaluate(body: JSON, service: Any, today: date, settings: Any, pathway: Any) -> Any:
+    from cds_service.gathering.fhir_client import FhirClient
+    from cds_service.tools.run import run_hook
+
+    client = FhirClient(
+        connect_timeout=settings.fhir_connect_timeout_seconds,
+        read_timeout=settings.fhir_read_timeout_seconds,
+        max_pages=settings.fhir_max_pages,
+        max_parallel=settings.fhir_max_parallel,
+    )
+    try:
+        return await run_hook(body, service=service, today=today, base_url=settings.public_base_url,
+                              fhir_client=client, pathway=pathway,
+                              deadline_seconds=settings.call_deadline_seconds)
+    finally:
+        await client.aclose()
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from pydantic import ValidationError
 
-    from cds_service.gathering.fhir_client import FhirClient
     from cds_service.guideline.config import PathwayConfigError, load_pathway_config
     from cds_service.settings import Settings
-    from cds_service.tools.run import run_hook, service_for_hook
+    from cds_service.tools.run import service_for_hook
 
     where, body, hook = _request(args)
     try:
@@ -176,17 +194,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     service = service_for_hook(hook)
     assert service is not None  # HOOKS are the services' hooks
     today = args.today or date.today()
-    client = FhirClient(
-        connect_timeout=settings.fhir_connect_timeout_seconds,
-        read_timeout=settings.fhir_read_timeout_seconds,
-        max_pages=settings.fhir_max_pages,
-        max_parallel=settings.fhir_max_parallel,
-    )
-    try:
-        result = run_hook(body, service=service, today=today, base_url=settings.public_base_url,
-                          fhir_client=client, pathway=pathway)
-    finally:
-        client.close()
+    result = asyncio.run(_evaluate(body, service, today, settings, pathway))
     if result.status == 412:
         reasons = sorted(set((result.body.get("missing") or {}).values())) or [str(result.body.get("message"))]
         raise _Failed(where, f"required data could not be had: {'; '.join(reasons)}")
