@@ -31,16 +31,19 @@ def store(store_database_url: str) -> Any:
     yield opened
     opened.close()
 
+JSON = dict[str, Any]
 
-def signed_card(store: Store, *, service: str = PV, node: str = NODE, hook: str = "h-1", suggestions: int = 2) -> Card:
-    """A card as the renderer issues it, with signed uuids, that the store never recorded."""
+
+def signed_card(store: Store, *, service: str = PV, node: str = NODE, hook: str = "h-1", suggestions: int = 2) -> JSON:
+    """A card as the renderer issues it (response JSON), with signed uuids, that the store never recorded."""
     ids = store.card_ids
     card_uuid = ids.card(service_id=service, node_id=node, hook_instance=hook)
     items = tuple(Suggestion(label=f"s{i}", uuid=ids.suggestion(card_uuid=card_uuid, key=f"k{i}"))
                   for i in range(suggestions))
     return Card(uuid=card_uuid, summary="s", indicator="info",
                 source=Source(label="l", topic=Coding(system="https://x/pathway", code=node)),
-                suggestions=items or None, selectionBehavior="at-most-one" if items else None)
+                suggestions=items or None, selectionBehavior="at-most-one" if items else None,
+                ).model_dump(mode="json", exclude_none=True)
 
 
 def batch(*entries: dict[str, Any]) -> FeedbackRequest:
@@ -57,12 +60,12 @@ def issued(store: Store) -> list[tuple[Any, ...]]:
 def test_feedback_on_a_card_never_recorded_is_stored(store: Store) -> None:
     card = signed_card(store)
     assert store.record_feedback(service_id=PV, feedback=batch(accepted(card, which=1))) == 1
-    assert issued(store) == [(card.uuid, PV, NODE, "", "feedback")]
+    assert issued(store) == [(card["uuid"], PV, NODE, "", "feedback")]
     with store.engine.connect() as connection:
         suggestions = connection.execute(select(CardSuggestion.suggestion_uuid)).scalars().all()
         (row,) = connection.execute(select(FeedbackRecord.card_uuid, FeedbackRecord.outcome)).all()
-    assert suggestions == [card.suggestions[1].uuid]  # type: ignore[index]
-    assert tuple(row) == (card.uuid, "accepted")
+    assert suggestions == [card["suggestions"][1]["uuid"]]  # type: ignore[index]
+    assert tuple(row) == (card["uuid"], "accepted")
     (node,) = store.feedback_report(service_id=PV)
     assert (node.node_id, node.issued, node.accepted) == (NODE, 1, 1)
 
@@ -71,7 +74,7 @@ def test_the_issued_record_arriving_later_completes_the_row(store: Store) -> Non
     card = signed_card(store)
     store.record_feedback(service_id=PV, feedback=batch(overridden(card)))
     store.record_issued_cards(service_id=PV, hook_instance="h-1", patient_id="p-1", cards=[card])
-    assert issued(store) == [(card.uuid, PV, NODE, "h-1", "hook-call")]
+    assert issued(store) == [(card["uuid"], PV, NODE, "h-1", "hook-call")]
     # And a card recorded first keeps its record whatever comes after.
     store.record_issued_cards(service_id=PV, hook_instance="h-2", patient_id="p-2", cards=[card])
     assert issued(store)[0][3] == "h-1"
@@ -89,7 +92,7 @@ def test_a_forged_card_uuid_is_refused(store: Store) -> None:
     with pytest.raises(BadRequest, match="unknown card uuid"):
         store.record_feedback(service_id=PV, feedback=batch(overridden(forged)))
     genuine = signed_card(store)
-    tampered = genuine.model_copy(update={"uuid": str(uuid.UUID(int=uuid.UUID(genuine.uuid).int ^ 1))})
+    tampered = {**genuine, "uuid": str(uuid.UUID(int=uuid.UUID(genuine["uuid"]).int ^ 1))}
     with pytest.raises(BadRequest, match="unknown card uuid"):
         store.record_feedback(service_id=PV, feedback=batch(overridden(tampered)))
     assert issued(store) == []
@@ -111,7 +114,7 @@ def test_a_signed_card_of_another_service_is_refused(store: Store) -> None:
 
 def test_a_suggestion_of_another_card_is_refused(store: Store) -> None:
     card, other = signed_card(store), signed_card(store, hook="h-2")
-    entry = {**accepted(card), "acceptedSuggestions": [{"id": other.suggestions[0].uuid}]}  # type: ignore[index]
+    entry = {**accepted(card), "acceptedSuggestions": [{"id": other["suggestions"][0]["uuid"]}]}  # type: ignore[index]
     with pytest.raises(BadRequest) as caught:
         store.record_feedback(service_id=PV, feedback=batch(entry))
     assert caught.value.extra["issues"][0]["field"] == "feedback[0].acceptedSuggestions[0].id"
@@ -125,7 +128,7 @@ def test_a_value_the_database_refuses_is_a_bad_request_not_an_outage(store: Stor
     store.record_issued_cards(service_id=PV, hook_instance="h-1", patient_id="p-1", cards=[card])
     for comment in ("before\x00after", "lone \ud800 surrogate"):
         entry = FeedbackEntry.model_construct(
-            card=card.uuid, outcome="overridden", acceptedSuggestions=None,
+            card=card["uuid"], outcome="overridden", acceptedSuggestions=None,
             overrideReason=OverrideReasonFeedback.model_construct(reason=None, userComment=comment),
             outcomeTimestamp=datetime(2026, 11, 21, tzinfo=timezone.utc),
         )
