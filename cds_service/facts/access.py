@@ -2,6 +2,11 @@
 
 Selection runs on JSON before validation and facts run on models after it; reading both through these
 helpers keeps the two steps' idea of "the codes of this concept" identical.
+
+Raw JSON may carry types FHIR forbids (`"status": []`, `"code": {}` where a list belongs, `"system": []`):
+every helper here is type-safe. A value of the wrong JSON type reads as absent, never raises, and never
+reaches a comparison or a hash as a list or an object. `json_type_problem` tells selection which field of
+a resource has such a type, so the resource is left out and listed as a data issue.
 """
 
 from __future__ import annotations
@@ -15,20 +20,34 @@ __all__ = [
     "concepts",
     "get",
     "items",
+    "json_type_problem",
     "ref_of",
     "reference_of",
     "resource_type_of",
     "status_code",
     "strings",
+    "text",
 ]
+
+# JSON values that are never a FHIR complex element: reading a field of one gives nothing.
+_SCALARS = (str, bytes, int, float, bool, list, tuple)
 
 
 def get(obj: Any, name: str) -> Any:
+    """`obj.name` of a JSON object or a model; None for anything else (a string, a number, a list)."""
     if obj is None:
         return None
     if isinstance(obj, dict):
         return obj.get(name)
+    if isinstance(obj, _SCALARS):
+        return None
     return getattr(obj, name, None)
+
+
+def text(obj: Any, name: str) -> str | None:
+    """`obj.name` when it is a string (FHIR code, string, uri, dateTime...); None otherwise."""
+    value = get(obj, name)
+    return value if isinstance(value, str) else None
 
 
 def items(obj: Any, name: str) -> list[Any]:
@@ -48,15 +67,17 @@ def concepts(obj: Any, *names: str) -> list[Any]:
 
 
 def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
-    """(system, code) of every Coding of the given CodeableConcepts (a bare Coding is accepted too)."""
+    """(system, code) of every Coding of the given CodeableConcepts (a bare Coding is accepted too).
+
+    A system or code that is not a string reads as None."""
     for concept in concept_list:
         if concept is None:
             continue
         if get(concept, "coding") is None and get(concept, "code") is not None:
-            yield get(concept, "system"), get(concept, "code")
+            yield text(concept, "system"), text(concept, "code")
             continue
         for coding in items(concept, "coding"):
-            yield get(coding, "system"), get(coding, "code")
+            yield text(coding, "system"), text(coding, "code")
 
 
 def strings(*values: Any) -> list[str]:
@@ -85,7 +106,7 @@ def status_code(concept: Any) -> str | None:
 
 def reference_of(resource: Any) -> str:
     """`Type/id` of a resource (JSON or model)."""
-    return f"{resource_type_of(resource)}/{get(resource, 'id') or '?'}"
+    return f"{resource_type_of(resource)}/{text(resource, 'id') or get(resource, 'id') or '?'}"
 
 
 def resource_type_of(resource: Any) -> str:
@@ -96,5 +117,92 @@ def resource_type_of(resource: Any) -> str:
 
 def ref_of(reference: Any) -> str | None:
     """The `reference` string of a Reference (JSON or model)."""
-    value = get(reference, "reference")
-    return value if isinstance(value, str) else None
+    return text(reference, "reference")
+
+
+# --- JSON types of the fields selection reads ---------------------------------------------------------
+# Kinds: "str" a JSON string; a data type name below; "[kind]" a FHIR 0..* field, which JSON must
+# carry as an array (as the R4B models require).
+_DATATYPES: dict[str, dict[str, str]] = {
+    "Coding": {"system": "str", "code": "str", "display": "str", "version": "str"},
+    "CodeableConcept": {"coding": "[Coding]", "text": "str"},
+    "Reference": {"reference": "str", "display": "str", "type": "str"},
+    "Period": {"start": "str", "end": "str"},
+    "Annotation": {"text": "str"},
+    "Series": {"modality": "Coding", "bodySite": "Coding", "description": "str"},
+}
+# Only the fields selection reads (skip_reason, is_relevant, keep_latest_labs): what only the facts step
+# reads is validated with the R4B models first, and a resource selection drops is never validated.
+_DATES = {
+    "effectiveDateTime": "str", "effectiveInstant": "str", "effectivePeriod": "Period", "issued": "str",
+}
+_COMMON = {"id": "str", "status": "str", "subject": "Reference", "patient": "Reference", "note": "[Annotation]"}
+_FIELDS: dict[str, dict[str, str]] = {
+    "Condition": {"code": "CodeableConcept", "verificationStatus": "CodeableConcept"},
+    "Observation": {
+        "code": "CodeableConcept", "category": "[CodeableConcept]", "valueCodeableConcept": "CodeableConcept",
+        "valueString": "str", "bodySite": "CodeableConcept", **_DATES,
+    },
+    "DiagnosticReport": {
+        "code": "CodeableConcept", "category": "[CodeableConcept]", "conclusion": "str",
+        "conclusionCode": "[CodeableConcept]", **_DATES,
+    },
+    "ImagingStudy": {
+        "modality": "[Coding]", "series": "[Series]", "procedureCode": "[CodeableConcept]", "description": "str",
+        "bodySite": "[CodeableConcept]",
+    },
+    "ServiceRequest": {"code": "CodeableConcept", "category": "[CodeableConcept]", "bodySite": "[CodeableConcept]"},
+    "Procedure": {"code": "CodeableConcept", "bodySite": "[CodeableConcept]"},
+}
+
+
+def _problem(value: Any, kind: str, path: str) -> str | None:
+    if kind.startswith("["):
+        inner = kind[1:-1]
+        if not isinstance(value, list):
+            return f"{path} is a JSON {_json_type(value)}, not an array"
+        for index, item in enumerate(value):
+            found = _problem(item, inner, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    if kind == "str":
+        return None if isinstance(value, str) else f"{path} is a JSON {_json_type(value)}, not a string"
+    if not isinstance(value, dict):
+        return f"{path} is a JSON {_json_type(value)}, not a {kind} object"
+    fields = _DATATYPES[kind]
+    for name, field_kind in fields.items():
+        if name in value and value[name] is not None:
+            found = _problem(value[name], field_kind, f"{path}.{name}")
+            if found:
+                return found
+    return None
+
+
+def json_type_problem(resource: dict[str, Any], resource_type: str) -> str | None:
+    """The first field selection reads whose JSON type FHIR forbids, as "Observation.status is a JSON
+    array, not a string"; None when every such field is of its FHIR type. Names the field, never its value."""
+    fields = _FIELDS.get(resource_type)
+    if fields is None:
+        return None
+    for name, kind in (*_COMMON.items(), *fields.items()):
+        value = resource.get(name)
+        if value is not None:
+            found = _problem(value, kind, f"{resource_type}.{name}")
+            if found:
+                return found
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else type(value).__name__

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, concepts, get, status_code
+from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
 from cds_service.facts.recognise import (
@@ -69,7 +69,7 @@ _IMAGING_CODE_SETS = (
 
 def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | None:
     """Why a resource cannot count at all (None when it may): status, or another patient's data."""
-    status = resource.get("status")
+    status = text(resource, "status")
     if status in _DEAD_STATUSES:
         return f"status {status}"
     if resource_type == "Condition" and status_code(resource.get("verificationStatus")) == "entered-in-error":
@@ -124,7 +124,7 @@ def _index(valuesets: ValueSets, names: tuple[str, ...]) -> _Index:
 def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None = None) -> bool:
     """Whether the pathway reads this resource (its code or text is recognised by a value set)."""
     valuesets = valuesets or load_valuesets()
-    status = resource.get("status")
+    status = text(resource, "status")
     code = [resource.get("code")]
     if resource_type == "Condition":
         return _index(valuesets, CONDITION_SETS).matches(code)

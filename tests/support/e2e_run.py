@@ -11,7 +11,7 @@ from cds_service.invocation import Invocation, invoke
 from cds_service.services import SERVICES
 from fhir_fixtures.hook_requests import build_request
 
-__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture"]
+__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture", "run_request"]
 
 JSON = dict[str, Any]
 
@@ -41,6 +41,24 @@ def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
         recorder=RecordedCards(),
     )
     return request, invoke(call, request, today=today)
+
+
+def run_request(request: JSON, today: date, fhir_client: FhirClient | None = None) -> JSON:
+    """The response to any hook request (its `hook` names the service), evaluated on `today`. Without
+    `fhir_client` a fresh client is used and closed: with full prefetch it is never called."""
+    client = fhir_client or FhirClient()
+    try:
+        call = Invocation(
+            service=SERVICE_BY_HOOK[request["hook"]],
+            public_base_url=BASE_URL,
+            fhir_client=client,
+            pathway=load_pathway_config(),
+            recorder=RecordedCards(),
+        )
+        return invoke(call, request, today=today)
+    finally:
+        if fhir_client is None:
+            client.close()
 
 
 def _cases() -> list[tuple[str, str]]:
