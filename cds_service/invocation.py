@@ -46,9 +46,11 @@ class Invocation:
 
 def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
     request, context = parse_hook_request(body, call.service.hook)
-    raw = gather(request, context, call.fhir_client)
+    day = today or date.today()
+    # The evaluation day and the lookbacks also bound what gathering fetches (its date windows).
+    raw = gather(request, context, call.fhir_client, today=day, config=call.pathway)
     data = to_clinical_data(raw, context.patientId)
-    facts = build_facts(data, hook=call.service.hook, today=today or date.today(), config=call.pathway)
+    facts = build_facts(data, hook=call.service.hook, today=day, config=call.pathway)
     results = evaluate(facts, call.pathway)
     cards = render_cards(
         results,

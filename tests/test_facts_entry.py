@@ -202,7 +202,7 @@ def test_a_patient_described_by_text_only() -> None:
     facts = facts_for(
         condition("c1", text="Soft tissue calcification, right heel"),
         condition("dm", text="Type 2 diabetes mellitus"),
-        observation("ca", text="Calcium, serum", value=(8.0, "mg/dL")),
+        observation("ca", text="Calcium, serum", value=(8.0, "mg/dL"), category="laboratory"),
         diagnostic_report(
             "d1", text="XR right foot 3 views", conclusion="Soft tissue calcification posterior to the calcaneus."
         ),

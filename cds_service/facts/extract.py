@@ -55,7 +55,11 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
     from_conditions = condition_facts(tuple(conditions), valuesets)
     labs = latest_labs(data.observations, today=today, config=config, valuesets=valuesets)
     from_imaging = imaging_facts(
-        data, today=today, probe_lookback_days=config.infection_lab_lookback_days, valuesets=valuesets
+        data,
+        today=today,
+        probe_lookback_days=config.infection_lab_lookback_days,
+        valuesets=valuesets,
+        history_days=config.imaging_history_days,
     )
 
     infections = list(from_conditions.infections)

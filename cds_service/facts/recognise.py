@@ -23,7 +23,9 @@ __all__ = [
     "foot_site",
     "imaging_kind",
     "imaging_texts",
+    "in_category",
     "is_imaging_category",
+    "lab_coded",
     "lab_test_of",
 ]
 
@@ -90,7 +92,8 @@ IMAGING_TEXT_SETS = (
     "morphology-metastatic",
     "morphology-osteosarcoma",
 )
-_IMAGING_CATEGORY_CODES = {"imaging", "RAD", "radiology"}
+# The category that makes a result an imaging one, per resource type (valuesets.toml [category.*]).
+_IMAGING_CATEGORY = {"Observation": "observation-imaging", "DiagnosticReport": "report-imaging"}
 _SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral|lt|rt)\b", re.IGNORECASE)
 
 
@@ -129,13 +132,28 @@ def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest
     return None
 
 
-def is_imaging_category(resource: Any) -> bool:
-    for concept in concepts(resource, "category"):
-        if any(code in _IMAGING_CATEGORY_CODES for _, code in codings(concept)):
-            return True
-        if any(normalise_text(t).strip() in {"imaging", "radiology"} for t in concept_texts(concept)):
-            return True
-    return False
+def lab_coded(observation: Any, valuesets: ValueSets | None = None) -> bool:
+    """Whether a lab result carries one of the pathway's LOINC lab codes (what the code-filtered prefetch
+    finds); otherwise only its `laboratory` category finds it."""
+    table = _lab_codes(valuesets or load_valuesets())
+    return any((system, code) in table for system, code in codings(get(observation, "code")))
+
+
+def in_category(resource: Any, name: str, valuesets: ValueSets | None = None) -> bool:
+    """Whether one of the resource's category codings is in category `name` (valuesets.toml [category.*])."""
+    valuesets = valuesets or load_valuesets()
+    return any(valuesets.in_category(name, codings(concept)) for concept in concepts(resource, "category"))
+
+
+def is_imaging_category(resource: Any, valuesets: ValueSets | None = None) -> bool:
+    """An imaging category: `imaging` on an Observation, an HL7 v2-0074 imaging section or LOINC
+    LP29684-5 on a DiagnosticReport. By code only: a category text alone is not searchable."""
+    if isinstance(resource, dict):
+        resource_type = resource.get("resourceType")
+    else:
+        resource_type = resource.get_resource_type()
+    name = _IMAGING_CATEGORY.get(resource_type)  # type: ignore[arg-type]
+    return name is not None and in_category(resource, name, valuesets)
 
 
 @dataclass(frozen=True, slots=True)

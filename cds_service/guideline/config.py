@@ -58,6 +58,7 @@ DEFAULT_EGFR_THRESHOLD = 60.0  # mL/min/1.73m2, pathway-spec "eGFR >= 60", when 
 @dataclass(frozen=True, slots=True)
 class PathwayConfig:
     imaging_lookback_days: int = 90
+    imaging_history_days: int = 730
     lab_lookback_days: int = 90
     infection_lab_lookback_days: int = 30
     duplicate_lab_window_days: int = 30

@@ -20,6 +20,7 @@ __all__ = [
     "Orderable",
     "ValueSet",
     "ValueSets",
+    "category_tokens",
     "load_valuesets",
     "normalise_text",
     "orderable",
@@ -138,6 +139,8 @@ class ValueSets:
     sets: dict[str, ValueSet]
     orderables: dict[str, Orderable]
     prefetch: dict[str, tuple[str, ...]]
+    # Search categories ([category.*]): structural HL7 codes, read with `in_category`.
+    categories: dict[str, ValueSet] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ValueSet:
         try:
@@ -147,6 +150,15 @@ class ValueSets:
 
     def __contains__(self, name: object) -> bool:
         return name in self.sets
+
+    def in_category(self, name: str, codings: Iterable[tuple[str | None, str | None]]) -> bool:
+        """Whether a (system, code) pair is one of category `name`'s codes; a coding without a system counts
+        by its code (a search by code alone, as prefetch does, finds it too)."""
+        category = self.categories[name]
+        codes = {member.code for member in category.members}
+        return any(
+            code in codes and (system is None or (system, code) in category.codings) for system, code in codings
+        )
 
     def for_lab_test(self, lab_test: str) -> ValueSet:
         for value_set in self.sets.values():
@@ -233,13 +245,19 @@ def parse_valuesets(document: dict[str, Any]) -> ValueSets:
             text=body["text"],
             lab_test=body.get("lab_test"),
         )
+    categories = {
+        name: ValueSet(name=name, title=body["title"], members=tuple(_members(name, body, systems, sources)))
+        for name, body in document.get("category", {}).items()
+    }
     prefetch: dict[str, tuple[str, ...]] = {}
     for resource_type, names in document.get("prefetch", {}).items():
         unknown = [n for n in names if n not in sets]
         if unknown:
             raise ValueError(f"[prefetch] {resource_type}: unknown value set(s) {unknown}")
         prefetch[resource_type] = tuple(names)
-    return ValueSets(systems=systems, sources=sources, sets=sets, orderables=orderables, prefetch=prefetch)
+    return ValueSets(
+        systems=systems, sources=sources, sets=sets, orderables=orderables, prefetch=prefetch, categories=categories
+    )
 
 
 @lru_cache(maxsize=1)
@@ -259,6 +277,14 @@ def orderable(name: str) -> Orderable:
         return orderables[name]
     except KeyError:
         raise KeyError(f"no orderable named {name!r}; {VALUESETS_PATH.name} declares {sorted(orderables)}") from None
+
+
+def category_tokens(name: str) -> str:
+    """Category `name`'s codes as one search value, by code alone: `laboratory` or `RAD,RX,CT,...`."""
+    categories = load_valuesets().categories
+    if name not in categories:
+        raise KeyError(f"no category named {name!r}; {VALUESETS_PATH.name} declares {sorted(categories)}")
+    return ",".join(dict.fromkeys(member.code for member in categories[name].members))
 
 
 def prefetch_codings(resource_type: str) -> list[tuple[str, str]]:
