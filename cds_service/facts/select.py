@@ -16,6 +16,7 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
+from cds_service.facts.values import is_absent
 from cds_service.facts.recognise import (
     CONDITION_SETS,
     IMAGING_TEXT_SETS,
@@ -204,7 +205,7 @@ def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = Non
         test = lab_test_of(observation, valuesets)
         if test is None:
             others.append(observation)
-        else:
+        elif not is_absent(observation):  # "not performed" must not push a real result out of the latest dates
             by_test[test].append(observation)
     kept: list[JSON] = []
     for results in by_test.values():

@@ -68,6 +68,8 @@ class PathwayConfig:
     repeat_xr_max_age_days: int = 90
     dfi_reassess_min_days: int = 2
     dfi_reassess_max_days: int = 4
+    # What a deceased patient gets: "no-cards" (nothing) or "no-suggestions" (the cards, without any order).
+    deceased_patient: str = "no-cards"
     ranges: dict[LabTest, Range] = field(default_factory=dict)
     # setting name (or "ranges.<test>") -> where the value comes from
     sources: dict[str, str] = field(default_factory=dict)
@@ -91,7 +93,11 @@ class PathwayConfig:
         return self.sources.get(name, "local default")
 
 
-_INT_SETTINGS = tuple(f.name for f in fields(PathwayConfig) if f.name not in {"ranges", "sources", "comments"})
+# Settings whose value is one of a few words; every other setting is a non-negative integer.
+_CHOICE_SETTINGS: dict[str, tuple[str, ...]] = {"deceased_patient": ("no-cards", "no-suggestions")}
+_INT_SETTINGS = tuple(
+    f.name for f in fields(PathwayConfig) if f.name not in {"ranges", "sources", "comments", *_CHOICE_SETTINGS}
+)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -132,14 +138,18 @@ def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
                     merged["source"] = f"deployment override ({where})"
                 base["ranges"][test_name] = merged
             continue
-        if key not in _INT_SETTINGS:
-            raise PathwayConfigError(f"{where}: unknown key {key!r}; known keys are {[*_INT_SETTINGS, 'ranges']}")
+        if key not in _INT_SETTINGS and key not in _CHOICE_SETTINGS:
+            known = [*_INT_SETTINGS, *_CHOICE_SETTINGS, "ranges"]
+            raise PathwayConfigError(f"{where}: unknown key {key!r}; known keys are {known}")
         body = raw if isinstance(raw, dict) else {"value": raw, "source": f"deployment override ({where})"}
         unknown = set(body) - _SETTING_KEYS
         if unknown:
             raise PathwayConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {key!r}")
         value = body.get("value")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if key in _CHOICE_SETTINGS:
+            if value not in _CHOICE_SETTINGS[key]:
+                raise PathwayConfigError(f"{where}: {key} must be one of {list(_CHOICE_SETTINGS[key])}, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PathwayConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
         merged = dict(base["settings"].get(key, {}))
         merged.update(body)

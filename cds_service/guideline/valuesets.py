@@ -62,6 +62,8 @@ class ValueSet:
     title: str
     members: tuple[Member, ...] = ()
     text_terms: tuple[str, ...] = ()
+    # Words that cancel a text match in the same text ("ionized" calcium is not total calcium).
+    exclude_terms: tuple[str, ...] = ()
     site: str | None = None  # "foot" when every code names the site
     lab_test: str | None = None
     codings: frozenset[tuple[str, str]] = field(init=False)
@@ -105,6 +107,8 @@ class ValueSet:
         haystack = text if normalised else normalise_text(text)
         for padded, term in self._terms:
             if padded in haystack:
+                if any(normalise_text(word) in haystack for word in self.exclude_terms):
+                    return None
                 return term
         return None
 
@@ -230,6 +234,7 @@ def parse_valuesets(document: dict[str, Any]) -> ValueSets:
             title=body["title"],
             members=tuple(_members(name, body, systems, sources)),
             text_terms=tuple(body.get("text", ())),
+            exclude_terms=tuple(body.get("exclude", ())),
             site=body.get("site"),
             lab_test=body.get("lab_test"),
         )

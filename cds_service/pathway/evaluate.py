@@ -7,6 +7,8 @@ left to say (e.g. every test it would suggest is already ordered): quiet by defa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cds_service.facts.model import Facts
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.nodes import Rule, pathway_spec
@@ -43,7 +45,7 @@ def rule_fires(rule: Rule, facts: Facts, limits: PathwayConfig) -> bool:
 
 
 def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
-    if not facts.in_pathway:
+    if not facts.in_pathway or (facts.deceased is not None and config.deceased_patient == "no-cards"):
         return []
     results: list[NodeResult] = []
     for node in pathway_spec().nodes:  # one entry per node id, so no node can fire twice
@@ -53,4 +55,6 @@ def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
         result = BUILDERS[node.id](NodeContext(facts=facts, limits=config, node=node, fired=fired))
         if result is not None:
             results.append(result)
+    if facts.deceased is not None:  # "no-suggestions": the advice stays, no order is offered
+        results = [replace(r, suggestions=(), selection_behavior=None) for r in results]
     return sorted(results, key=lambda r: SEVERITY[r.indicator])
