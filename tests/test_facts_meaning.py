@@ -153,6 +153,7 @@ def test_only_a_dry_eschar_or_dry_gangrene_is_an_eschar() -> None:
     assert unknown.eschar is None and unknown.wet_gangrene is None  # wet or dry not said: neither
     wet = facts_for(ENTRY, condition("g", (SNOMED, "195303005", "Gangrene of foot"), text="Wet gangrene, left hallux"))
     assert wet.eschar is None and wet.wet_gangrene is not None
+    assert [i.kind for i in wet.infections] == ["wet-gangrene"]  # an infected wound is a foot infection
     infected = facts_for(ENTRY, condition("e", (SNOMED, "421306004"), text="Infected eschar of the left heel"))
     assert infected.eschar is None and infected.wet_gangrene is not None
 

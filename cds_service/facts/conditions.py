@@ -10,7 +10,8 @@ verificationStatus is not refuted/entered-in-error (spec "Vocabulary"). No fact 
   "history of", "resolved", "s/p" it is a past one (read like a resolved Condition);
 - when the code's side and the written side disagree, the side is unknown;
 - only a dry eschar, or gangrene stated dry, is an eschar for `eschar-no-debridement`; wet, gas or infected
-  gangrene (or an infected eschar) is recorded apart, so the rule can stay silent.
+  gangrene (or an infected eschar) is an infected wound: a foot infection (kind "wet-gangrene"), never
+  "avoid debridement".
 """
 
 from __future__ import annotations
@@ -278,8 +279,11 @@ def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> Condit
         dry, wet = _eschar(valuesets, view)
         if dry and facts.eschar is None:
             facts.eschar = view.evidence()
-        if wet and facts.wet_gangrene is None:
-            facts.wet_gangrene = view.evidence()
+        if wet:
+            # Wet or infected gangrene is an infected wound (an infectious process of seed 000's
+            # infection-related class): never left alone, and read as a foot infection.
+            facts.wet_gangrene = facts.wet_gangrene or view.evidence()
+            facts.infections.append(Infection("wet-gangrene", view.reference, view.label, view.when, None))
 
         severity = _severity(valuesets, condition)
         kinds: list[str] = []

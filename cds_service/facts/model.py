@@ -172,7 +172,9 @@ class ImagingEvent:
 
 @dataclass(frozen=True, slots=True)
 class Infection:
-    kind: str  # "cellulitis" | "abscess" | "deep-abscess" | "osteomyelitis" | "necrotizing" | "diabetic-foot-infection" | "positive-culture"
+    # "cellulitis" | "abscess" | "deep-abscess" | "osteomyelitis" | "necrotizing" | "diabetic-foot-infection"
+    # | "wet-gangrene" | "positive-culture"
+    kind: str
     reference: str
     label: str
     when: date | None = None
