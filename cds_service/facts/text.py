@@ -42,7 +42,7 @@ _NEGATIONS = (
     " neither ",
     " nor ",
 )
-# After a term in the same sentence: "calcification has resolved", "osteomyelitis ruled out".
+# After a term, anywhere in the rest of its sentence: "calcification seen on the prior study has resolved".
 _NEGATIONS_AFTER = (" resolved ", " ruled out ", " excluded ", " no longer ", " not seen ", " not present ")
 # A problem's own words that take it out of the present: at the start of its text, or at its end.
 _NEGATED_OPENINGS = (" no ", " not ", " negative for ", " no evidence of ", " no sign of ", " no signs of ",
@@ -105,7 +105,7 @@ def affirmed_term(value_set: ValueSet, text: str | None) -> str | None:
             start = sentence.find(padded)
             while start != -1:
                 before = " " + " ".join(sentence[:start].split()[-NEGATION_WINDOW_WORDS:]) + " "
-                after = " " + " ".join(sentence[start + len(padded):].split()[:NEGATION_WINDOW_WORDS]) + " "
+                after = " " + sentence[start + len(padded):] + " "  # the rest of its sentence
                 if not any(cue in before for cue in _NEGATIONS) and not any(cue in after for cue in _NEGATIONS_AFTER):
                     return term
                 start = sentence.find(padded, start + 1)
