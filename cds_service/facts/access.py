@@ -3,15 +3,17 @@
 Selection runs on JSON before validation and facts run on models after it; reading both through these
 helpers keeps the two steps' idea of "the codes of this concept" identical.
 
-Raw JSON may carry types FHIR forbids (`"status": []`, `"code": {}` where a list belongs, `"system": []`):
-every helper here is type-safe. A value of the wrong JSON type reads as absent, never raises, and never
-reaches a comparison or a hash as a list or an object. `json_type_problem` tells selection which field of
-a resource has such a type, so the resource is left out and listed as a data issue.
+Raw JSON may carry types FHIR forbids (`"status": []`, `"code": []`, `"system": []`): every helper here is
+type-safe. A value of the wrong JSON type reads as absent, never raises, and never reaches a comparison or
+a hash as a list or an object. While selection reads a resource (`watch` ... `watched`), the helpers note
+the first such value they meet, at no cost when there is none; selection then leaves the resource out and
+`json_type_problem` names the field for the data issue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
@@ -27,19 +29,43 @@ __all__ = [
     "status_code",
     "strings",
     "text",
+    "watch",
+    "watched",
 ]
 
 # JSON values that are never a FHIR complex element: reading a field of one gives nothing.
 _SCALARS = (str, bytes, int, float, bool, list, tuple)
+# The first value of a forbidden JSON type met while a resource is watched (selection reads it).
+_MET: ContextVar[str | None] = ContextVar("forbidden_json_type", default=None)
+
+
+def watch() -> Token[str | None]:
+    """Start noting forbidden JSON types (selection of one resource)."""
+    return _MET.set(None)
+
+
+def watched(token: Token[str | None]) -> str | None:
+    """Stop noting; what was met, e.g. "'status' is a JSON array, not a string", or None."""
+    met = _MET.get()
+    _MET.reset(token)
+    return met
+
+
+def _met(problem: str) -> None:
+    if _MET.get() is None:
+        _MET.set(problem)
 
 
 def get(obj: Any, name: str) -> Any:
     """`obj.name` of a JSON object or a model; None for anything else (a string, a number, a list)."""
-    if obj is None:
-        return None
+    if type(obj) is dict:  # the hot path: raw JSON
+        return obj.get(name)
     if isinstance(obj, dict):
         return obj.get(name)
+    if obj is None:
+        return None
     if isinstance(obj, _SCALARS):
+        _met(f"a JSON {_json_type(obj)} where an object with {name!r} belongs")
         return None
     return getattr(obj, name, None)
 
@@ -47,6 +73,10 @@ def get(obj: Any, name: str) -> Any:
 def text(obj: Any, name: str) -> str | None:
     """`obj.name` when it is a string (FHIR code, string, uri, dateTime...); None otherwise."""
     value = get(obj, name)
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, list | dict | int | float):
+        _met(f"{name!r} is a JSON {_json_type(value)}, not a string")
     return value if isinstance(value, str) else None
 
 
@@ -73,16 +103,26 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
     for concept in concept_list:
         if concept is None:
             continue
-        if get(concept, "coding") is None and get(concept, "code") is not None:
+        found = get(concept, "coding")
+        if found is None and get(concept, "code") is not None:
             yield text(concept, "system"), text(concept, "code")
             continue
+        if found is not None and not isinstance(found, list | tuple):
+            _met(f"'coding' is a JSON {_json_type(found)}, not an array")
         for coding in items(concept, "coding"):
             yield text(coding, "system"), text(coding, "code")
 
 
 def strings(*values: Any) -> list[str]:
     """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type)."""
-    return [value for value in values if isinstance(value, str) and value]
+    found = []
+    for value in values:
+        if type(value) is str:
+            if value:
+                found.append(value)
+        elif isinstance(value, list | dict | int | float):
+            _met(f"a JSON {_json_type(value)} where a string belongs")
+    return found
 
 
 def concept_texts(*concept_list: Any) -> list[str]:
@@ -156,6 +196,10 @@ _FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+# (field, kind) pairs per type, common fields first: built once.
+_CHECKED = {resource_type: (*_COMMON.items(), *fields.items()) for resource_type, fields in _FIELDS.items()}
+
+
 def _problem(value: Any, kind: str, path: str) -> str | None:
     if kind.startswith("["):
         inner = kind[1:-1]
@@ -179,19 +223,56 @@ def _problem(value: Any, kind: str, path: str) -> str | None:
     return None
 
 
+def _is_str(value: Any) -> bool:
+    return type(value) is str
+
+
+def _fields_fine(value: Any, checks: tuple[tuple[str, Any], ...]) -> bool:
+    if type(value) is not dict:
+        return False
+    for name, check in checks:
+        item = value.get(name)
+        if item is not None and not check(item):
+            return False
+    return True
+
+
+def _list_of(check: Any) -> Any:
+    return lambda value: type(value) is list and all(check(item) for item in value)
+
+
+# Fast checks, one function per kind (the common case: every field is right, and no message is built).
+_CHECKS: dict[str, Any] = {"str": _is_str}
+for _kind in ("Coding", "Reference", "Period", "Annotation", "CodeableConcept", "Series"):  # dependencies first
+    _CHECKS[_kind] = (
+        lambda value, _c=tuple(
+            (name, _CHECKS[kind] if not kind.startswith("[") else _list_of(_CHECKS[kind[1:-1]]))
+            for name, kind in _DATATYPES[_kind].items()
+        ): _fields_fine(value, _c)
+    )
+
+
+def _fine(value: Any, kind: str) -> bool:
+    """True when `value` has the FHIR JSON type of `kind`."""
+    if kind.startswith("["):
+        check = _CHECKS[kind[1:-1]]
+        return type(value) is list and all(check(item) for item in value)
+    return _CHECKS[kind](value)
+
+
 def json_type_problem(resource: dict[str, Any], resource_type: str) -> str | None:
     """The first field selection reads whose JSON type FHIR forbids, as "Observation.status is a JSON
     array, not a string"; None when every such field is of its FHIR type. Names the field, never its value."""
-    fields = _FIELDS.get(resource_type)
+    fields = _CHECKED.get(resource_type)
     if fields is None:
         return None
-    for name, kind in (*_COMMON.items(), *fields.items()):
+    problem = None
+    for name, kind in fields:
         value = resource.get(name)
-        if value is not None:
-            found = _problem(value, kind, f"{resource_type}.{name}")
-            if found:
-                return found
-    return None
+        if value is not None and not _fine(value, kind):
+            problem = _problem(value, kind, f"{resource_type}.{name}")
+            break
+    return problem
 
 
 def _json_type(value: Any) -> str:

@@ -170,7 +170,7 @@ def _view(condition: Any, valuesets: ValueSets) -> _Condition:
         model=condition,
         reference=f"Condition/{get(condition, 'id')}",
         # A coding without a display is named from the value set that knows it.
-        label=label_of(code, fallback=display_of([code], valuesets) or "Condition"),
+        label=label_of(code) or display_of([code], valuesets) or "Condition",
         onset=onset,
         recorded=to_date(get(condition, "recordedDate")),
         texts=texts,
@@ -240,13 +240,14 @@ def _entry_problem(valuesets: ValueSets, view: _Condition) -> Problem | None:
 def _eschar(valuesets: ValueSets, view: _Condition) -> tuple[bool, bool]:
     """(dry, wet) for an eschar or gangrene of the foot. An eschar is dry unless its words say otherwise;
     gangrene only when stated dry (wet or dry unknown is neither: not broader than the record)."""
+    eschar = _find(valuesets, "eschar", view) is not None
+    if not eschar and not any(_find(valuesets, name, view) for name in ("gangrene-foot", "gangrene")):
+        return False, False
     wet = any(valuesets["gangrene-wet"].matches_text(text) for text in view.texts)
-    if _find(valuesets, "eschar", view):
+    if eschar:
         return not wet, wet
-    if any(_find(valuesets, name, view) for name in ("gangrene-foot", "gangrene")):
-        dry = any(valuesets["gangrene-dry"].matches_text(text) for text in view.texts)
-        return dry and not wet, wet
-    return False, False
+    dry = any(valuesets["gangrene-dry"].matches_text(text) for text in view.texts)
+    return dry and not wet, wet
 
 
 def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> ConditionFacts:

@@ -171,7 +171,7 @@ def _original(observation: Any) -> str:
 def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: ValueSets) -> LabResult:
     reference = f"Observation/{get(observation, 'id')}"
     when = clinical_date(observation, "Observation")
-    label = label_of(get(observation, "code"), fallback=display_of([get(observation, "code")], valuesets) or test.value)
+    label = label_of(get(observation, "code")) or display_of([get(observation, "code")], valuesets) or test.value
     if test is LabTest.CULTURE:
         positive, decided_by = _culture_positive(observation, valuesets)
         return LabResult(

@@ -28,7 +28,7 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
     resource_type = resource_type_of(order)
     reference = f"{resource_type}/{get(order, 'id')}"
     code = get(order, "code") or get(order, "medicationCodeableConcept")
-    label = label_of(code, fallback=display_of([code], valuesets) or resource_type)
+    label = label_of(code) or display_of([code], valuesets) or resource_type
     common: dict[str, Any] = {
         "reference": reference,
         "resource_type": resource_type,

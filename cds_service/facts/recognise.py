@@ -204,11 +204,13 @@ def body_site_elsewhere(resource: Any, valuesets: ValueSets | None = None) -> bo
     """Whether the resource's bodySite names a place other than the foot (thigh, hand, shoulder...) and none
     of its bodySites names the foot. A region that contains the foot ("lower leg"), a tissue without a
     place ("skin") or a bodySite without words is not "elsewhere": no site given is not another site."""
-    valuesets = valuesets or load_valuesets()
     body_sites = concepts(resource, "bodySite")
     for series in items(resource, "series"):
         body_sites.extend(items(series, "bodySite"))
-    if not body_sites or match_concepts(valuesets["foot-body-site"], body_sites) is not None:
+    if not body_sites:
+        return False  # the common case: no site given
+    valuesets = valuesets or load_valuesets()
+    if match_concepts(valuesets["foot-body-site"], body_sites) is not None:
         return False
     for words in concept_texts(*body_sites):
         normalised = normalise_text(words)

@@ -29,7 +29,15 @@ from cds_service.facts.recognise import (
 )
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
 
-__all__ = ["LAB_CANDIDATE_DATES", "OTHER_PATIENT", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
+__all__ = [
+    "LAB_CANDIDATE_DATES",
+    "OTHER_PATIENT",
+    "SELECTED_TYPES",
+    "array_problem",
+    "is_relevant",
+    "keep_latest_labs",
+    "skip_reason",
+]
 
 JSON = dict[str, Any]
 
@@ -68,6 +76,26 @@ _IMAGING_CODE_SETS = (
     "imaging-lower-extremity",
     "imaging-calcification-finding",
 )
+
+
+# Top-level 0..* fields selection reads. The readers wrap a lone object (as models never send one); in JSON
+# it is a forbidden type, and reading it leniently could silently change what the resource is.
+_ARRAYS = {
+    "Observation": ("category", "note"),
+    "DiagnosticReport": ("category", "conclusionCode", "note"),
+    "ImagingStudy": ("modality", "series", "procedureCode", "note"),
+    "ServiceRequest": ("category", "bodySite"),
+    "Procedure": ("bodySite",),
+}
+
+
+def array_problem(resource: JSON, resource_type: str) -> str | None:
+    """ "'category' is a JSON object, not an array" for a 0..* field selection reads; None when fine."""
+    for name in _ARRAYS.get(resource_type, ()):
+        value = resource.get(name)
+        if value is not None and type(value) is not list:
+            return f"{name!r} is not a JSON array"
+    return None
 
 
 def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | None:

@@ -67,6 +67,7 @@ class ValueSet:
     site: str | None = None  # "foot" when every code names the site
     lab_test: str | None = None
     codings: frozenset[tuple[str, str]] = field(init=False)
+    codes: frozenset[str] = field(init=False, repr=False)  # the codes alone, whatever their system
     _by_coding: dict[tuple[str, str], Member] = field(init=False, repr=False)
     _terms: tuple[tuple[str, str], ...] = field(init=False, repr=False)  # (padded normalised, original)
 
@@ -74,6 +75,7 @@ class ValueSet:
         by_coding = {(m.system, m.code): m for m in self.members}
         object.__setattr__(self, "_by_coding", by_coding)
         object.__setattr__(self, "codings", frozenset(by_coding))
+        object.__setattr__(self, "codes", frozenset(code for _, code in by_coding))
         # Longest term first, so "calcific tendinitis" is reported rather than "calcific".
         terms = sorted(((normalise_text(t), t) for t in self.text_terms), key=lambda pair: -len(pair[0]))
         object.__setattr__(self, "_terms", tuple(terms))
@@ -159,7 +161,7 @@ class ValueSets:
         """Whether a (system, code) pair is one of category `name`'s codes; a coding without a system counts
         by its code (a search by code alone, as prefetch does, finds it too)."""
         category = self.categories[name]
-        codes = {member.code for member in category.members}
+        codes = category.codes
         return any(
             code in codes and (system is None or (system, code) in category.codings) for system, code in codings
         )
