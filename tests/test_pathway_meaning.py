@@ -113,3 +113,16 @@ def test_the_card_says_possibly_of_the_foot() -> None:
     (card,) = [c for c in run_request(request, today)["cards"]
                if c["source"]["topic"]["code"] == "initial-radiograph"]
     assert "possibly of the foot" in card["detail"]
+
+
+def test_active_orders_under_the_ehr_s_own_codes_are_recognised_by_their_words() -> None:
+    """No duplicate radiograph or PTH is suggested for what is already ordered under a local code."""
+    local = "http://hospital.example.org/fhir/CodeSystem/orders"
+    xr = service_request("xr", (local, "RAD-FT-R3", "XR FOOT RT 3V"))
+    pth = service_request("pth", (local, "LAB-PTH", "PTH, INTACT"))
+    mass = condition("m", (SNOMED, "442098006", "Mass of foot"), verification="provisional")
+    assert "initial-radiograph" in nodes(mass)
+    assert "initial-radiograph" not in nodes(mass, xr)
+    workup = nodes(mass, xr, pth)["metabolic-workup"]
+    suggested = {a.orderable for s in workup.suggestions for a in s.actions}
+    assert "lab-pth" not in suggested and "lab-calcium" in suggested
