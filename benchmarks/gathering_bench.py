@@ -23,8 +23,9 @@ sys.path.insert(0, str(REPO))
 from cds_service.gathering.fhir_client import FhirClient  # noqa: E402
 from cds_service.gathering.gather import gather  # noqa: E402
 from cds_service.protocol.parse import parse_hook_request  # noqa: E402
-from cds_service.services import prefetch_templates  # noqa: E402
-from tests.support.gathering_data import bulk_patient  # noqa: E402
+from cds_service.guideline.config import load_pathway_config  # noqa: E402
+from cds_service.services import fetch_query, prefetch_keys, prefetch_templates  # noqa: E402
+from tests.support.gathering_data import TODAY, bulk_patient  # noqa: E402
 from tests.support.gathering_fhir_server import running_fhir_server  # noqa: E402
 
 HOOK_INSTANCE = "0d6c1f8e-1b2a-4c3d-9e8f-7a6b5c4d3e2f"
@@ -35,7 +36,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--per-type", type=int, default=20)
-    parser.add_argument("--page-size", type=int, default=20, help="server page size of searches without _count")
+    parser.add_argument("--page-size", type=int, default=20, help="server page size (and largest _count honoured)")
     parser.add_argument("--parallel", type=int, default=8, help="FhirClient max_parallel (CDS_FHIR_MAX_PARALLEL)")
     parser.add_argument("--max-pages", type=int, default=10)
     args = parser.parse_args()
@@ -59,12 +60,12 @@ def main() -> int:
                             max_parallel=args.parallel)
         try:
             for _ in range(args.warmup):
-                gather(request, context, client)
+                gather(request, context, client, today=TODAY)
             server.clear_requests()
             times: list[float] = []
             for _ in range(args.runs):
                 start = time.perf_counter()
-                record = gather(request, context, client)
+                record = gather(request, context, client, today=TODAY)
                 times.append((time.perf_counter() - start) * 1000)
             http_calls = len(server.requests()) / args.runs
             # The same data handed over as prefetch: what gather() itself costs, without HTTP or the
@@ -75,7 +76,7 @@ def main() -> int:
             merge_times: list[float] = []
             for _ in range(args.runs):
                 start = time.perf_counter()
-                gather(given, context, client)
+                gather(given, context, client, today=TODAY)
                 merge_times.append((time.perf_counter() - start) * 1000)
             canned_times = _time_canned(canned, server.base_url, body, context, client, args.runs)
         finally:
@@ -103,9 +104,10 @@ def _record_answers(base_url: str, request, context) -> dict[str, bytes]:
     values = token_values(context)
     root = base_url.rsplit("/fhir", 1)[0]
     answers: dict[str, bytes] = {}
+    config = load_pathway_config()
     with requests.Session() as http:
-        for _, template in prefetch_templates():
-            url: str | None = f"{base_url}/{render_template(template, values)}"
+        for spec in prefetch_keys():  # the queries gather() sends: templates with their date windows
+            url: str | None = f"{base_url}/{fetch_query(spec, render_template(spec.template, values), TODAY, config)}"
             while url:
                 response = http.get(url)
                 answers[unquote(url[len(root):])] = response.content
@@ -122,11 +124,11 @@ def _time_canned(canned: dict[str, bytes], base_url: str, body: dict, context, c
 
     with stub_fhir_server(answer) as stub:
         request, _ = parse_hook_request({**body, "fhirServer": stub.base_url}, "patient-view")
-        gather(request, context, client)
+        gather(request, context, client, today=TODAY)
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            gather(request, context, client)
+            gather(request, context, client, today=TODAY)
             times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -136,7 +138,9 @@ def _as_prefetch(request, context, client) -> dict:
     from cds_service.gathering.prefetch import render_template, token_values  # noqa: PLC0415
 
     values = token_values(context)
-    queries = {key: render_template(template, values) for key, template in prefetch_templates()}
+    config = load_pathway_config()
+    queries = {spec.key: fetch_query(spec, render_template(spec.template, values), TODAY, config)
+               for spec in prefetch_keys()}
     token = request.fhirAuthorization.access_token.get_secret_value()
     results = client.fetch_all(request.fhirServer, queries, access_token=token)
     prefetch: dict = {}
