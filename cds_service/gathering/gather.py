@@ -30,8 +30,8 @@ from cds_service.gathering.prefetch import (
     token_values,
 )
 from cds_service.gathering.records import RawRecord
-from cds_service.protocol.request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from cds_service.guideline.config import PathwayConfig, load_pathway_config
+from cds_service.protocol.request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from cds_service.services import fetch_query, prefetch_keys, window_start
 
 __all__ = ["NO_FHIR_SERVER", "NO_FHIR_SERVER_FOR_PAGES", "gather"]

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from fhir_fixtures.ehr.big_charts import big_dialysis, big_history
-from fhir_fixtures.ehr.stories import STORIES, Story
+from fhir_fixtures.ehr.stories import STORIES
 from fhir_fixtures.hook_requests import request_from
 
 __all__ = ["PATIENTS", "build_request", "bundle", "drafts", "resources"]
