@@ -40,7 +40,7 @@ from cds_service.gathering.fhir_client import FhirClient, next_link  # noqa: E40
 from cds_service.gathering.gather import gather  # noqa: E402
 from cds_service.gathering.prefetch import render_template, token_values  # noqa: E402
 from cds_service.protocol.parse import parse_hook_request  # noqa: E402
-from cds_service.services import prefetch_templates  # noqa: E402
+from cds_service.services import fetch_query, prefetch_keys, prefetch_templates  # noqa: E402
 from tests.support.gathering_data import bulk_patient  # noqa: E402
 from tests.support.gathering_fhir_server import running_fhir_server  # noqa: E402
 from tests.support.gathering_stub_server import Answer, stub_fhir_server  # noqa: E402
@@ -150,8 +150,16 @@ def _summary(times: list[float]) -> str:
 
 
 def _queries(context: Any) -> dict[str, str]:
-    values = token_values(context)
-    return {key: render_template(template, values) for key, template in prefetch_templates()}
+    """The queries gather() sends for a prefetch-less call today: each key's template with its date window."""
+    from datetime import date  # noqa: PLC0415
+
+    from cds_service.guideline.config import load_pathway_config  # noqa: PLC0415
+
+    values, config, today = token_values(context), load_pathway_config(), date.today()
+    return {
+        spec.key: fetch_query(spec, render_template(spec.template, values), today, config)
+        for spec in prefetch_keys()
+    }
 
 
 def _record_answers(base_url: str, context: Any) -> dict[str, bytes]:

@@ -72,9 +72,12 @@ class Invocation:
 async def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
     deadline = Deadline.after(call.deadline_seconds)
     request, context = parse_hook_request(body, call.service.hook)
-    raw = recognise_local_codes(await gather(request, context, call.fhir_client, deadline=deadline), call.pathway)
+    day = today or date.today()
+    # The evaluation day and the lookbacks also bound what gathering fetches (its date windows).
+    gathered = await gather(request, context, call.fhir_client, deadline=deadline, today=day, config=call.pathway)
+    raw = recognise_local_codes(gathered, call.pathway)
     data = to_clinical_data(raw, context.patientId)
-    facts = build_facts(data, hook=call.service.hook, today=today or date.today(), config=call.pathway)
+    facts = build_facts(data, hook=call.service.hook, today=day, config=call.pathway)
     results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
     if call.snooze is not None:
         results = call.snooze.apply(results, facts, service_id=call.service.id, hook_instance=request.hookInstance)

@@ -1,23 +1,112 @@
 """The CDS services this server offers, each declared once. Discovery is generated from these.
 
-All three hooks read the same data, so they share one set of prefetch templates. Searches are
-code-filtered with the pathway's value sets and split so that no URL grows past `MAX_QUERY_CHARS`
-(real servers and proxies refuse URLs of a few kB).
+All three hooks read the same data, so they share one set of prefetch keys. Each key is a FHIR query
+template (what discovery advertises) and, for records the rules read only over a lookback, a date window
+the service adds when it runs the query itself (prefetch tokens cannot compute dates).
+
+What the keys bring, and why (the facts step reads nothing that no key can bring; a test checks it):
+- every Condition: problems with no clinicalStatus, text-only ones and the EHR's own codes all reach the
+  text fallback, and a resolved injury still explains a dystrophic calcification;
+- lab results by code (LOINC, even without a category) and by category `laboratory` (the EHR's own codes,
+  recognised by text), newest first, over the longest lab lookback;
+- imaging results, radiology reports and imaging studies whatever their code (by category, or all studies:
+  the R4 `modality` search reads `series.modality` only), newest first, over `imaging_history_days`;
+- exam/procedure Observations (a probe-to-bone test written as text) over the infection-lab lookback;
+- every active order and every Procedure (over `imaging_history_days`), recognised by code or text.
+Searches ask for `_count` entries a page and are split so that no URL grows past `MAX_QUERY_CHARS` after
+the percent-encoding the CDS Hooks Sandbox applies (real servers and proxies refuse URLs of a few kB).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from cds_service.guideline.valuesets import prefetch_codings
+from cds_service.guideline.config import PathwayConfig
+from cds_service.guideline.valuesets import category_tokens, prefetch_codings
 
-__all__ = ["CdsService", "MAX_QUERY_CHARS", "PREFETCH_TEMPLATES", "SERVICES", "discovery_document", "service_by_id"]
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "PAGE_COUNT",
+    "PREFETCH_TEMPLATES",
+    "SERVICES",
+    "CdsService",
+    "PrefetchKey",
+    "Window",
+    "discovery_document",
+    "encoded_length",
+    "fetch_query",
+    "prefetch_keys",
+    "prefetch_templates",
+    "service_by_id",
+    "window_start",
+]
 
-MAX_QUERY_CHARS = 1800  # after URL-encoding, with room for the server's base URL and the patient id
+# After the Sandbox's percent-encoding of `: / , |`, with room for the server's base URL and the patient id.
+MAX_QUERY_CHARS = 1800
+# Entries asked per page. HAPI answers 20 by default; most servers honour up to 100-1000.
+PAGE_COUNT = 100
 PATIENT = "{{context.patientId}}"
+_SANDBOX_ESCAPES = {":": "%3A", "/": "%2F", ",": "%2C", "|": "%7C"}
+
+
+def encoded_length(query: str) -> int:
+    """Length of a relative query once the Sandbox percent-encodes `: / , |` in its query string."""
+    path, _, search = query.partition("?")
+    return len(path) + 1 + sum(len(_SANDBOX_ESCAPES.get(char, char)) for char in search) if search else len(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A lower date bound the service adds to its own fetch: `<param>=ge<today - days>`.
+
+    `elements` are where an entry of that search carries the date, newest end first: they decide whether a
+    page the EHR sent, sorted newest first, is already older than the window (so no further page is needed).
+    `lookback` names what sets its length (see `window_days`).
+    """
+
+    param: str
+    elements: tuple[str, ...]
+    lookback: str  # "labs" | "imaging" | "exam"
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchKey:
+    key: str
+    template: str
+    window: Window | None = None
+
+
+_OBSERVATION_DATE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod.end")
+LABS = Window("date", _OBSERVATION_DATE, "labs")
+EXAMS = Window("date", _OBSERVATION_DATE, "exam")
+IMAGING_OBSERVATIONS = Window("date", _OBSERVATION_DATE, "imaging")
+REPORTS = Window("date", _OBSERVATION_DATE, "imaging")
+STUDIES = Window("started", ("started",), "imaging")
+PROCEDURES = Window("date", ("performedDateTime", "performedPeriod.end"), "imaging")
+
+
+def window_days(window: Window, config: PathwayConfig) -> int:
+    """How far back the service fetches a windowed key: the longest lookback of what the rules read from it."""
+    if window.lookback == "labs":
+        return max(config.lab_lookback_days, config.infection_lab_lookback_days, config.duplicate_lab_window_days)
+    if window.lookback == "exam":
+        return config.infection_lab_lookback_days
+    return config.imaging_history_days
+
+
+def window_start(window: Window, today: date, config: PathwayConfig) -> date:
+    return today - timedelta(days=window_days(window, config))
+
+
+def fetch_query(spec: PrefetchKey, rendered: str, today: date, config: PathwayConfig) -> str:
+    """The query the service runs itself: the rendered template, with the key's date window when it has one."""
+    if spec.window is None:
+        return rendered
+    return f"{rendered}&{spec.window.param}=ge{window_start(spec.window, today, config).isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,59 +126,59 @@ class CdsService:
         }
 
 
-def _code_filtered(key: str, base: str, codings: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`base&code=s|c,s|c...`, split into as many keys (`key`, `key-2`, ...) as the URL limit needs."""
-    templates: list[tuple[str, str]] = []
+def _code_filtered(key: str, base: str, suffix: str, codings: list[tuple[str, str]], window: Window) -> list[PrefetchKey]:
+    """`base&code=s|c,s|c...suffix`, split into as many keys (`key`, `key-2`, ...) as the URL limit needs."""
+    keys: list[PrefetchKey] = []
     chunk: list[str] = []
 
+    def query(tokens: list[str]) -> str:
+        return f"{base}&code={','.join(tokens)}{suffix}"
+
     def flush() -> None:
-        name = key if not templates else f"{key}-{len(templates) + 1}"
-        templates.append((name, f"{base}&code={','.join(chunk)}"))
+        name = key if not keys else f"{key}-{len(keys) + 1}"
+        keys.append(PrefetchKey(name, query(chunk), window))
         chunk.clear()
 
     for system, code in codings:
         token = quote(f"{system}|{code}", safe="/:")
-        if chunk and len(base) + len("&code=") + len(",".join([*chunk, token])) > MAX_QUERY_CHARS:
+        if chunk and encoded_length(query([*chunk, token])) > MAX_QUERY_CHARS:
             flush()
         chunk.append(token)
     if chunk:
         flush()
-    return templates
+    return keys
+
+
+@lru_cache(maxsize=1)
+def prefetch_keys() -> tuple[PrefetchKey, ...]:
+    """Every key the services ask for, with its fetch window."""
+    newest = f"&_sort=-date&_count={PAGE_COUNT}"
+    keys = [
+        PrefetchKey("patient", f"Patient/{PATIENT}"),
+        PrefetchKey("conditions", f"Condition?patient={PATIENT}&_count={PAGE_COUNT}"),
+    ]
+    keys += _code_filtered("lab-results", f"Observation?patient={PATIENT}", newest, prefetch_codings("Observation"), LABS)
+    keys += [
+        PrefetchKey("laboratory", f"Observation?patient={PATIENT}&category={category_tokens('observation-laboratory')}{newest}", LABS),
+        PrefetchKey("imaging-results", f"Observation?patient={PATIENT}&category={category_tokens('observation-imaging')}{newest}", IMAGING_OBSERVATIONS),
+        PrefetchKey("exam-results", f"Observation?patient={PATIENT}&category={category_tokens('observation-exam')}{newest}", EXAMS),
+        PrefetchKey("imaging-studies", f"ImagingStudy?patient={PATIENT}&_sort=-started&_count={PAGE_COUNT}", STUDIES),
+    ]
+    keys += _code_filtered(
+        "imaging-reports", f"DiagnosticReport?patient={PATIENT}", newest, prefetch_codings("DiagnosticReport"), REPORTS
+    )
+    keys += [
+        PrefetchKey("radiology-reports", f"DiagnosticReport?patient={PATIENT}&category={category_tokens('report-imaging')}{newest}", REPORTS),
+        PrefetchKey("active-orders", f"ServiceRequest?patient={PATIENT}&status=active&_count={PAGE_COUNT}"),
+        PrefetchKey("procedures", f"Procedure?patient={PATIENT}{newest}", PROCEDURES),
+    ]
+    return tuple(keys)
 
 
 @lru_cache(maxsize=1)
 def prefetch_templates() -> tuple[tuple[str, str], ...]:
-    """Key -> FHIR query template. Each asks only for what the pathway reads."""
-    templates: list[tuple[str, str]] = [("patient", f"Patient/{PATIENT}")]
-    templates += _code_filtered("conditions", f"Condition?patient={PATIENT}", prefetch_codings("Condition"))
-    # Text matching is the spec's fallback for data without codes, and a code filter never returns a
-    # text-only problem: so also every active problem, whatever its code (the facts step drops the rest
-    # before validation). Resolved coded problems still come through the code-filtered keys above.
-    templates.append(
-        ("active-conditions", f"Condition?patient={PATIENT}&clinical-status=active,recurrence,relapse")
-    )
-    templates += _code_filtered("lab-results", f"Observation?patient={PATIENT}", prefetch_codings("Observation"))
-    templates.append(("imaging-results", f"Observation?patient={PATIENT}&category=imaging"))
-    templates.append(
-        (
-            "imaging-studies",
-            f"ImagingStudy?patient={PATIENT}&modality="
-            + ",".join(f"http://dicom.nema.org/resources/ontology/DCM|{m}" for m in ("DX", "CR", "MR", "CT", "US")),
-        )
-    )
-    templates += _code_filtered(
-        "imaging-reports", f"DiagnosticReport?patient={PATIENT}", prefetch_codings("DiagnosticReport")
-    )
-    # Radiology reports under a local code (or none): by category, LOINC LP29684-5 "Radiology", the
-    # US Core DiagnosticReport category for imaging reports.
-    templates.append(
-        ("radiology-reports", f"DiagnosticReport?patient={PATIENT}&category={quote('http://loinc.org|LP29684-5', safe='/:')}")
-    )
-    templates += _code_filtered(
-        "active-orders", f"ServiceRequest?patient={PATIENT}&status=active", prefetch_codings("ServiceRequest")
-    )
-    templates += _code_filtered("procedures", f"Procedure?patient={PATIENT}", prefetch_codings("Procedure"))
-    return tuple(templates)
+    """Key -> FHIR query template, as discovery advertises them."""
+    return tuple((spec.key, spec.template) for spec in prefetch_keys())
 
 
 PREFETCH_TEMPLATES = prefetch_templates

@@ -22,7 +22,7 @@ from fhir_fixtures.catalog import FIXTURES_DIR, HOOKS, PATIENTS, drafts, resourc
 from fhir_fixtures.materialize import materialize
 from fhir_fixtures.search import FHIR_BASE, search
 
-__all__ = ["USER_ID", "build_prefetch", "build_request", "main", "request_path"]
+__all__ = ["USER_ID", "build_prefetch", "build_request", "main", "prefetch_from", "request_from", "request_path"]
 
 JSON = dict[str, Any]
 
@@ -32,9 +32,13 @@ REQUESTS_DIR = FIXTURES_DIR / "requests"
 
 def build_prefetch(patient: str) -> JSON:
     """Every prefetch key of the service, answered from the patient's resources (tokens not rendered)."""
+    return prefetch_from(patient, resources(patient))
+
+
+def prefetch_from(patient: str, pool: list[JSON]) -> JSON:
+    """Every prefetch key of the service, answered from `pool` as a FHIR server would (whole result sets)."""
     from cds_service.services import prefetch_templates
 
-    pool = resources(patient)
     prefetch: JSON = {}
     for key, template in prefetch_templates():
         query = template.replace("{{context.patientId}}", patient).replace("{{context.userId}}", USER_ID)
@@ -51,11 +55,29 @@ def build_request(
     fhir_server: str | None = None,
 ) -> JSON:
     """A CDS Hooks request for `hook` about a fixture patient; dates rendered for `today` (None keeps tokens)."""
+    return request_from(
+        patient, hook, resources(patient), drafts(patient)[hook] if hook != "patient-view" else None,
+        today, with_prefetch, fhir_server=fhir_server,
+    )
+
+
+def request_from(
+    patient: str,
+    hook: str,
+    pool: list[JSON],
+    orders: JSON | None,
+    today: date | None = None,
+    with_prefetch: bool = True,
+    *,
+    fhir_server: str | None = None,
+) -> JSON:
+    """A CDS Hooks request about `patient` whose record is `pool` and whose draft orders (order hooks) are
+    `orders` = {"draftOrders": [...], "selections": [...]}."""
     if hook not in HOOKS:
         raise ValueError(f"hook {hook!r} is not one of {', '.join(HOOKS)}")
     context: JSON = {"userId": USER_ID, "patientId": patient}
     if hook != "patient-view":
-        orders = drafts(patient)[hook]
+        assert orders is not None, "the order hooks need draft orders"
         context["draftOrders"] = {
             "resourceType": "Bundle",
             "type": "collection",
@@ -73,7 +95,7 @@ def build_request(
     if fhir_server:
         body["fhirServer"] = fhir_server
     if with_prefetch:
-        body["prefetch"] = build_prefetch(patient)
+        body["prefetch"] = prefetch_from(patient, pool)
     return body if today is None else materialize(body, today)
 
 

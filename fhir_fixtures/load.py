@@ -1,6 +1,6 @@
 """POST the fixture patients to a FHIR server as transaction Bundles, dates rendered for a day.
 
-    python -m fhir_fixtures.load --base http://localhost:8103/fhir [--token T] [--today YYYY-MM-DD]
+    python -m fhir_fixtures.load --base http://localhost:8103/fhir [--token T] [--today YYYY-MM-DD] [--set ehr]
 
 Each patient's Bundle is split into transactions of at most `MAX_ENTRIES` entries (one FHIR engine used
 in the tests refuses bigger ones), in order, so the Patient and the resources others reference are
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -73,7 +73,10 @@ def load(
     patients: Iterable[str] = PATIENTS,
     session: _Session | None = None,
     size: int = MAX_ENTRIES,
+    bundle_of: Callable[[str], JSON] = bundle,
 ) -> LoadReport:
+    """`bundle_of` gives a patient's transaction Bundle (the `fhir_fixtures.ehr.catalog.bundle` of the
+    "as EHRs send it" set, or this set's by default)."""
     if session is None:
         import requests
 
@@ -85,7 +88,7 @@ def load(
     url = base.rstrip("/")
     count = resources = transactions = 0
     for number, patient in enumerate(patients, start=1):
-        for part, transaction in enumerate(chunks(materialize(bundle(patient), today), size), start=1):
+        for part, transaction in enumerate(chunks(materialize(bundle_of(patient), today), size), start=1):
             reply = session.post(url, json=transaction, headers=headers, timeout=TIMEOUT)
             if reply.status_code >= 300:
                 raise LoadError(
@@ -103,9 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("FHIR_TOKEN"), help="bearer token (or FHIR_TOKEN)")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="render dates for this day")
     parser.add_argument("--chunk", type=int, default=MAX_ENTRIES, help=f"entries per transaction (<= {MAX_ENTRIES})")
+    parser.add_argument("--set", choices=("fc", "ehr"), default="fc", help="fixture set (ehr: as EHRs send it)")
     args = parser.parse_args(argv)
+    patients, bundle_of = PATIENTS, bundle
+    if args.set == "ehr":
+        from fhir_fixtures.ehr import catalog as ehr
+
+        patients, bundle_of = ehr.PATIENTS, ehr.bundle
     try:
-        report = load(args.base, token=args.token, today=args.today, size=min(args.chunk, MAX_ENTRIES))
+        report = load(args.base, token=args.token, today=args.today, size=min(args.chunk, MAX_ENTRIES),
+                      patients=patients, bundle_of=bundle_of)
     except LoadError as exc:
         print(f"load failed: {exc}", file=sys.stderr)
         return 1

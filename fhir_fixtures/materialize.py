@@ -1,7 +1,8 @@
 """Render the fixtures' date tokens to concrete dates, so the fixtures never age.
 
 A token is ``{{today}}``, ``{{today-30d}}``, ``{{today+3d}}`` or ``{{today-8w}}`` (days or weeks), and may sit
-inside a longer string: ``"{{today-5d}}T08:15:00Z"`` becomes ``"2026-11-16T08:15:00Z"``. Everything else is
+inside a longer string: ``"{{today-5d}}T08:15:00Z"`` becomes ``"2026-11-16T08:15:00Z"``. A partial date,
+as EHRs send some, is ``{{today-400d:month}}`` (``2025-10``) or ``{{today-400d:year}}`` (``2025``). Everything else is
 returned unchanged. Used as a module (`materialize(obj, today)`) or as a script:
 
     python -m fhir_fixtures.materialize --today 2026-11-21 --out /tmp/fixtures
@@ -18,7 +19,8 @@ from typing import Any
 
 __all__ = ["TOKEN", "materialize", "render_date", "shift"]
 
-TOKEN = re.compile(r"\{\{\s*today\s*(?:([+-])\s*(\d+)\s*([dw]))?\s*\}\}")
+TOKEN = re.compile(r"\{\{\s*today\s*(?:([+-])\s*(\d+)\s*([dw]))?\s*(?::\s*(month|year)\s*)?\}\}")
+PRECISION = {None: 10, "month": 7, "year": 4}  # characters of the ISO date kept
 UNIT_DAYS = {"d": 1, "w": 7}
 
 
@@ -27,7 +29,7 @@ def shift(today: date, days: int) -> date:
 
 
 def _offset_days(match: re.Match[str]) -> int:
-    sign, amount, unit = match.groups()
+    sign, amount, unit, _ = match.groups()
     if sign is None:
         return 0
     days = int(amount) * UNIT_DAYS[unit]
@@ -36,7 +38,7 @@ def _offset_days(match: re.Match[str]) -> int:
 
 def render_date(text: str, today: date) -> str:
     """Replace every token in `text`; leftover braces mean a malformed token, which is an authoring error."""
-    rendered = TOKEN.sub(lambda m: shift(today, _offset_days(m)).isoformat(), text)
+    rendered = TOKEN.sub(lambda m: shift(today, _offset_days(m)).isoformat()[: PRECISION[m.group(4)]], text)
     if "{{" in rendered:
         raise ValueError(f"malformed date token in {text!r}: use {{{{today}}}}, {{{{today-30d}}}} or {{{{today+2w}}}}")
     return rendered

@@ -1,9 +1,11 @@
 """Just enough FHIR search to answer this service's prefetch templates from the fixture resources.
 
-The templates (`cds_service.services.prefetch_templates()`) use `patient`, `code` (token lists),
-`category`, `status`, `clinical-status` and `modality`. A ready request fills each key with what a FHIR
-server would return for that query, so the fixtures also test that the prefetch asks for everything the pathway reads.
-Anything else in a template is refused by name rather than silently ignored.
+The templates (`cds_service.services.prefetch_templates()`) use `patient`, `code` and `category` (token
+lists, with or without a system), `status`, and `_sort` / `_count` (which shape pages, not the result set);
+`clinical-status` and `modality` are understood too. A ready request fills each key with the whole result
+set a FHIR server would return for that query, so the fixtures also test that the prefetch asks for
+everything the pathway reads (tests/test_retrieval_reachability.py checks this subset against the real FHIR
+server). Anything else in a template is refused by name rather than silently ignored.
 """
 
 from __future__ import annotations

@@ -24,13 +24,19 @@ pytestmark = pytest.mark.fhir_server
 TODAY = date(2028, 3, 1)
 
 
+# Small enough that the fixtures' searches answer over several pages (paging on), large enough that no key
+# needs more than the client's 10.
+PAGE_SIZE = 5
+
+
 @pytest.fixture(scope="module")
 def loaded(fhir_server: FhirTestServer) -> Iterator[FhirTestServer]:  # noqa: F811
     fhir_server.reset()
     with requests.Session() as session:
         report = load(fhir_server.base_url, today=TODAY, session=session)
     assert report.patients == len(PATIENTS)
-    yield fhir_server
+    with fhir_server.page_size(PAGE_SIZE):
+        yield fhir_server
     fhir_server.reset()
 
 
@@ -50,8 +56,12 @@ def test_cards_from_the_fhir_server_match_the_spec(
     body = build_request(patient, hook, TODAY, with_prefetch=prefetch == "half", fhir_server=loaded.base_url)
     if prefetch == "half":
         body["prefetch"] = {key: value for index, (key, value) in enumerate(body["prefetch"].items()) if index % 2}
+    loaded.clear_requests()
     call = Invocation(SERVICE_BY_HOOK[hook], BASE_URL, client, load_pathway_config(), RecordedCards())
     response = run_invoke(call, body, today=TODAY)
+    full = build_request(patient, hook, TODAY)["prefetch"]
+    if prefetch == "none" and any(len((v or {}).get("entry", [])) > PAGE_SIZE for v in full.values()):
+        assert any("_offset=" in r["query"] for r in loaded.requests()), "a key of this patient needs a 2nd page"
     # The same request with prefetch lists what the patient's data holds, for the reference checks.
     problems = check_response(patient, hook, build_request(patient, hook, TODAY), response, TODAY)
     assert not problems, "\n".join(problems)
@@ -64,5 +74,10 @@ def test_the_load_command_loads_every_patient(fhir_server: FhirTestServer, capsy
     fhir_server.reset()
     assert main(["--base", fhir_server.base_url, "--today", TODAY.isoformat()]) == 0
     assert f"loaded {len(PATIENTS)} patients" in capsys.readouterr().out
-    found = requests.get(f"{fhir_server.base_url}/Patient", params={"_count": 100}, timeout=10).json()
-    assert {e["resource"]["id"] for e in found.get("entry", [])} == set(PATIENTS)
+    ids: set[str] = set()
+    url: str | None = f"{fhir_server.base_url}/Patient?_count=100"
+    while url:  # the server pages (at most 20 a page, fewer inside the `loaded` block)
+        page = requests.get(url, timeout=10).json()
+        ids |= {e["resource"]["id"] for e in page.get("entry", [])}
+        url = next((link["url"] for link in page.get("link", []) if link["relation"] == "next"), None)
+    assert ids == set(PATIENTS)

@@ -119,7 +119,10 @@ def test_bone_destruction_from_report_text() -> None:
 def test_probe_to_bone_is_text_only_and_within_30_days() -> None:
     assert facts_for(ENTRY, procedure("p1", text="Probe-to-bone test", performed=days_ago(30))).probe_to_bone_done
     assert facts_for(ENTRY, procedure("p1", text="Probe to bone", performed=days_ago(31))).probe_to_bone_done is None
-    assert facts_for(ENTRY, observation("o1", text="Probe-to-bone test", value_string="negative")).probe_to_bone_done
+    exam = observation("o1", text="Probe-to-bone test", value_string="negative", category="exam")
+    assert facts_for(ENTRY, exam).probe_to_bone_done
+    # Without the exam (or procedure) category no prefetch key can bring it: it is not read either.
+    assert facts_for(ENTRY, observation("o1", text="Probe-to-bone test", value_string="negative")).probe_to_bone_done is None
 
 
 def test_a_sided_report_merges_with_its_unsided_study_but_two_sides_stay_two() -> None:

@@ -110,7 +110,9 @@ def test_preliminary_counts() -> None:
 
 
 def test_text_only_lab_and_ionized_calcium_is_not_total_calcium() -> None:
-    assert lab(LabTest.CALCIUM, observation("o1", text="Serum calcium", value=(11.2, "mg/dL"))).abnormal
+    assert lab(LabTest.CALCIUM, observation("o1", text="Serum calcium", value=(11.2, "mg/dL"), category="laboratory")).abnormal
+    # Recognised by text only under the laboratory category (the search that brings the EHR's own codes)
+    assert lab(LabTest.CALCIUM, observation("o1", text="Serum calcium", value=(11.2, "mg/dL"))) is None
     # 1995-0 (ionized) is a LOINC code the pathway does not list: no text fallback for it
     assert lab(LabTest.CALCIUM, observation("o1", (LOINC, "1995-0", "Calcium.ionized"), value=(1.4, "mmol/L"))) is None
 

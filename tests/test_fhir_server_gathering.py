@@ -16,7 +16,7 @@ from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.services import prefetch_templates
-from tests.support.gathering_data import PatientData, bulk_patient, foot_patient
+from tests.support.gathering_data import TODAY, PatientData, bulk_patient, foot_patient
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.fhir_server
@@ -59,7 +59,7 @@ def _request(server: FhirTestServer, patient_id: str, prefetch: dict[str, Any] |
 
 def _gather(body: dict[str, Any], client: FhirClient):
     request, context = parse_hook_request(body, body["hook"])
-    return asyncio.run(gather(request, context, client))
+    return asyncio.run(gather(request, context, client, today=TODAY))
 
 
 def _ids(record, resource_type: str) -> set[str]:
@@ -97,15 +97,18 @@ def test_no_prefetch_fetches_every_key_with_the_right_resources(server, client):
     assert all(entry["accept"].startswith("application/fhir+json") for entry in seen)
 
 
-def test_searches_carry_the_rendered_patient_and_codes(server, client):
+def test_searches_carry_the_rendered_patient_codes_and_windows(server, client):
     data = foot_patient(patient_id="pt-gather-codes")
     server.load(data.resources)
     server.clear_requests()
     _gather(_request(server, data.patient_id), client)
     queries = [parse_qs(entry["query"]) for entry in server.requests() if entry["query"]]
     assert queries and all(q["patient"] == [data.patient_id] for q in queries)
-    condition_codes = {code for q in queries for value in q.get("code", []) for code in value.split(",")}
-    assert "http://snomed.info/sct|442098006" in condition_codes or "http://hl7.org/fhir/sid/icd-10-cm|M61.471" in condition_codes
+    lab_codes = {code for q in queries for value in q.get("code", []) for code in value.split(",")}
+    assert "http://loinc.org|17861-6" in lab_codes
+    by_category = {q["category"][0]: q for q in queries if "category" in q}
+    assert by_category["laboratory"]["date"] == ["ge2026-08-23"]  # TODAY - 90 days
+    assert by_category["laboratory"]["_sort"] == ["-date"]
 
 
 def test_without_fhir_authorization_no_authorization_header_is_sent(server, client):

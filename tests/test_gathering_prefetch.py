@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
@@ -20,8 +22,9 @@ from cds_service.gathering.prefetch import (
     token_values,
 )
 from cds_service.protocol.parse import parse_hook_request
+from cds_service.guideline.config import load_pathway_config
 from cds_service.protocol.request import PatientViewContext
-from cds_service.services import prefetch_templates
+from cds_service.services import prefetch_keys, prefetch_templates
 
 PATIENT_ID = "pt-unit-9"
 TOKEN = "tok-unit-5e2a7f"
@@ -30,6 +33,8 @@ TEMPLATES = dict(prefetch_templates())
 KEYS = list(TEMPLATES)
 SEARCH_KEYS = [key for key in KEYS if key != "patient"]
 OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+TODAY = date(2027, 6, 15)
+WINDOWED = {spec.key: spec.window for spec in prefetch_keys() if spec.window is not None}
 
 
 class FakeClient:
@@ -89,9 +94,9 @@ def body(prefetch: dict[str, Any] | None, *, hook: str = "patient-view", server:
     return request
 
 
-def run(request_body: dict[str, Any], client: FakeClient):
+def run(request_body: dict[str, Any], client: FakeClient, **windows: Any):
     request, context = parse_hook_request(request_body, request_body["hook"])
-    return asyncio.run(gather(request, context, client))  # type: ignore[arg-type]
+    return asyncio.run(gather(request, context, client, today=TODAY, **windows))  # type: ignore[arg-type]
 
 
 def full_prefetch() -> dict[str, Any]:
@@ -221,9 +226,11 @@ def test_missing_keys_are_fetched_with_rendered_queries_and_token():
     base, queries, token = client.calls[0]
     assert base == "https://ehr.example.org/fhir"
     assert token == TOKEN
+    assert missing_key == "procedures"
     assert queries == {
         "patient": f"Patient/{PATIENT_ID}",
-        missing_key: TEMPLATES[missing_key].replace("{{context.patientId}}", PATIENT_ID),
+        # imaging_history_days (730) before TODAY
+        missing_key: TEMPLATES[missing_key].replace("{{context.patientId}}", PATIENT_ID) + "&date=ge2025-06-15",
     }
     assert [c["id"] for c in record.of_type("Condition")] == ["c-fetched"]
 
@@ -415,3 +422,72 @@ def test_token_is_not_in_the_record_or_the_request_repr():
     record = asyncio.run(gather(request, context, FakeClient()))  # type: ignore[arg-type]
     assert TOKEN not in repr(request) and TOKEN not in str(request.model_dump())
     assert TOKEN not in repr(record)
+
+
+# --- date windows and paged prefetch --------------------------------------------------------------------
+
+
+def _fetched(prefetch: dict[str, Any] | None, **windows: Any) -> dict[str, str]:
+    client = FakeClient()
+    run(body(prefetch), client, **windows)
+    return {key: query for _, queries, _ in client.calls for key, query in queries.items()}
+
+
+def test_the_service_s_own_queries_carry_each_key_s_window():
+    queries = _fetched(None)
+    assert queries["lab-results"].endswith("&date=ge2027-03-17")  # 90 days: the longest lab lookback
+    assert queries["laboratory"].endswith("&date=ge2027-03-17")
+    assert queries["exam-results"].endswith("&date=ge2027-05-16")  # 30 days: probe-to-bone
+    assert queries["imaging-studies"].endswith("&started=ge2025-06-15")  # imaging_history_days
+    assert queries["radiology-reports"].endswith("&date=ge2025-06-15")
+    for key in ("patient", "conditions", "active-orders"):  # read whatever their age
+        assert "=ge" not in queries[key], key
+    assert set(WINDOWED) == {key for key, query in queries.items() if "=ge" in query}
+
+
+def test_windows_follow_the_pathway_configuration():
+    config = replace(load_pathway_config(), lab_lookback_days=200, imaging_history_days=30)
+    queries = _fetched(None, config=config)
+    assert queries["laboratory"].endswith("&date=ge2026-11-27")
+    assert queries["imaging-studies"].endswith("&started=ge2027-05-16")
+
+
+def _page(key: str, *days: str | None, next_url: str = "https://ehr.example.org/fhir/x?page=2") -> dict[str, Any]:
+    resource_type = {"imaging-studies": "ImagingStudy", "procedures": "Procedure"}.get(key, "Observation")
+    element = {"ImagingStudy": "started", "Procedure": "performedDateTime"}.get(resource_type, "effectiveDateTime")
+    resources = [
+        {"resourceType": resource_type, "id": f"r{index}", **({element: day} if day else {})}
+        for index, day in enumerate(days)
+    ]
+    bundle = searchset(*resources)
+    bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle
+
+
+def test_a_paged_answer_already_older_than_the_window_needs_no_more_pages():
+    prefetch = full_prefetch()
+    prefetch["laboratory"] = _page("laboratory", "2027-06-01", "2027-04-02T10:00:00+02:00", None, "2027-03-16")
+    prefetch["imaging-studies"] = _page("imaging-studies", "2027-01-01", "2025-06-14")
+    client = FakeClient()
+    run(body(prefetch), client)
+    assert client.calls == [] and client.continued == {}
+
+
+def test_a_paged_answer_still_inside_the_window_is_completed_by_the_windowed_query():
+    prefetch = full_prefetch()
+    prefetch["laboratory"] = _page("laboratory", "2027-06-01", "2027-03-17")  # the window's first day
+    prefetch["procedures"] = _page("procedures", "2024-01-01", "2027-01-01")  # not sorted newest first
+    prefetch["exam-results"] = _page("exam-results", None)  # nothing dated
+    client = FakeClient()
+    run(body(prefetch), client)
+    assert client.continued == {}  # the EHR's open-ended pages are not followed
+    assert set(client.fetched_keys()) == {"laboratory", "procedures", "exam-results"}
+    assert client.calls[0][1]["laboratory"].endswith("&date=ge2027-03-17")
+
+
+def test_a_paged_answer_of_a_key_without_a_window_is_continued():
+    prefetch = full_prefetch()
+    prefetch["active-orders"] = _page("active-orders", "2019-01-01")
+    client = FakeClient()
+    run(body(prefetch), client)
+    assert client.continued == {"active-orders": "https://ehr.example.org/fhir/x?page=2"}

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, quote, unquote
 
-from cds_service.services import MAX_QUERY_CHARS
+from cds_service.services import MAX_QUERY_CHARS, encoded_length
 
 
 def test_discovery_lists_one_service_per_hook(client):
@@ -23,20 +23,35 @@ def test_prefetch_templates_cover_what_the_pathway_reads(client):
         assert any(q.startswith(f"{resource}?patient={{{{context.patientId}}}}") for q in queries), resource
     assert any("ServiceRequest?" in q and "status=active" in q for q in queries)
     assert any("category=imaging" in q for q in queries)
+    assert any("category=laboratory" in q for q in queries)
 
 
-def test_searches_are_code_filtered_and_short(client):
+def _sandbox_url(base: str, template: str, patient_id: str) -> str:
+    """What the CDS Hooks Sandbox requests: each query value decoded, then encodeURIComponent'd."""
+    path, _, search = template.replace("{{context.patientId}}", patient_id).partition("?")
+    if not search:
+        return f"{base}/{path}"
+    params = [(name, quote(unquote(value), safe="-_.!~*'()")) for name, value in parse_qsl(search)]
+    return f"{base}/{path}?" + "&".join(f"{name}={value}" for name, value in params)
+
+
+def test_searches_stay_short_after_the_sandbox_encodes_them(client):
     prefetch = client.get("/cds-services").json()["services"][0]["prefetch"]
-    # Two deliberate exceptions read what codes cannot find: text-only active problems, and radiology
-    # reports under local codes (by category).
-    unfiltered = {"active-conditions", "radiology-reports"}
+    base = "https://launch.smarthealthit.org/v/r4/sim/eyJoIjoiMSJ9/fhir"
     for key, query in prefetch.items():
-        assert len(query) <= MAX_QUERY_CHARS, key
-        if key in unfiltered:
-            assert "clinical-status=active" in query or "category=" in query, key
-        elif query.startswith(("Condition?", "DiagnosticReport?", "Procedure?")) or "status=active" in query:
-            codes = unquote(query.split("&code=", 1)[1]).split(",")
-            assert all("|" in token and token.split("|")[1] for token in codes), key
+        assert encoded_length(query) <= MAX_QUERY_CHARS, key
+        assert len(_sandbox_url(base, query, "p" * 64)) < 2000, key
+        names = [name for name, _ in parse_qsl(query.partition("?")[2])]
+        assert len(names) == len(set(names)), key  # the Sandbox parses repeated parameters into arrays
+
+
+def test_code_filters_carry_system_and_code(client):
+    prefetch = client.get("/cds-services").json()["services"][0]["prefetch"]
+    filtered = {key: query for key, query in prefetch.items() if "&code=" in query}
+    assert {key.rsplit("-", 1)[0] if key[-1].isdigit() else key for key in filtered} == {"lab-results", "imaging-reports"}
+    for key, query in filtered.items():
+        codes = unquote(query.split("&code=", 1)[1].split("&", 1)[0]).split(",")
+        assert all("|" in token and token.split("|")[1] for token in codes), key
 
 
 def test_discovery_has_no_nulls_or_empty_values(client):

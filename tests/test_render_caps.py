@@ -44,7 +44,7 @@ def test_a_huge_condition_text_is_not_echoed_into_the_response() -> None:
     for hook in ("patient-view", "order-select", "order-sign"):
         request = _with_huge_texts(hook)
         assert len(json.dumps(request)) > 800_000
-        response = run_request(request, hook, TODAY)
+        response = run_request(request, TODAY)
         body = json.dumps(response, ensure_ascii=False)
         assert response["cards"], hook
         assert len(body) < 40_000, (hook, len(body))
@@ -66,7 +66,7 @@ def test_many_matching_problems_show_ten_lines_and_a_count() -> None:
         twin["id"] = f"{calc['id']}-{i}"
         twin["code"]["text"] = f"Calcific tendinitis of the right foot, entry {i}"
         bundle["entry"].append({"fullUrl": f"http://fixtures.example.org/fhir/Condition/{twin['id']}", "resource": twin})
-    response = run_request(request, "patient-view", TODAY)
+    response = run_request(request, TODAY)
     for card in response["cards"]:
         lines = card["detail"].split("**What in the record led to this**", 1)[1].split("**", 1)[0]
         items = [line for line in lines.splitlines() if line.startswith("- ")]

@@ -6,6 +6,7 @@ import pytest
 
 from cds_service.guideline.valuesets import (
     ValueSet,
+    category_tokens,
     load_valuesets,
     normalise_text,
     orderable,
@@ -84,17 +85,29 @@ def test_every_lab_test_has_a_value_set_and_an_orderable() -> None:
 
 
 def test_prefetch_codings() -> None:
-    conditions = prefetch_codings("Condition")
-    assert (ICD10CM, "M65.271") in conditions
-    assert (SNOMED, "442098006") in conditions
-    assert len(conditions) == len(set(conditions))
-    assert (LOINC, "6462-6") in prefetch_codings("Observation")
-    assert (LOINC, "36305-1") in prefetch_codings("DiagnosticReport")
-    requests = prefetch_codings("ServiceRequest")
-    assert (SNOMED, "308481009") in requests and (SNOMED, "312775003") in requests
-    assert (SNOMED, "177694006") in prefetch_codings("Procedure")
-    with pytest.raises(KeyError, match="Encounter"):
-        prefetch_codings("Encounter")
+    labs = prefetch_codings("Observation")
+    assert (LOINC, "6462-6") in labs and (LOINC, "17861-6") in labs
+    assert len(labs) == len(set(labs))
+    reports = prefetch_codings("DiagnosticReport")
+    assert (LOINC, "36305-1") in reports
+    assert ("http://www.ama-assn.org/go/cpt", "73718") in reports  # lower extremity: read with a foot site
+    for resource_type in ("Condition", "ServiceRequest", "Procedure", "Encounter"):  # fetched whatever their code
+        with pytest.raises(KeyError, match=resource_type):
+            prefetch_codings(resource_type)
+
+
+def test_categories_search_by_code_and_match_by_system() -> None:
+    valuesets = load_valuesets()
+    assert category_tokens("report-imaging") == "RAD,RX,CT,NMR,RUS,IMG,LP29684-5"
+    assert category_tokens("observation-laboratory") == "laboratory"
+    category = "http://terminology.hl7.org/CodeSystem/observation-category"
+    assert valuesets.in_category("observation-imaging", [(category, "imaging")])
+    assert valuesets.in_category("observation-imaging", [(None, "imaging")])  # a coding sent without its system
+    assert not valuesets.in_category("observation-imaging", [("http://hospital.example.org/cat", "imaging")])
+    assert not valuesets.in_category("report-imaging", [("http://loinc.org", "RAD")])
+    assert {m.source for c in valuesets.categories.values() for m in c.members} <= {"FHIR-CORE", "US-CORE"}
+    with pytest.raises(KeyError, match="no category"):
+        category_tokens("nope")
 
 
 def test_bad_documents_are_refused_with_the_bad_input_named() -> None:

@@ -2,11 +2,18 @@
 
 Selection runs on JSON before validation and facts run on models after it; reading both through these
 helpers keeps the two steps' idea of "the codes of this concept" identical.
+
+Raw JSON may carry types FHIR forbids (`"status": []`, `"code": []`, `"system": []`): every helper here is
+type-safe. A value of the wrong JSON type reads as absent, never raises, and never reaches a comparison or
+a hash as a list or an object. While selection reads a resource (`watch` ... `watched`), the helpers note
+the first such value they meet, at no cost when there is none; selection then leaves the resource out and
+`json_type_problem` names the field for the data issue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
@@ -15,20 +22,62 @@ __all__ = [
     "concepts",
     "get",
     "items",
+    "json_type_problem",
     "ref_of",
     "reference_of",
     "resource_type_of",
     "status_code",
     "strings",
+    "text",
+    "watch",
+    "watched",
 ]
+
+# JSON values that are never a FHIR complex element: reading a field of one gives nothing.
+_SCALARS = (str, bytes, int, float, bool, list, tuple)
+# The first value of a forbidden JSON type met while a resource is watched (selection reads it).
+_MET: ContextVar[str | None] = ContextVar("forbidden_json_type", default=None)
+
+
+def watch() -> Token[str | None]:
+    """Start noting forbidden JSON types (selection of one resource)."""
+    return _MET.set(None)
+
+
+def watched(token: Token[str | None]) -> str | None:
+    """Stop noting; what was met, e.g. "'status' is a JSON array, not a string", or None."""
+    met = _MET.get()
+    _MET.reset(token)
+    return met
+
+
+def _met(problem: str) -> None:
+    if _MET.get() is None:
+        _MET.set(problem)
 
 
 def get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
+    """`obj.name` of a JSON object or a model; None for anything else (a string, a number, a list)."""
+    if type(obj) is dict:  # the hot path: raw JSON
+        return obj.get(name)
     if isinstance(obj, dict):
         return obj.get(name)
+    if obj is None:
+        return None
+    if isinstance(obj, _SCALARS):
+        _met(f"a JSON {_json_type(obj)} where an object with {name!r} belongs")
+        return None
     return getattr(obj, name, None)
+
+
+def text(obj: Any, name: str) -> str | None:
+    """`obj.name` when it is a string (FHIR code, string, uri, dateTime...); None otherwise."""
+    value = get(obj, name)
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, list | dict | int | float):
+        _met(f"{name!r} is a JSON {_json_type(value)}, not a string")
+    return value if isinstance(value, str) else None
 
 
 def items(obj: Any, name: str) -> list[Any]:
@@ -48,20 +97,32 @@ def concepts(obj: Any, *names: str) -> list[Any]:
 
 
 def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
-    """(system, code) of every Coding of the given CodeableConcepts (a bare Coding is accepted too)."""
+    """(system, code) of every Coding of the given CodeableConcepts (a bare Coding is accepted too).
+
+    A system or code that is not a string reads as None."""
     for concept in concept_list:
         if concept is None:
             continue
-        if get(concept, "coding") is None and get(concept, "code") is not None:
-            yield get(concept, "system"), get(concept, "code")
+        found = get(concept, "coding")
+        if found is None and get(concept, "code") is not None:
+            yield text(concept, "system"), text(concept, "code")
             continue
+        if found is not None and not isinstance(found, list | tuple):
+            _met(f"'coding' is a JSON {_json_type(found)}, not an array")
         for coding in items(concept, "coding"):
-            yield get(coding, "system"), get(coding, "code")
+            yield text(coding, "system"), text(coding, "code")
 
 
 def strings(*values: Any) -> list[str]:
     """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type)."""
-    return [value for value in values if isinstance(value, str) and value]
+    found = []
+    for value in values:
+        if type(value) is str:
+            if value:
+                found.append(value)
+        elif isinstance(value, list | dict | int | float):
+            _met(f"a JSON {_json_type(value)} where a string belongs")
+    return found
 
 
 def concept_texts(*concept_list: Any) -> list[str]:
@@ -85,7 +146,7 @@ def status_code(concept: Any) -> str | None:
 
 def reference_of(resource: Any) -> str:
     """`Type/id` of a resource (JSON or model)."""
-    return f"{resource_type_of(resource)}/{get(resource, 'id') or '?'}"
+    return f"{resource_type_of(resource)}/{text(resource, 'id') or get(resource, 'id') or '?'}"
 
 
 def resource_type_of(resource: Any) -> str:
@@ -96,5 +157,133 @@ def resource_type_of(resource: Any) -> str:
 
 def ref_of(reference: Any) -> str | None:
     """The `reference` string of a Reference (JSON or model)."""
-    value = get(reference, "reference")
-    return value if isinstance(value, str) else None
+    return text(reference, "reference")
+
+
+# --- JSON types of the fields selection reads ---------------------------------------------------------
+# Kinds: "str" a JSON string; a data type name below; "[kind]" a FHIR 0..* field, which JSON must
+# carry as an array (as the R4B models require).
+_DATATYPES: dict[str, dict[str, str]] = {
+    "Coding": {"system": "str", "code": "str", "display": "str", "version": "str"},
+    "CodeableConcept": {"coding": "[Coding]", "text": "str"},
+    "Reference": {"reference": "str", "display": "str", "type": "str"},
+    "Period": {"start": "str", "end": "str"},
+    "Annotation": {"text": "str"},
+    "Series": {"modality": "Coding", "bodySite": "Coding", "description": "str"},
+}
+# Only the fields selection reads (skip_reason, is_relevant, keep_latest_labs): what only the facts step
+# reads is validated with the R4B models first, and a resource selection drops is never validated.
+_DATES = {
+    "effectiveDateTime": "str", "effectiveInstant": "str", "effectivePeriod": "Period", "issued": "str",
+}
+_COMMON = {"id": "str", "status": "str", "subject": "Reference", "patient": "Reference", "note": "[Annotation]"}
+_FIELDS: dict[str, dict[str, str]] = {
+    "Condition": {"code": "CodeableConcept", "verificationStatus": "CodeableConcept"},
+    "Observation": {
+        "code": "CodeableConcept", "category": "[CodeableConcept]", "valueCodeableConcept": "CodeableConcept",
+        "valueString": "str", "bodySite": "CodeableConcept", **_DATES,
+    },
+    "DiagnosticReport": {
+        "code": "CodeableConcept", "category": "[CodeableConcept]", "conclusion": "str",
+        "conclusionCode": "[CodeableConcept]", **_DATES,
+    },
+    "ImagingStudy": {
+        "modality": "[Coding]", "series": "[Series]", "procedureCode": "[CodeableConcept]", "description": "str",
+        "bodySite": "[CodeableConcept]",
+    },
+    "ServiceRequest": {"code": "CodeableConcept", "category": "[CodeableConcept]", "bodySite": "[CodeableConcept]"},
+    "Procedure": {"code": "CodeableConcept", "bodySite": "[CodeableConcept]"},
+}
+
+
+# (field, kind) pairs per type, common fields first: built once.
+_CHECKED = {resource_type: (*_COMMON.items(), *fields.items()) for resource_type, fields in _FIELDS.items()}
+
+
+def _problem(value: Any, kind: str, path: str) -> str | None:
+    if kind.startswith("["):
+        inner = kind[1:-1]
+        if not isinstance(value, list):
+            return f"{path} is a JSON {_json_type(value)}, not an array"
+        for index, item in enumerate(value):
+            found = _problem(item, inner, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    if kind == "str":
+        return None if isinstance(value, str) else f"{path} is a JSON {_json_type(value)}, not a string"
+    if not isinstance(value, dict):
+        return f"{path} is a JSON {_json_type(value)}, not a {kind} object"
+    fields = _DATATYPES[kind]
+    for name, field_kind in fields.items():
+        if name in value and value[name] is not None:
+            found = _problem(value[name], field_kind, f"{path}.{name}")
+            if found:
+                return found
+    return None
+
+
+def _is_str(value: Any) -> bool:
+    return type(value) is str
+
+
+def _fields_fine(value: Any, checks: tuple[tuple[str, Any], ...]) -> bool:
+    if type(value) is not dict:
+        return False
+    for name, check in checks:
+        item = value.get(name)
+        if item is not None and not check(item):
+            return False
+    return True
+
+
+def _list_of(check: Any) -> Any:
+    return lambda value: type(value) is list and all(check(item) for item in value)
+
+
+# Fast checks, one function per kind (the common case: every field is right, and no message is built).
+_CHECKS: dict[str, Any] = {"str": _is_str}
+for _kind in ("Coding", "Reference", "Period", "Annotation", "CodeableConcept", "Series"):  # dependencies first
+    _CHECKS[_kind] = (
+        lambda value, _c=tuple(
+            (name, _CHECKS[kind] if not kind.startswith("[") else _list_of(_CHECKS[kind[1:-1]]))
+            for name, kind in _DATATYPES[_kind].items()
+        ): _fields_fine(value, _c)
+    )
+
+
+def _fine(value: Any, kind: str) -> bool:
+    """True when `value` has the FHIR JSON type of `kind`."""
+    if kind.startswith("["):
+        check = _CHECKS[kind[1:-1]]
+        return type(value) is list and all(check(item) for item in value)
+    return _CHECKS[kind](value)
+
+
+def json_type_problem(resource: dict[str, Any], resource_type: str) -> str | None:
+    """The first field selection reads whose JSON type FHIR forbids, as "Observation.status is a JSON
+    array, not a string"; None when every such field is of its FHIR type. Names the field, never its value."""
+    fields = _CHECKED.get(resource_type)
+    if fields is None:
+        return None
+    problem = None
+    for name, kind in fields:
+        value = resource.get(name)
+        if value is not None and not _fine(value, kind):
+            problem = _problem(value, kind, f"{resource_type}.{name}")
+            break
+    return problem
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else type(value).__name__

@@ -2,8 +2,16 @@
 (diabetes, ulcer, infection, metabolic and dystrophic causes, malignancy, pain, eschar, ischemia).
 
 A Condition counts when its clinicalStatus is absent or active/recurrence/relapse and its
-verificationStatus is not refuted/entered-in-error (spec "Vocabulary"). Concepts whose code does not name
-the foot need a foot/ankle/heel/toe bodySite, or a foot word in the Condition's own text.
+verificationStatus is not refuted/entered-in-error (spec "Vocabulary"). No fact is broader than the record:
+- concepts whose code does not name the foot (or names a wider region: lower limb, leg) need a
+  foot/ankle/heel/toe bodySite, or a foot word in the Condition's own text;
+- a bodySite naming another place (thigh, hand) is not the foot, whatever the code says;
+- a problem whose own text opens or closes with "no evidence of", "ruled out" is not a problem; with
+  "history of", "resolved", "s/p" it is a past one (read like a resolved Condition);
+- when the code's side and the written side disagree, the side is unknown;
+- only a dry eschar, or gangrene stated dry, is an eschar for `eschar-no-debridement`; wet, gas or infected
+  gangrene (or an infected eschar) is an infected wound: a foot infection (kind "wet-gangrene"), never
+  "avoid debridement".
 """
 
 from __future__ import annotations
@@ -15,8 +23,8 @@ from typing import Any
 from cds_service.facts.access import concept_texts, concepts, get, status_code
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import Evidence, Infection, Problem, Side
-from cds_service.facts.recognise import foot_site
-from cds_service.facts.text import Match, label_of, match_concepts, side_in_text
+from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site
+from cds_service.facts.text import Match, label_of, match_concepts, side_in_text, statement_cue
 from cds_service.guideline.valuesets import ValueSets
 
 __all__ = ["COUNTING_CLINICAL_STATUSES", "ConditionFacts", "condition_counts", "condition_facts"]
@@ -43,6 +51,7 @@ _FOOT_SETS = frozenset(
         "osteomyelitis-foot",
         "osteomyelitis",
         "cellulitis-foot",
+        "cellulitis-lower-limb",
         "abscess-foot",
         "deep-abscess",
         "foot-trauma",
@@ -56,6 +65,7 @@ _INFECTION_SETS = (
     ("osteomyelitis-foot", "osteomyelitis"),
     ("osteomyelitis", "osteomyelitis"),
     ("cellulitis-foot", "cellulitis"),
+    ("cellulitis-lower-limb", "cellulitis"),
     ("abscess-foot", "abscess"),
     ("deep-abscess", "deep-abscess"),
     ("necrotizing-infection", "necrotizing"),
@@ -97,10 +107,22 @@ DYSTROPHIC_CONCEPTS = frozenset(
 
 
 def condition_counts(condition: Any) -> bool:
+    """A current problem: clinicalStatus absent or active/recurrence/relapse, not refuted or entered in
+    error, and its own text does not say it is negated or past."""
     clinical = status_code(get(condition, "clinicalStatus"))
     verification = status_code(get(condition, "verificationStatus"))
-    return (clinical is None or clinical in COUNTING_CLINICAL_STATUSES) and (
-        verification not in EXCLUDED_VERIFICATION_STATUSES
+    return (
+        (clinical is None or clinical in COUNTING_CLINICAL_STATUSES)
+        and verification not in EXCLUDED_VERIFICATION_STATUSES
+        and statement_cue(get(get(condition, "code"), "text")) is None
+    )
+
+
+def _never_counts(condition: Any) -> bool:
+    """Refuted, entered in error, or negated by its own words ("no evidence of", "ruled out")."""
+    return (
+        status_code(get(condition, "verificationStatus")) in EXCLUDED_VERIFICATION_STATUSES
+        or statement_cue(get(get(condition, "code"), "text")) == "negated"
     )
 
 
@@ -111,7 +133,8 @@ class ConditionFacts:
     diabetes: Evidence | None = None
     foot_ulcer: Evidence | None = None
     osteomyelitis: Evidence | None = None
-    eschar: Evidence | None = None
+    eschar: Evidence | None = None  # a dry eschar, or gangrene stated dry, of the foot
+    wet_gangrene: Evidence | None = None  # wet, gas or infected gangrene / eschar of the foot
     ischemia: Evidence | None = None
     urgent_surgical: list[Evidence] = field(default_factory=list)
     metabolic: list[Evidence] = field(default_factory=list)
@@ -129,6 +152,7 @@ class _Condition:
     onset: date | None
     recorded: date | None
     texts: tuple[str, ...]  # code and bodySite texts, for site and side words
+    elsewhere: bool  # the bodySite names another place than the foot
 
     @property
     def when(self) -> date | None:
@@ -138,17 +162,19 @@ class _Condition:
         return Evidence(self.label, self.reference, self.when)
 
 
-def _view(condition: Any) -> _Condition:
+def _view(condition: Any, valuesets: ValueSets) -> _Condition:
     code = get(condition, "code")
     onset = to_date(get(condition, "onsetDateTime")) or to_date(get(get(condition, "onsetPeriod"), "start"))
     texts = tuple(concept_texts(code, *concepts(condition, "bodySite")))
     return _Condition(
         model=condition,
         reference=f"Condition/{get(condition, 'id')}",
-        label=label_of(code, fallback="Condition"),
+        # A coding without a display is named from the value set that knows it.
+        label=label_of(code) or display_of([code], valuesets) or "Condition",
         onset=onset,
         recorded=to_date(get(condition, "recordedDate")),
         texts=texts,
+        elsewhere=body_site_elsewhere(condition, valuesets),
     )
 
 
@@ -157,6 +183,8 @@ def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str
     found = match_concepts(valuesets[name], [get(view.model, "code")])
     if found is None:
         return None
+    if name in _FOOT_SETS and view.elsewhere:
+        return None  # "another site" is an answer: not the foot, whatever the code names
     site: str | None = None
     if found.member is not None and found.member.site == "foot":
         site = found.member.concept if found.member.concept in {"foot", "ankle", "heel", "toe"} else "foot"
@@ -168,7 +196,11 @@ def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str
 
 
 def _side(found: Match, view: _Condition) -> Side | None:
-    word = (found.member.side if found.member is not None else None) or side_in_text(*view.texts)
+    coded = found.member.side if found.member is not None else None
+    written = side_in_text(*view.texts)
+    if coded and written and coded != written:
+        return None  # a laterality conflict: no side rather than the wrong one
+    word = coded or written
     return Side(word) if word else None
 
 
@@ -205,19 +237,32 @@ def _entry_problem(valuesets: ValueSets, view: _Condition) -> Problem | None:
     return None
 
 
+def _eschar(valuesets: ValueSets, view: _Condition) -> tuple[bool, bool]:
+    """(dry, wet) for an eschar or gangrene of the foot. An eschar is dry unless its words say otherwise;
+    gangrene only when stated dry (wet or dry unknown is neither: not broader than the record)."""
+    eschar = _find(valuesets, "eschar", view) is not None
+    if not eschar and not any(_find(valuesets, name, view) for name in ("gangrene-foot", "gangrene")):
+        return False, False
+    wet = any(valuesets["gangrene-wet"].matches_text(text) for text in view.texts)
+    if eschar:
+        return not wet, wet
+    dry = any(valuesets["gangrene-dry"].matches_text(text) for text in view.texts)
+    return dry and not wet, wet
+
+
 def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> ConditionFacts:
     facts = ConditionFacts()
     for condition in conditions:
         if not condition_counts(condition):
             # Local decision: a past cause of dystrophic calcification (an old foot injury, an injection
             # granuloma) still explains it when resolved; seed 000 names "post-traumatic calcifications".
-            # Refuted or entered-in-error ones never count.
-            if status_code(get(condition, "verificationStatus")) not in EXCLUDED_VERIFICATION_STATUSES:
-                view = _view(condition)
+            # Refuted, entered-in-error or negated ones never count.
+            if not _never_counts(condition):
+                view = _view(condition, valuesets)
                 if any(_find(valuesets, name, view) for name in _DYSTROPHIC_SETS):
                     facts.dystrophic.append(view.evidence())
             continue
-        view = _view(condition)
+        view = _view(condition, valuesets)
         problem = _entry_problem(valuesets, view)
         if problem is not None:
             facts.problems.append(problem)
@@ -232,8 +277,14 @@ def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> Condit
             facts.ischemia = view.evidence()
         if facts.foot_pain is None and _find(valuesets, "foot-pain", view):
             facts.foot_pain = view.evidence()
-        if facts.eschar is None and any(_find(valuesets, n, view) for n in ("eschar", "gangrene-foot", "gangrene")):
+        dry, wet = _eschar(valuesets, view)
+        if dry and facts.eschar is None:
             facts.eschar = view.evidence()
+        if wet:
+            # Wet or infected gangrene is an infected wound (an infectious process of seed 000's
+            # infection-related class): never left alone, and read as a foot infection.
+            facts.wet_gangrene = facts.wet_gangrene or view.evidence()
+            facts.infections.append(Infection("wet-gangrene", view.reference, view.label, view.when, None))
 
         severity = _severity(valuesets, condition)
         kinds: list[str] = []

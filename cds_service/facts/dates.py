@@ -7,7 +7,7 @@ a result look older, never newer. Lookback windows include both ends: `within(d,
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from cds_service.facts.access import get
@@ -34,8 +34,18 @@ def to_date(value: Any) -> date | None:
 
 
 def to_sort_key(value: Any) -> str:
-    """A string that orders FHIR dates/datetimes of one patient chronologically (same-day ties by time)."""
+    """A string that orders FHIR dates/datetimes of one patient chronologically (same-day ties by time).
+
+    A time with a zone is compared in UTC ("23:30-10:00" on the 1st is after "05:00+02:00" on the 2nd); a
+    date or a time without a zone is taken as written."""
+    if isinstance(value, str) and "T" in value:
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()

@@ -55,7 +55,11 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
     from_conditions = condition_facts(tuple(conditions), valuesets)
     labs = latest_labs(data.observations, today=today, config=config, valuesets=valuesets)
     from_imaging = imaging_facts(
-        data, today=today, probe_lookback_days=config.infection_lab_lookback_days, valuesets=valuesets
+        data,
+        today=today,
+        probe_lookback_days=config.infection_lab_lookback_days,
+        valuesets=valuesets,
+        history_days=config.imaging_history_days,
     )
 
     infections = list(from_conditions.infections)
@@ -86,7 +90,8 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         resources.update(
             {f"DiagnosticReport/{r.id}": r for r in data.diagnostic_reports if r.status in REPORT_STATUSES}
         )
-        problems += draft_order_problems(drafts, resources, valuesets)
+        foot_problems = frozenset(p.reference for p in problems)
+        problems += draft_order_problems(drafts, resources, valuesets, foot_problems)
 
     classification = classify(
         infections=infections,
@@ -108,6 +113,7 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         foot_ulcer=from_conditions.foot_ulcer,
         osteomyelitis=from_conditions.osteomyelitis,
         eschar=from_conditions.eschar,
+        wet_gangrene=from_conditions.wet_gangrene,
         ischemia=from_conditions.ischemia,
         urgent_surgical=tuple(from_conditions.urgent_surgical),
         metabolic_conditions=tuple(from_conditions.metabolic),
@@ -121,7 +127,20 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         draft_orders=tuple(order for order, _ in drafts),
         active_orders=tuple(active),
         diabetic_foot_infection=_diabetic_foot_infection(from_conditions.diabetes, infections),
+        deceased=_deceased(data.patient, today),
     )
+
+
+def _deceased(patient: Any, today: date) -> Evidence | None:
+    """Patient.deceasedBoolean true, or a deceasedDateTime on or before `today` (one after it is not yet)."""
+    if patient is None:
+        return None
+    if get(patient, "deceasedBoolean") is True:
+        return Evidence("Patient recorded as deceased", "Patient")
+    when = to_date(get(patient, "deceasedDateTime"))
+    if when is not None and when <= today:
+        return Evidence("Patient recorded as deceased", "Patient", when)
+    return None
 
 
 def _after(condition: Any, today: date) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from cds_service.facts.access import codings, concept_texts, concepts, get, strings
@@ -220,9 +220,14 @@ def _reports(data: Any) -> list[_Report]:
     return reports
 
 
-def imaging_facts(data: Any, *, today: date, probe_lookback_days: int, valuesets: ValueSets) -> ImagingFacts:
+def imaging_facts(
+    data: Any, *, today: date, probe_lookback_days: int, valuesets: ValueSets, history_days: int | None = None
+) -> ImagingFacts:
+    """`history_days`: imaging dated earlier than that many days before `today` is not read (the service
+    does not fetch it either, so prefetch and fetch give the same answer); undated imaging is read."""
     facts = ImagingFacts()
     events: list[ImagingEvent] = []
+    oldest = date.min if history_days is None else today - timedelta(days=history_days)
     # (resources, type, statuses that count, done or ordered)
     sources = (
         (data.imaging_studies, "ImagingStudy", STUDY_STATUSES, "done"),
@@ -234,12 +239,13 @@ def imaging_facts(data: Any, *, today: date, probe_lookback_days: int, valuesets
     for resources, resource_type, statuses, state in sources:
         for resource in resources:
             if get(resource, "status") in statuses and (event := _event(resource, resource_type, state, valuesets)):
-                events.append(event)
+                if state == "ordered" or event.when is None or event.when >= oldest:
+                    events.append(event)
     facts.events = _merge_same_study(events)
 
     seen_patterns: set[str] = set()
     for report in _reports(data):
-        if report.when is not None and report.when > today:
+        if report.when is not None and not oldest <= report.when <= today:
             continue
         problem = _finding(report, valuesets)
         if problem is not None:

@@ -2,7 +2,9 @@
 
 "Abnormal" is decided by, in order: the Observation's interpretation (H, HH, L, LL, A...), its
 referenceRange, then the pathway's default range (thresholds.toml) on the canonical value. The one that
-decided is kept in `decided_by`. ESR, CRP and cultures look back `infection_lab_lookback_days` (30 d),
+decided is kept in `decided_by`. The value is a valueQuantity, or a valueString holding one number
+(">60", "< 5 mg/L"); a comparator decides only where it is unambiguous (an eGFR of ">60" is normal, a
+"<90" is not known to be). A result with only a dataAbsentReason, or nothing at all, is no result. ESR, CRP and cultures look back `infection_lab_lookback_days` (30 d),
 the other tests `lab_lookback_days` (90 d); both ends of a window are included.
 """
 
@@ -15,9 +17,10 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts, get, items
 from cds_service.facts.dates import clinical_date, clinical_value, to_sort_key, within
 from cds_service.facts.model import LabResult, LabTest
-from cds_service.facts.recognise import lab_test_of
+from cds_service.facts.recognise import display_of, lab_test_of
 from cds_service.facts.text import label_of
 from cds_service.facts.units import CANONICAL_UNIT, normalise_unit, to_canonical
+from cds_service.facts.values import Reading, compare, is_absent, reading
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.valuesets import ValueSets
 
@@ -64,6 +67,7 @@ def _unit(quantity: Any) -> str | None:
 
 
 def _canonical(test: LabTest, quantity: Any) -> float | None:
+    """A range bound (Quantity) in the test's canonical unit."""
     number = _number(get(quantity, "value"))
     if number is None:
         return None
@@ -75,6 +79,20 @@ def _canonical(test: LabTest, quantity: Any) -> float | None:
     return None
 
 
+def _canonical_reading(test: LabTest, value: Reading, observation: Any) -> float | None:
+    """The value in the test's canonical unit: by its unit, else (a Quantity's other spelling) by the
+    printed unit; a value without any unit only for tests that have one unit (eGFR, ESR)."""
+    quantity = get(observation, "valueQuantity")
+    units = [value.unit] + ([get(quantity, "unit")] if quantity is not None else [])
+    for unit in units:
+        converted = to_canonical(test, value.number, unit) if unit else None
+        if converted is not None:
+            return converted
+    if not any(units):
+        return to_canonical(test, value.number, None)
+    return None
+
+
 def _from_interpretation(observation: Any) -> tuple[bool, str | None] | None:
     for concept in items(observation, "interpretation"):
         for _, code in codings(concept):
@@ -83,11 +101,8 @@ def _from_interpretation(observation: Any) -> tuple[bool, str | None] | None:
     return None
 
 
-def _from_reference_range(test: LabTest, observation: Any, value: Any) -> tuple[bool, str | None] | None:
-    number = _number(get(value, "value"))
-    if number is None:
-        return None
-    value_unit = normalise_unit(_unit(value))
+def _from_reference_range(test: LabTest, observation: Any, value: Reading) -> tuple[bool, str | None] | None:
+    value_unit = normalise_unit(value.unit)
     for reference_range in items(observation, "referenceRange"):
         bounds = [get(reference_range, "low"), get(reference_range, "high")]
         if all(_number(get(bound, "value")) is None for bound in bounds):
@@ -96,17 +111,12 @@ def _from_reference_range(test: LabTest, observation: Any, value: Any) -> tuple[
         if units <= {None, value_unit}:
             # the range is in the value's unit (or says none): compare as given
             low, high = (_number(get(bound, "value")) for bound in bounds)
-        else:
-            converted = _canonical(test, value)
-            low, high = (None if _number(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds)
-            if converted is None or (low is None and high is None):
-                return None  # units that cannot be compared: let the next rule decide
-            number = converted
-        if low is not None and number < low:
-            return True, "low"
-        if high is not None and number > high:
-            return True, "high"
-        return False, None
+            return compare(value, low, high)
+        converted = _canonical_reading(test, value, observation)
+        low, high = (None if _number(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds)
+        if converted is None or (low is None and high is None):
+            return None  # units that cannot be compared: let the next rule decide
+        return compare(Reading(converted, None, value.comparator), low, high)
     return None
 
 
@@ -115,15 +125,18 @@ def interpret(test: LabTest, observation: Any, config: PathwayConfig) -> tuple[b
     found = _from_interpretation(observation)
     if found is not None:
         return found[0], found[1], "interpretation"
-    quantity = get(observation, "valueQuantity")
-    found = _from_reference_range(test, observation, quantity) if quantity is not None else None
+    value = reading(observation)
+    if value is None:
+        return None, None, None
+    found = _from_reference_range(test, observation, value)
     if found is not None:
         return found[0], found[1], "referenceRange"
     default = config.range_for(test)
-    canonical = _canonical(test, quantity) if quantity is not None else None
+    canonical = _canonical_reading(test, value, observation)
     if default is not None and canonical is not None:
-        direction = default.direction(canonical)
-        return direction is not None, direction, "default range"
+        found = compare(Reading(canonical, None, value.comparator), default.low, default.high)
+        if found is not None:
+            return found[0], found[1], "default range"
     return None, None, None
 
 
@@ -144,21 +157,21 @@ def _culture_positive(observation: Any, valuesets: ValueSets) -> tuple[bool | No
 
 
 def _original(observation: Any) -> str:
+    value = reading(observation)
     quantity = get(observation, "valueQuantity")
-    if quantity is not None and get(quantity, "value") is not None:
+    if value is not None and quantity is not None:
         unit = get(quantity, "unit") or get(quantity, "code") or ""
-        comparator = get(quantity, "comparator") or ""
-        return f"{comparator}{get(quantity, 'value')} {unit}".strip()
+        return f"{value.comparator or ''}{get(quantity, 'value')} {unit}".strip()
     for text in concept_texts(get(observation, "valueCodeableConcept")):
         return text
     value_string = get(observation, "valueString")
-    return value_string if isinstance(value_string, str) else "no value"
+    return " ".join(value_string.split()) if isinstance(value_string, str) and value_string.strip() else "no value"
 
 
 def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: ValueSets) -> LabResult:
     reference = f"Observation/{get(observation, 'id')}"
     when = clinical_date(observation, "Observation")
-    label = label_of(get(observation, "code"), fallback=test.value)
+    label = label_of(get(observation, "code")) or display_of([get(observation, "code")], valuesets) or test.value
     if test is LabTest.CULTURE:
         positive, decided_by = _culture_positive(observation, valuesets)
         return LabResult(
@@ -173,8 +186,8 @@ def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: V
             positive=positive,
             label=label,
         )
-    quantity = get(observation, "valueQuantity")
-    canonical = _canonical(test, quantity) if quantity is not None else None
+    value = reading(observation)
+    canonical = _canonical_reading(test, value, observation) if value is not None else None
     abnormal, direction, decided_by = interpret(test, observation, config)
     return LabResult(
         test=test,
@@ -187,6 +200,7 @@ def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: V
         direction=direction,
         decided_by=decided_by,
         label=label,
+        comparator=value.comparator if value is not None and canonical is not None else None,
     )
 
 
@@ -195,8 +209,8 @@ def latest_labs(
 ) -> dict[LabTest, LabResult]:
     latest: dict[LabTest, tuple[str, Any]] = {}
     for observation in observations:
-        if get(observation, "status") not in COUNTING_OBSERVATION_STATUSES:
-            continue
+        if get(observation, "status") not in COUNTING_OBSERVATION_STATUSES or is_absent(observation):
+            continue  # a result "not performed" (dataAbsentReason only) is not a result
         test = lab_test_of(observation, valuesets)
         if test is None:
             continue

@@ -119,6 +119,18 @@ class LabResult:
     decided_by: str | None = None  # "interpretation" | "referenceRange" | "default range" | "result" (cultures)
     positive: bool | None = None  # cultures: organism grown
     label: str = ""  # the test's name as the data gives it, e.g. "Calcium [Mass/volume] in Serum or Plasma"
+    comparator: str | None = None  # "<" | "<=" | ">=" | ">": `value` is a bound, not the value
+
+    def below(self, threshold: float) -> bool | None:
+        """Whether the value is below `threshold` (canonical unit); None when unknown (no value, or a
+        comparator that leaves it open: "<90" against 60)."""
+        if self.value is None:
+            return None
+        if self.comparator in ("<", "<="):
+            return True if self.value < threshold or (self.comparator == "<" and self.value == threshold) else None
+        if self.comparator in (">", ">="):
+            return False if self.value >= threshold else None
+        return self.value < threshold
 
     def describe(self) -> str:
         """Card words, without the date (Evidence.when carries it): "Calcium 11.6 mg/dL (reported 2.9 mmol/L),
@@ -128,7 +140,7 @@ class LabResult:
             grown = {True: "organism grown", False: "no growth", None: "result unclear"}[self.positive]
             return f"{name}: {grown}"
         if self.value is not None and self.unit:
-            shown = f"{self.value:.{LAB_DECIMALS.get(self.test.value, 0)}f} {self.unit}"
+            shown = f"{self.comparator or ''}{self.value:.{LAB_DECIMALS.get(self.test.value, 0)}f} {self.unit}"
         else:
             shown = self.original
         words = f"{name} {shown}"
@@ -160,7 +172,9 @@ class ImagingEvent:
 
 @dataclass(frozen=True, slots=True)
 class Infection:
-    kind: str  # "cellulitis" | "abscess" | "deep-abscess" | "osteomyelitis" | "necrotizing" | "diabetic-foot-infection" | "positive-culture"
+    # "cellulitis" | "abscess" | "deep-abscess" | "osteomyelitis" | "necrotizing" | "diabetic-foot-infection"
+    # | "wet-gangrene" | "positive-culture"
+    kind: str
     reference: str
     label: str
     when: date | None = None
@@ -194,8 +208,12 @@ class DraftOrder:
     label: str
     selected: bool  # in order-select's selections (always True at order-sign)
     modality: Modality | None = None
-    body_site: str | None = None  # "foot" | "ankle" | ...
+    # "foot" | "ankle" | "heel" | "toe"; "elsewhere" when its bodySite names another place; None: no site
+    body_site: str | None = None
     side: Side | None = None
+    # Imaging coded for the lower extremity (CPT 73718...) with no site at all: possibly of the foot, which
+    # the order hooks read as the foot for a patient in the pathway, and say so on the card.
+    possibly_foot: bool = False
     lab_test: LabTest | None = None
     procedure: str | None = None  # "debridement" | ...
     # "orthopedics" | "podiatry" | "surgery" | "vascular" | "nephrology" | "endocrinology" | "physiotherapy"
@@ -226,7 +244,8 @@ class Facts:
     diabetes: Evidence | None = None
     foot_ulcer: Evidence | None = None
     osteomyelitis: Evidence | None = None
-    eschar: Evidence | None = None  # dry / necrotic eschar or dry gangrene of the foot
+    eschar: Evidence | None = None  # a dry eschar, or gangrene stated dry, of the foot
+    wet_gangrene: Evidence | None = None  # wet, gas or infected gangrene or eschar of the foot
     ischemia: Evidence | None = None  # PAD, critical limb ischemia, ischemic ulcer
     urgent_surgical: tuple[Evidence, ...] = ()  # deep abscess, compartment syndrome, necrotizing infection
     # CKD 3-5/ESRD, hyperparathyroidism, hypervitaminosis D, hypercalcemia...
@@ -246,6 +265,8 @@ class Facts:
     active_orders: tuple[DraftOrder, ...] = ()
     # Diabetes with cellulitis, abscess, necrotizing infection or osteomyelitis of the foot, or SNOMED 200687002
     diabetic_foot_infection: Evidence | None = None
+    # Patient.deceasedBoolean true, or Patient.deceasedDateTime on or before `today`
+    deceased: Evidence | None = None
 
     @property
     def in_pathway(self) -> bool:

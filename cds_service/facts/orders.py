@@ -9,7 +9,7 @@ from typing import Any
 from cds_service.facts.access import codings, concepts, get, items, ref_of, resource_type_of
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import DraftOrder, LabTest, Modality, Problem, Side
-from cds_service.facts.recognise import foot_site, imaging_kind, lab_test_of
+from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site, imaging_kind, lab_test_of
 from cds_service.facts.text import label_of, match_concepts, side_in_text
 from cds_service.guideline.valuesets import ValueSets
 
@@ -28,7 +28,7 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
     resource_type = resource_type_of(order)
     reference = f"{resource_type}/{get(order, 'id')}"
     code = get(order, "code") or get(order, "medicationCodeableConcept")
-    label = label_of(code, fallback=resource_type)
+    label = label_of(code) or display_of([code], valuesets) or resource_type
     common: dict[str, Any] = {
         "reference": reference,
         "resource_type": resource_type,
@@ -43,13 +43,14 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
     }
     if resource_type != "ServiceRequest":
         return DraftOrder(category="other", **common)
-    kind = imaging_kind(order, resource_type, valuesets)
+    kind = imaging_kind(order, resource_type, valuesets, unsited=True)
     if kind is not None:
         return DraftOrder(
             category="imaging",
             modality=kind.modality,
             body_site=kind.body_site,
             side=Side(kind.side) if kind.side else None,
+            possibly_foot=kind.possibly_foot,
             **common,
         )
     test = lab_test_of(order, valuesets)
@@ -60,7 +61,8 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
         return DraftOrder(category="referral", referral=referral.member.concept, **common)
     for name, procedure in _PROCEDURE_SETS:
         if match_concepts(valuesets[name], [code]) is not None:
-            site = foot_site(order, valuesets=valuesets)
+            # "No site given" and "another site" are different answers: only the first may be the foot.
+            site = foot_site(order, valuesets=valuesets) or ("elsewhere" if body_site_elsewhere(order, valuesets) else None)
             return DraftOrder(category="procedure", procedure=procedure, body_site=site, **common)
     if match_concepts(valuesets["follow-up"], [code]) is not None:
         return DraftOrder(category="follow-up", **common)
@@ -68,11 +70,14 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
 
 
 def draft_order_problems(
-    orders: list[tuple[DraftOrder, Any]], resources: dict[str, Any], valuesets: ValueSets
+    orders: list[tuple[DraftOrder, Any]], resources: dict[str, Any], valuesets: ValueSets,
+    foot_problems: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Spec entry 4: a selected draft foot/ankle imaging order whose reasonCode, or a reasonReference to a
     Condition/Observation/DiagnosticReport of the record, names a calcification or soft tissue mass
-    (the order itself supplies the foot site)."""
+    (the order itself supplies the foot site). An order coded for the lower extremity without a site
+    qualifies only when its reason names the foot: a reasonCode whose code carries the foot site, or a
+    reasonReference to one of `foot_problems` (the record's in-pathway problems)."""
     problems: list[Problem] = []
     for order, model in orders:
         if not order.selected or order.category != "imaging" or order.modality not in set(Modality):
@@ -80,6 +85,8 @@ def draft_order_problems(
         for name in _REASON_SETS:
             found = match_concepts(valuesets[name], concepts(model, "reasonCode"))
             if found is not None:
+                if order.possibly_foot and not (found.member is not None and found.member.site == "foot"):
+                    continue
                 side = (found.member.side if found.member else None) or (order.side.value if order.side else None)
                 problems.append(
                     Problem(
@@ -89,13 +96,13 @@ def draft_order_problems(
                         concept=found.concept,
                         side=Side(side) if side else None,
                         matched_by_text=found.by_text,
-                        body_site=order.body_site,
+                        body_site=order.body_site or "foot",
                     )
                 )
                 break
         for reference in order.reason_references:
             target = resources.get(reference)
-            if target is None:
+            if target is None or (order.possibly_foot and reference not in foot_problems):
                 continue
             for name in _REASON_SETS:
                 found = match_concepts(
@@ -120,7 +127,7 @@ def draft_order_problems(
                         onset=onset,
                         recorded=to_date(get(target, "recordedDate")),
                         matched_by_text=found.by_text,
-                        body_site=order.body_site,
+                        body_site=order.body_site or "foot",
                     )
                 )
                 break

@@ -13,7 +13,8 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from cds_service.facts.select import SELECTED_TYPES, is_relevant, keep_latest_labs, skip_reason
+from cds_service.facts.access import json_type_problem, watch, watched
+from cds_service.facts.select import SELECTED_TYPES, array_problem, is_relevant, keep_latest_labs, skip_reason
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
 from cds_service.guideline.valuesets import load_valuesets
 
@@ -67,8 +68,16 @@ def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
     for resource_type in SELECTED_TYPES:
         candidates = []
         for resource in raw.of_type(resource_type):
+            watching = watch()
             reason = skip_reason(resource, resource_type, patient_id)
-            if reason is None and is_relevant(resource, resource_type, valuesets):
+            relevant = reason is None and is_relevant(resource, resource_type, valuesets)
+            met = watched(watching) or array_problem(resource, resource_type)
+            if met is not None:
+                # A field selection reads has a JSON type FHIR forbids: never guess what it meant.
+                problem = json_type_problem(resource, resource_type) or met
+                issues.append(DataIssue(f"record.{resource_type}", _label(resource), f"{problem}; left out"))
+                continue
+            if relevant:
                 candidates.append(resource)
         if resource_type == "Observation":
             candidates = keep_latest_labs(candidates, valuesets)

@@ -20,10 +20,14 @@ __all__ = [
     "IMAGING_TEXT_SETS",
     "LAB_SETS",
     "ImagingKind",
+    "body_site_elsewhere",
+    "display_of",
     "foot_site",
     "imaging_kind",
     "imaging_texts",
+    "in_category",
     "is_imaging_category",
+    "lab_coded",
     "lab_test_of",
 ]
 
@@ -39,6 +43,7 @@ CONDITION_SETS = (
     "osteomyelitis-foot",
     "osteomyelitis",
     "cellulitis-foot",
+    "cellulitis-lower-limb",
     "abscess-foot",
     "deep-abscess",
     "necrotizing-infection",
@@ -90,7 +95,8 @@ IMAGING_TEXT_SETS = (
     "morphology-metastatic",
     "morphology-osteosarcoma",
 )
-_IMAGING_CATEGORY_CODES = {"imaging", "RAD", "radiology"}
+# The category that makes a result an imaging one, per resource type (valuesets.toml [category.*]).
+_IMAGING_CATEGORY = {"Observation": "observation-imaging", "DiagnosticReport": "report-imaging"}
 _SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral|lt|rt)\b", re.IGNORECASE)
 
 
@@ -129,21 +135,50 @@ def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest
     return None
 
 
-def is_imaging_category(resource: Any) -> bool:
-    for concept in concepts(resource, "category"):
-        if any(code in _IMAGING_CATEGORY_CODES for _, code in codings(concept)):
-            return True
-        if any(normalise_text(t).strip() in {"imaging", "radiology"} for t in concept_texts(concept)):
-            return True
-    return False
+def lab_coded(observation: Any, valuesets: ValueSets | None = None) -> bool:
+    """Whether a lab result carries one of the pathway's LOINC lab codes (what the code-filtered prefetch
+    finds); otherwise only its `laboratory` category finds it."""
+    table = _lab_codes(valuesets or load_valuesets())
+    return any((system, code) in table for system, code in codings(get(observation, "code")))
+
+
+def in_category(resource: Any, name: str, valuesets: ValueSets | None = None) -> bool:
+    """Whether one of the resource's category codings is in category `name` (valuesets.toml [category.*])."""
+    valuesets = valuesets or load_valuesets()
+    return any(valuesets.in_category(name, codings(concept)) for concept in concepts(resource, "category"))
+
+
+def is_imaging_category(resource: Any, valuesets: ValueSets | None = None) -> bool:
+    """An imaging category: `imaging` on an Observation, an HL7 v2-0074 imaging section or LOINC
+    LP29684-5 on a DiagnosticReport. By code only: a category text alone is not searchable."""
+    if isinstance(resource, dict):
+        resource_type = resource.get("resourceType")
+    else:
+        resource_type = resource.get_resource_type()
+    name = _IMAGING_CATEGORY.get(resource_type)  # type: ignore[arg-type]
+    return name is not None and in_category(resource, name, valuesets)
 
 
 @dataclass(frozen=True, slots=True)
 class ImagingKind:
     modality: Modality
-    body_site: str | None  # "foot" | "ankle" | "heel" | "toe"
+    body_site: str | None  # "foot" | "ankle" | "heel" | "toe"; None only when `possibly_foot`
     side: str | None
     by_text: bool
+    # Coded for the lower extremity (or an extremity) with no site at all: read only for draft orders.
+    possibly_foot: bool = False
+
+
+# Words that say where a bodySite is without naming a place the foot is not in: regions containing the foot
+# ("lower limb", "leg"), tissues without a place ("skin", "tendon"), sides and fillers. What is left of a
+# bodySite's words once these are removed names another place ("thigh", "hand", "shoulder", "knee").
+_PLACELESS_PHRASES = ("lower limb", "lower limbs", "lower extremity", "lower extremities", "lower leg", "soft tissue",
+                      "body structure", "entire")
+_PLACELESS_WORDS = frozenset(
+    "leg legs limb limbs extremity extremities skin subcutaneous tissue tissues tendon tendons muscle muscles "
+    "fascia bone bones joint joints wound wounds structure structures region area site part of the and or "
+    "left right bilateral both lt rt lower side surface".split()
+)
 
 
 def foot_site(
@@ -163,6 +198,53 @@ def foot_site(
         if term is not None:
             return _site_word(Match(sites.name, None, term, text))
     return None
+
+
+def body_site_elsewhere(resource: Any, valuesets: ValueSets | None = None) -> bool:
+    """Whether the resource's bodySite names a place other than the foot (thigh, hand, shoulder...) and none
+    of its bodySites names the foot. A region that contains the foot ("lower leg"), a tissue without a
+    place ("skin") or a bodySite without words is not "elsewhere": no site given is not another site."""
+    body_sites = concepts(resource, "bodySite")
+    for series in items(resource, "series"):
+        body_sites.extend(items(series, "bodySite"))
+    if not body_sites:
+        return False  # the common case: no site given
+    valuesets = valuesets or load_valuesets()
+    if match_concepts(valuesets["foot-body-site"], body_sites) is not None:
+        return False
+    for words in concept_texts(*body_sites):
+        normalised = normalise_text(words)
+        for phrase in _PLACELESS_PHRASES:
+            normalised = normalised.replace(f" {phrase} ", " ")
+        if any(word not in _PLACELESS_WORDS and not word.isdigit() for word in normalised.split()):
+            return True
+    return False
+
+
+_DISPLAYS: dict[int, dict[tuple[str, str], str]] = {}
+
+
+def display_of(concept_list: list[Any], valuesets: ValueSets | None = None) -> str | None:
+    """The value set's display of the first coding it knows: names a record whose coding has no display."""
+    valuesets = valuesets or load_valuesets()
+    table = _DISPLAYS.get(id(valuesets))
+    if table is None:
+        table = {}
+        for value_set in (*valuesets.sets.values(), *valuesets.categories.values()):
+            for member in value_set.members:
+                table.setdefault((member.system, member.code), member.display)
+        _DISPLAYS[id(valuesets)] = table
+    for system, code in codings(*concept_list):
+        if system and code and (system, code) in table:
+            return table[(system, code)]
+    return None
+
+
+def _one_side(coded: str | None, written: str | None) -> str | None:
+    """The side the code gives, else the words; None when the two disagree (a laterality conflict)."""
+    if coded and written and coded != written:
+        return None
+    return coded or written
 
 
 def _site_word(found: Match) -> str:
@@ -188,26 +270,41 @@ def imaging_texts(resource: Any) -> list[str]:
     return texts
 
 
-def imaging_kind(resource: Any, resource_type: str, valuesets: ValueSets | None = None) -> ImagingKind | None:
+def imaging_kind(
+    resource: Any, resource_type: str, valuesets: ValueSets | None = None, *, unsited: bool = False
+) -> ImagingKind | None:
     """Foot/ankle imaging of a resource (ImagingStudy, DiagnosticReport, Observation, Procedure,
-    ServiceRequest), or None when it is not foot imaging."""
+    ServiceRequest), or None when it is not foot imaging. A bodySite elsewhere is never the foot.
+
+    `unsited`: a lower-extremity code with no site at all is returned as `possibly_foot` (draft orders: the
+    order hooks say so on the card); otherwise it needs foot evidence."""
     valuesets = valuesets or load_valuesets()
+    if body_site_elsewhere(resource, valuesets):
+        return None
     code_concepts = concepts(resource, "code", "procedureCode")
     texts = imaging_texts(resource)
+    # The side the record states where it names the study (code words, bodySite); a report's free text
+    # often mentions the other side for comparison, so it gives a side only when nothing else does.
+    stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
+
+    def side(coded: str | None) -> str | None:
+        return _one_side(coded, stated) if coded else stated or side_in_text(*texts)
+
     # 1. a foot imaging code (the code names site and modality)
     for name, modality in _IMAGING_SETS:
         member = valuesets[name].member(codings(*code_concepts))
         if member is not None:
-            site = member.concept or "foot"
-            side = member.side or side_in_text(*texts, *concept_texts(*concepts(resource, "bodySite")))
-            return ImagingKind(modality, site, side, by_text=False)
+            return ImagingKind(modality, member.concept or "foot", side(member.side), by_text=False)
     # 2. a modality (DICOM on ImagingStudy) or a whole-lower-extremity code, plus a foot site
-    modality = _modality(resource, resource_type, valuesets, code_concepts)
-    if modality is not None:
+    found = _modality(resource, resource_type, valuesets, code_concepts)
+    if found is not None:
+        modality, coded_side = found
         site = foot_site(resource, extra_texts=tuple(texts), valuesets=valuesets)
         if site is None:
-            return None
-        return ImagingKind(modality, site, side_in_text(*texts), by_text=False)
+            if not unsited or resource_type == "ImagingStudy":
+                return None
+            return ImagingKind(modality, None, side(coded_side), by_text=False, possibly_foot=True)
+        return ImagingKind(modality, site, side(coded_side), by_text=False)
     # 3. text alone ("XR left foot 3 views"): side words are read for the side, then dropped for matching
     code_texts = concept_texts(*code_concepts)
     sideless = [_SIDE_WORDS.sub(" ", text) for text in code_texts]
@@ -218,7 +315,10 @@ def imaging_kind(resource: Any, resource_type: str, valuesets: ValueSets | None 
     return None
 
 
-def _modality(resource: Any, resource_type: str, valuesets: ValueSets, code_concepts: list[Any]) -> Modality | None:
+def _modality(
+    resource: Any, resource_type: str, valuesets: ValueSets, code_concepts: list[Any]
+) -> tuple[Modality, str | None] | None:
+    """(modality, side the code gives) of a DICOM modality (ImagingStudy) or a lower-extremity code."""
     dicom = valuesets["imaging-modality"]
     if resource_type == "ImagingStudy":
         found = dicom.member(codings(*items(resource, "modality")))
@@ -227,6 +327,6 @@ def _modality(resource: Any, resource_type: str, valuesets: ValueSets, code_conc
                 found = dicom.member(codings(get(series, "modality")))
                 if found is not None:
                     break
-        return Modality(found.concept) if found is not None and found.concept else None
+        return (Modality(found.concept), None) if found is not None and found.concept else None
     member = valuesets["imaging-lower-extremity"].member(codings(*code_concepts))
-    return Modality(member.concept) if member is not None and member.concept else None
+    return (Modality(member.concept), member.side) if member is not None and member.concept else None

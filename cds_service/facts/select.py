@@ -13,20 +13,30 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, concepts, status_code
+from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
+from cds_service.facts.values import is_absent
 from cds_service.facts.recognise import (
     CONDITION_SETS,
     IMAGING_TEXT_SETS,
     imaging_kind,
     imaging_texts,
+    in_category,
     is_imaging_category,
+    lab_coded,
     lab_test_of,
 )
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
 
-__all__ = ["LAB_CANDIDATE_DATES", "SELECTED_TYPES", "is_relevant", "keep_latest_labs", "skip_reason"]
+__all__ = [
+    "LAB_CANDIDATE_DATES",
+        "SELECTED_TYPES",
+    "array_problem",
+    "is_relevant",
+    "keep_latest_labs",
+    "skip_reason",
+]
 
 JSON = dict[str, Any]
 
@@ -66,10 +76,30 @@ _IMAGING_CODE_SETS = (
 )
 
 
+# Top-level 0..* fields selection reads. The readers wrap a lone object (as models never send one); in JSON
+# it is a forbidden type, and reading it leniently could silently change what the resource is.
+_ARRAYS = {
+    "Observation": ("category", "note"),
+    "DiagnosticReport": ("category", "conclusionCode", "note"),
+    "ImagingStudy": ("modality", "series", "procedureCode", "note"),
+    "ServiceRequest": ("category", "bodySite"),
+    "Procedure": ("bodySite",),
+}
+
+
+def array_problem(resource: JSON, resource_type: str) -> str | None:
+    """ "'category' is a JSON object, not an array" for a 0..* field selection reads; None when fine."""
+    for name in _ARRAYS.get(resource_type, ()):
+        value = resource.get(name)
+        if value is not None and type(value) is not list:
+            return f"{name!r} is not a JSON array"
+    return None
+
+
 def skip_reason(resource: JSON, resource_type: str, patient_id: str) -> str | None:
     """Why a resource cannot count at all (None when it may): its status. (Whose data it is was decided
     in gathering: only the context patient's resources reach this step.)"""
-    status = resource.get("status")
+    status = text(resource, "status")
     if status in _DEAD_STATUSES:
         return f"status {status}"
     if resource_type == "Condition" and status_code(resource.get("verificationStatus")) == "entered-in-error":
@@ -114,22 +144,36 @@ def _index(valuesets: ValueSets, names: tuple[str, ...]) -> _Index:
 
 
 def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None = None) -> bool:
-    """Whether the pathway reads this resource (its code or text is recognised by a value set)."""
+    """Whether the pathway reads this resource (its code or text is recognised by a value set).
+
+    Only records a prefetch key can bring count (`services.prefetch_keys`; a test checks both agree): a lab
+    result recognised by its text needs the `laboratory` category, an imaging result the `imaging` one, a
+    probe-to-bone result the `exam`/`procedure` one, and a report an imaging code or an imaging category.
+    """
     valuesets = valuesets or load_valuesets()
-    status = resource.get("status")
+    status = text(resource, "status")
     code = [resource.get("code")]
     if resource_type == "Condition":
         return _index(valuesets, CONDITION_SETS).matches(code)
     if resource_type == "Observation":
         if status not in _OBSERVATION_STATUSES:
             return False
-        if lab_test_of(resource, valuesets) is not None:
+        if lab_test_of(resource, valuesets) is not None and (
+            lab_coded(resource, valuesets) or in_category(resource, "observation-laboratory", valuesets)
+        ):
             return True
-        return _imaging_relevant(resource, resource_type, valuesets) or _index(valuesets, ("probe-to-bone",)).matches(
+        if is_imaging_category(resource, valuesets) and _imaging_relevant(resource, resource_type, valuesets):
+            return True
+        return in_category(resource, "observation-exam", valuesets) and _index(valuesets, ("probe-to-bone",)).matches(
             code
         )
     if resource_type == "DiagnosticReport":
-        return status in _REPORT_STATUSES and _imaging_relevant(resource, resource_type, valuesets)
+        if status not in _REPORT_STATUSES:
+            return False
+        searched = is_imaging_category(resource, valuesets) or any(
+            pair in _report_codes(valuesets) for pair in codings(*code)
+        )
+        return searched and _imaging_relevant(resource, resource_type, valuesets)
     if resource_type == "ImagingStudy":
         return imaging_kind(resource, resource_type, valuesets) is not None
     if resource_type == "ServiceRequest":
@@ -148,17 +192,27 @@ def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None 
     return False
 
 
+_REPORT_CODES: dict[int, frozenset[tuple[str, str]]] = {}
+
+
+def _report_codes(valuesets: ValueSets) -> frozenset[tuple[str, str]]:
+    """The codes the code-filtered imaging-report prefetch asks for."""
+    found = _REPORT_CODES.get(id(valuesets))
+    if found is None:
+        found = frozenset(c for name in valuesets.prefetch["DiagnosticReport"] for c in valuesets[name].codings)
+        _REPORT_CODES[id(valuesets)] = found
+    return found
+
+
 def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) -> bool:
     finding_codes = _index(valuesets, _IMAGING_CODE_SETS)
     coded = concepts(resource, "code", "valueCodeableConcept", "conclusionCode")
     if any(pair in finding_codes.codings for pair in codings(*coded)):
         return True
-    if resource_type == "Observation" and not is_imaging_category(resource):
-        return False  # a lab or vital sign whose code is not an imaging code: no text scan
     if imaging_kind(resource, resource_type, valuesets) is not None:
         return True
     index = _index(valuesets, IMAGING_TEXT_SETS)
-    return any(index.matches_text(text) for text in imaging_texts(resource))
+    return any(index.matches_text(words) for words in imaging_texts(resource))
 
 
 def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = None) -> list[JSON]:
@@ -170,7 +224,7 @@ def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = Non
         test = lab_test_of(observation, valuesets)
         if test is None:
             others.append(observation)
-        else:
+        elif not is_absent(observation):  # "not performed" must not push a real result out of the latest dates
             by_test[test].append(observation)
     kept: list[JSON] = []
     for results in by_test.values():

@@ -15,7 +15,15 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts
 from cds_service.guideline.valuesets import Member, ValueSet, normalise_text
 
-__all__ = ["NEGATION_WINDOW_WORDS", "Match", "affirmed_term", "label_of", "match_concepts", "side_in_text"]
+__all__ = [
+    "NEGATION_WINDOW_WORDS",
+    "Match",
+    "affirmed_term",
+    "label_of",
+    "match_concepts",
+    "side_in_text",
+    "statement_cue",
+]
 
 # A negation cue this many words before a term cancels it (a small NegEx-style window).
 NEGATION_WINDOW_WORDS = 5
@@ -34,6 +42,16 @@ _NEGATIONS = (
     " neither ",
     " nor ",
 )
+# After a term, anywhere in the rest of its sentence: "calcification seen on the prior study has resolved".
+_NEGATIONS_AFTER = (" resolved ", " ruled out ", " excluded ", " no longer ", " not seen ", " not present ")
+# A problem's own words that take it out of the present: at the start of its text, or at its end.
+_NEGATED_OPENINGS = (" no ", " not ", " negative for ", " no evidence of ", " no sign of ", " no signs of ",
+                     " without ", " denies ", " denied ", " ruled out ", " rule out ", " r o ", " absence of ")
+_HISTORICAL_OPENINGS = (" history of ", " hx of ", " h o ", " past history of ", " personal history of ",
+                        " family history of ", " status post ", " s p ", " previous ", " prior ", " old ",
+                        " healed ", " resolved ", " former ")
+_NEGATED_ENDINGS = (" ruled out ", " excluded ", " not confirmed ", " negative ")
+_HISTORICAL_ENDINGS = (" resolved ", " healed ", " in remission ", " history ", " historical ", " old ")
 _SENTENCE_BREAK = re.compile(r"[.;:\n]+")
 _LEFT = (" left ", " lt ", " sinistra ")
 _RIGHT = (" right ", " rt ", " dextra ")
@@ -86,10 +104,26 @@ def affirmed_term(value_set: ValueSet, text: str | None) -> str | None:
         for sentence in sentences:
             start = sentence.find(padded)
             while start != -1:
-                window = " " + " ".join(sentence[:start].split()[-NEGATION_WINDOW_WORDS:]) + " "
-                if not any(cue in window for cue in _NEGATIONS):
+                before = " " + " ".join(sentence[:start].split()[-NEGATION_WINDOW_WORDS:]) + " "
+                after = " " + sentence[start + len(padded):] + " "  # the rest of its sentence
+                if not any(cue in before for cue in _NEGATIONS) and not any(cue in after for cue in _NEGATIONS_AFTER):
                     return term
                 start = sentence.find(padded, start + 1)
+    return None
+
+
+def statement_cue(text: str | None) -> str | None:
+    """ "negated" or "historical" when a problem's own words open or close with a cue that takes it out of
+    the present ("No evidence of osteomyelitis", "History of calcific tendinitis", "Cellulitis - resolved",
+    "Osteomyelitis ruled out"); None otherwise. A cue in the middle is not read (it may be about something
+    else: "Calcific tendinitis, history of trauma")."""
+    if not text:
+        return None
+    normalised = normalise_text(text)
+    if normalised.startswith(_NEGATED_OPENINGS) or normalised.endswith(_NEGATED_ENDINGS):
+        return "negated"
+    if normalised.startswith(_HISTORICAL_OPENINGS) or normalised.endswith(_HISTORICAL_ENDINGS):
+        return "historical"
     return None
 
 

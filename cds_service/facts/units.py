@@ -59,10 +59,14 @@ def normalise_unit(unit: str | None) -> str | None:
 
 
 def to_canonical(test: LabTest, value: float, unit: str | None) -> float | None:
-    """`value` in `unit` expressed in the test's canonical unit, or None when the unit is not known."""
+    """`value` in `unit` expressed in the test's canonical unit, or None when the unit is not known (a value
+    without a unit is read only for tests reported in a single unit)."""
     factors = FACTORS.get(test)
-    normalised = normalise_unit(unit)
-    if factors is None or normalised is None:
+    if factors is None:
         return None
+    normalised = normalise_unit(unit)
+    if normalised is None:
+        # No unit: only a test that is reported in one unit (eGFR, ESR) can be read without one.
+        return value * next(iter(factors.values())) if len(factors) == 1 else None
     factor = factors.get(normalised)
     return None if factor is None else value * factor

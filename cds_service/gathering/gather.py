@@ -5,12 +5,18 @@ client left out, or answered with an OperationOutcome or with something that is 
 `fhirServer`, all at once. Keys the service did not ask for are ignored: they may be another service's.
 If any key can still not be had, the call fails with `DataUnavailable` (412) naming every such key; the
 call's `Deadline` bounds the whole fetch.
+
+The service's own queries carry each key's date window (`services.fetch_query`): a long history is never
+fetched whole. When the EHR paged a prefetch answer (a `next` link), further pages are fetched only when
+they can matter: not when the page, sorted newest first, is already older than the key's window, and
+through the windowed query rather than the EHR's open-ended pages when the key has a window.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 
 from cds_service.errors import DataUnavailable
 from cds_service.gathering.deadline import Deadline
@@ -21,12 +27,14 @@ from cds_service.gathering.prefetch import (
     ValueKind,
     classify,
     is_read,
+    past_window,
     render_template,
     token_values,
 )
 from cds_service.gathering.records import RawRecord
+from cds_service.guideline.config import PathwayConfig, load_pathway_config
 from cds_service.protocol.request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
-from cds_service.services import prefetch_templates
+from cds_service.services import fetch_query, prefetch_keys, window_start
 
 __all__ = ["NO_FHIR_SERVER", "NO_FHIR_SERVER_FOR_PAGES", "gather"]
 
@@ -47,10 +55,18 @@ class _Plan:
 
 
 async def gather(
-    request: HookRequest, context: PatientViewContext, client: FhirClient, *, deadline: Deadline | None = None
+    request: HookRequest,
+    context: PatientViewContext,
+    client: FhirClient,
+    *,
+    deadline: Deadline | None = None,
+    today: date | None = None,
+    config: PathwayConfig | None = None,
 ) -> RawRecord:
+    """`today` and `config` set the date windows of the service's own queries (the evaluation day and the
+    pathway's lookbacks); they default to the calendar day and the packaged thresholds."""
     builder = RecordBuilder(context.patientId, fhir_server=request.fhirServer)
-    plan = _use_prefetch(request, context, builder)
+    plan = _use_prefetch(request, context, builder, today or date.today(), config or load_pathway_config())
     if plan.queries or plan.continuations:
         await _fetch(request, client, plan, builder, deadline)
     if plan.missing:
@@ -63,18 +79,22 @@ async def gather(
     return builder.build()
 
 
-def _use_prefetch(request: HookRequest, context: PatientViewContext, builder: RecordBuilder) -> _Plan:
+def _use_prefetch(
+    request: HookRequest, context: PatientViewContext, builder: RecordBuilder, today: date, config: PathwayConfig
+) -> _Plan:
     plan = _Plan()
     values = token_values(context)
     prefetch = request.prefetch
-    for key, template in prefetch_templates():
+    for spec in prefetch_keys():
+        key = spec.key
         try:
-            query = render_template(template, values)
+            rendered = render_template(spec.template, values)
         except TemplateError as error:
             plan.missing[key] = str(error)
             continue
-        if is_read(query) and query.startswith("Patient/"):
+        if is_read(rendered) and rendered.startswith("Patient/"):
             plan.patient_reads.add(key)
+        query = fetch_query(spec, rendered, today, config)
         state = classify(prefetch, key)
         if state.kind is ValueKind.NO_DATA:
             continue
@@ -86,9 +106,14 @@ def _use_prefetch(request: HookRequest, context: PatientViewContext, builder: Re
                 plan.missing[key] = f"prefetch value: {unusable.reason}"
                 continue
             further = next_link(prefetch[key])
-            if further is not None:
-                # The client paged its answer (the spec allows it): the rest is on the FHIR server.
+            if further is None:
+                continue
+            # The client paged its answer (the spec allows it): the rest is on the FHIR server.
+            if spec.window is None:
                 plan.continuations[key] = further
+            elif not past_window(prefetch[key], spec.window.elements, window_start(spec.window, today, config)):
+                # The EHR's pages are open-ended (its template has no date): ask for the window instead.
+                plan.queries[key] = query
             continue
         if state.kind is ValueKind.NOT_FHIR:
             builder.issue(f"prefetch.{key}", f"{state.problem}; fetched from the FHIR server instead")

@@ -12,6 +12,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ __all__ = [
     "classify",
     "is_outcome_entry",
     "is_read",
+    "past_window",
     "render_template",
     "token_values",
 ]
@@ -150,3 +152,37 @@ def _json_type(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return type(value).__name__
+
+
+def past_window(bundle: Mapping[str, Any], elements: tuple[str, ...], start: date) -> bool:
+    """Whether a searchset page sorted newest first already ends before `start`, so no later page can hold
+    anything newer. `elements` are where an entry carries its date (e.g. `effectivePeriod.end`).
+
+    False when the page is not visibly sorted newest first (a server may ignore `_sort`) or carries no
+    dated entry: then the later pages may matter. Entries without a date are passed over.
+    """
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return False
+    days = [day for entry in entries if isinstance(entry, dict) and (day := _entry_day(entry, elements))]
+    if not days or any(first < second for first, second in zip(days, days[1:], strict=False)):
+        return False
+    return days[-1] < start.isoformat()
+
+
+def _entry_day(entry: Mapping[str, Any], elements: tuple[str, ...]) -> str | None:
+    """`YYYY-MM-DD` of the first of `elements` the entry's resource has; a partial date reads as its last
+    possible day (so a page is never judged older than it may be)."""
+    resource = entry.get("resource")
+    for element in elements:
+        value: Any = resource
+        for part in element.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and len(value) >= 4 and value[:4].isdigit():
+            day = value[:10]
+            if len(day) == 4:
+                return f"{day}-12-31"
+            if len(day) == 7:
+                return f"{day}-31"  # compares after any real day of that month
+            return day
+    return None

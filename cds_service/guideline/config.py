@@ -61,6 +61,7 @@ DEFAULT_EGFR_THRESHOLD = 60.0  # mL/min/1.73m2, pathway-spec "eGFR >= 60", when 
 @dataclass(frozen=True, slots=True)
 class PathwayConfig:
     imaging_lookback_days: int = 90
+    imaging_history_days: int = 730
     lab_lookback_days: int = 90
     infection_lab_lookback_days: int = 30
     duplicate_lab_window_days: int = 30
@@ -72,6 +73,8 @@ class PathwayConfig:
     dfi_reassess_max_days: int = 4
     # Days a node stays hidden for a patient after a card of it was overridden with a reason; 0: never.
     snooze_days: int = 30
+    # What a deceased patient gets: "no-cards" (nothing) or "no-suggestions" (the cards, without any order).
+    deceased_patient: str = "no-cards"
     ranges: dict[LabTest, Range] = field(default_factory=dict)
     # setting name (or "ranges.<test>") -> where the value comes from
     sources: dict[str, str] = field(default_factory=dict)
@@ -97,8 +100,12 @@ class PathwayConfig:
         return self.sources.get(name, "local default")
 
 
+# Settings whose value is one of a few words; every other setting is a non-negative integer.
+_CHOICE_SETTINGS: dict[str, tuple[str, ...]] = {"deceased_patient": ("no-cards", "no-suggestions")}
 _INT_SETTINGS = tuple(
-    f.name for f in fields(PathwayConfig) if f.name not in {"ranges", "sources", "comments", "local"}
+    f.name
+    for f in fields(PathwayConfig)
+    if f.name not in {"ranges", "sources", "comments", "local", *_CHOICE_SETTINGS}
 )
 
 
@@ -142,16 +149,18 @@ def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
                     merged["source"] = f"deployment override ({where})"
                 base["ranges"][test_name] = merged
             continue
-        if key not in _INT_SETTINGS:
-            raise PathwayConfigError(
-                f"{where}: unknown key {key!r}; known keys are {[*_INT_SETTINGS, 'ranges', *LOCAL_SECTIONS]}"
-            )
+        if key not in _INT_SETTINGS and key not in _CHOICE_SETTINGS:
+            known = [*_INT_SETTINGS, *_CHOICE_SETTINGS, "ranges", *LOCAL_SECTIONS]
+            raise PathwayConfigError(f"{where}: unknown key {key!r}; known keys are {known}")
         body = raw if isinstance(raw, dict) else {"value": raw, "source": f"deployment override ({where})"}
         unknown = set(body) - _SETTING_KEYS
         if unknown:
             raise PathwayConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {key!r}")
         value = body.get("value")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if key in _CHOICE_SETTINGS:
+            if value not in _CHOICE_SETTINGS[key]:
+                raise PathwayConfigError(f"{where}: {key} must be one of {list(_CHOICE_SETTINGS[key])}, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PathwayConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
         merged = dict(base["settings"].get(key, {}))
         merged.update(body)

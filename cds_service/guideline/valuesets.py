@@ -20,6 +20,7 @@ __all__ = [
     "Orderable",
     "ValueSet",
     "ValueSets",
+    "category_tokens",
     "load_valuesets",
     "normalise_text",
     "orderable",
@@ -61,9 +62,12 @@ class ValueSet:
     title: str
     members: tuple[Member, ...] = ()
     text_terms: tuple[str, ...] = ()
+    # Words that cancel a text match in the same text ("ionized" calcium is not total calcium).
+    exclude_terms: tuple[str, ...] = ()
     site: str | None = None  # "foot" when every code names the site
     lab_test: str | None = None
     codings: frozenset[tuple[str, str]] = field(init=False)
+    codes: frozenset[str] = field(init=False, repr=False)  # the codes alone, whatever their system
     _by_coding: dict[tuple[str, str], Member] = field(init=False, repr=False)
     _terms: tuple[tuple[str, str], ...] = field(init=False, repr=False)  # (padded normalised, original)
 
@@ -71,6 +75,7 @@ class ValueSet:
         by_coding = {(m.system, m.code): m for m in self.members}
         object.__setattr__(self, "_by_coding", by_coding)
         object.__setattr__(self, "codings", frozenset(by_coding))
+        object.__setattr__(self, "codes", frozenset(code for _, code in by_coding))
         # Longest term first, so "calcific tendinitis" is reported rather than "calcific".
         terms = sorted(((normalise_text(t), t) for t in self.text_terms), key=lambda pair: -len(pair[0]))
         object.__setattr__(self, "_terms", tuple(terms))
@@ -104,6 +109,8 @@ class ValueSet:
         haystack = text if normalised else normalise_text(text)
         for padded, term in self._terms:
             if padded in haystack:
+                if any(normalise_text(word) in haystack for word in self.exclude_terms):
+                    return None
                 return term
         return None
 
@@ -138,6 +145,8 @@ class ValueSets:
     sets: dict[str, ValueSet]
     orderables: dict[str, Orderable]
     prefetch: dict[str, tuple[str, ...]]
+    # Search categories ([category.*]): structural HL7 codes, read with `in_category`.
+    categories: dict[str, ValueSet] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ValueSet:
         try:
@@ -147,6 +156,15 @@ class ValueSets:
 
     def __contains__(self, name: object) -> bool:
         return name in self.sets
+
+    def in_category(self, name: str, codings: Iterable[tuple[str | None, str | None]]) -> bool:
+        """Whether a (system, code) pair is one of category `name`'s codes; a coding without a system counts
+        by its code (a search by code alone, as prefetch does, finds it too)."""
+        category = self.categories[name]
+        codes = category.codes
+        return any(
+            code in codes and (system is None or (system, code) in category.codings) for system, code in codings
+        )
 
     def for_lab_test(self, lab_test: str) -> ValueSet:
         for value_set in self.sets.values():
@@ -218,6 +236,7 @@ def parse_valuesets(document: dict[str, Any]) -> ValueSets:
             title=body["title"],
             members=tuple(_members(name, body, systems, sources)),
             text_terms=tuple(body.get("text", ())),
+            exclude_terms=tuple(body.get("exclude", ())),
             site=body.get("site"),
             lab_test=body.get("lab_test"),
         )
@@ -233,13 +252,19 @@ def parse_valuesets(document: dict[str, Any]) -> ValueSets:
             text=body["text"],
             lab_test=body.get("lab_test"),
         )
+    categories = {
+        name: ValueSet(name=name, title=body["title"], members=tuple(_members(name, body, systems, sources)))
+        for name, body in document.get("category", {}).items()
+    }
     prefetch: dict[str, tuple[str, ...]] = {}
     for resource_type, names in document.get("prefetch", {}).items():
         unknown = [n for n in names if n not in sets]
         if unknown:
             raise ValueError(f"[prefetch] {resource_type}: unknown value set(s) {unknown}")
         prefetch[resource_type] = tuple(names)
-    return ValueSets(systems=systems, sources=sources, sets=sets, orderables=orderables, prefetch=prefetch)
+    return ValueSets(
+        systems=systems, sources=sources, sets=sets, orderables=orderables, prefetch=prefetch, categories=categories
+    )
 
 
 @lru_cache(maxsize=1)
@@ -259,6 +284,14 @@ def orderable(name: str) -> Orderable:
         return orderables[name]
     except KeyError:
         raise KeyError(f"no orderable named {name!r}; {VALUESETS_PATH.name} declares {sorted(orderables)}") from None
+
+
+def category_tokens(name: str) -> str:
+    """Category `name`'s codes as one search value, by code alone: `laboratory` or `RAD,RX,CT,...`."""
+    categories = load_valuesets().categories
+    if name not in categories:
+        raise KeyError(f"no category named {name!r}; {VALUESETS_PATH.name} declares {sorted(categories)}")
+    return ",".join(dict.fromkeys(member.code for member in categories[name].members))
 
 
 def prefetch_codings(resource_type: str) -> list[tuple[str, str]]:

@@ -9,6 +9,8 @@ is made consistent as a whole: a node whose card yields to another card that fir
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cds_service.facts.model import Facts
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.nodes import Rule, pathway_spec
@@ -46,7 +48,7 @@ def rule_fires(rule: Rule, facts: Facts, limits: PathwayConfig) -> bool:
 
 
 def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
-    if not facts.in_pathway:
+    if not facts.in_pathway or (facts.deceased is not None and config.deceased_patient == "no-cards"):
         return []
     spec = pathway_spec()
     results: list[NodeResult] = []
@@ -57,6 +59,8 @@ def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
         result = BUILDERS[node.id](NodeContext(facts=facts, limits=config, node=node, fired=fired))
         if result is not None:
             results.append(result)
+    if facts.deceased is not None:  # "no-suggestions": the advice stays, no order is offered
+        results = [replace(r, suggestions=(), selection_behavior=None) for r in results]
     present = {r.node_id for r in results}
     results = [r for r in results if not present.intersection(spec.node(r.node_id).yields_to)]  # type: ignore[union-attr]
     results.sort(key=lambda r: SEVERITY[r.indicator])

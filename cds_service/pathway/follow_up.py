@@ -46,7 +46,7 @@ def repeat_radiograph(ctx: NodeContext) -> NodeResult | None:
         earliest = latest.when + timedelta(days=ctx.limits.repeat_xr_min_days)
         drafts = [
             d for d in lookups.considered_drafts(facts)
-            if d.category == "imaging" and d.modality is Modality.XR and lookups.is_foot_site(d.body_site)
+            if d.category == "imaging" and d.modality is Modality.XR and lookups.is_foot_draft(d)
             and (d.occurrence or facts.today) < earliest
         ]
         suggestions = tuple(

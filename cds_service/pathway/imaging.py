@@ -35,7 +35,7 @@ def radiograph_orderable(side: Side | None) -> str:
 def _advanced_drafts(ctx: NodeContext, modalities: frozenset[Modality]) -> list[DraftOrder]:
     return [
         d for d in lookups.considered_drafts(ctx.facts)
-        if d.category == "imaging" and d.modality in modalities and lookups.is_foot_site(d.body_site)
+        if d.category == "imaging" and d.modality in modalities and lookups.is_foot_draft(d)
     ]
 
 
@@ -61,6 +61,7 @@ def initial_radiograph(ctx: NodeContext) -> NodeResult | None:
         # Keeping the draft is an override (the card dismissed with one of the node's reasons), not a
         # suggestion: an accepted "keep" would be reported as if the radiograph came first.
         variables["drafts"] = [d.label for d in drafts]
+        variables["possibly_foot"] = lookups.possibly_foot(drafts)
         return ctx.result(
             [*(draft_evidence(d) for d in drafts), *evidence],
             variables=variables,
@@ -112,7 +113,8 @@ def advanced_imaging(ctx: NodeContext) -> NodeResult | None:
             suggestions = (swap,)
         return ctx.result(
             evidence,
-            variables={"drafts": [d.label for d in drafts], "mri_exists": bool(mri_exists)},
+            variables={"drafts": [d.label for d in drafts], "mri_exists": bool(mri_exists),
+                       "possibly_foot": lookups.possibly_foot(drafts)},
             suggestions=suggestions,
             selection_behavior="at-most-one" if suggestions else None,
             override_reasons=ctx.node.override_reasons,

@@ -28,6 +28,7 @@ __all__ = [
     "considered_drafts",
     "episode_start",
     "follow_up_ordered",
+    "is_foot_draft",
     "is_foot_site",
     "lab_ordered",
     "lab_within",
@@ -35,6 +36,7 @@ __all__ = [
     "missing_metabolic_tests",
     "outstanding_osteomyelitis_studies",
     "problem_side",
+    "possibly_foot",
     "procedure_ordered",
     "radiographs_done",
     "reason_references",
@@ -72,6 +74,17 @@ def within(when: date | None, today: date, days: int) -> bool:
 
 def is_foot_site(site: str | None) -> bool:
     return site in FOOT_SITES
+
+
+def is_foot_draft(draft: DraftOrder) -> bool:
+    """A draft of the foot/ankle, or coded for the lower extremity with no site (possibly of the foot): every
+    order rule also asks that the patient be in the foot pathway, and the card says "possibly"."""
+    return is_foot_site(draft.body_site) or draft.possibly_foot
+
+
+def possibly_foot(drafts: list[DraftOrder]) -> list[str]:
+    """Labels of the drafts read as the foot only because they have no site (for the card's words)."""
+    return [d.label for d in drafts if d.possibly_foot]
 
 
 def radiographs_done(facts: Facts) -> list[ImagingEvent]:
@@ -122,7 +135,7 @@ def imaging_ordered(facts: Facts, modalities: frozenset[Modality]) -> bool:
     if facts.imaging_ordered(modalities):
         return True
     return any(
-        d.category == "imaging" and d.modality in modalities and is_foot_site(d.body_site) for d in facts.draft_orders
+        d.category == "imaging" and d.modality in modalities and is_foot_draft(d) for d in facts.draft_orders
     )
 
 

@@ -112,7 +112,7 @@ def single_recent_radiograph_since_onset(facts: Facts, limits: PathwayConfig) ->
 def drafted_advanced_foot_imaging(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft (selected) MRI, CT or ultrasound of the foot/ankle being ordered?"""
     return any(
-        d.category == "imaging" and d.modality in lookups.ADVANCED_MODALITIES and lookups.is_foot_site(d.body_site)
+        d.category == "imaging" and d.modality in lookups.ADVANCED_MODALITIES and lookups.is_foot_draft(d)
         for d in lookups.considered_drafts(facts)
     )
 
@@ -121,7 +121,7 @@ def drafted_advanced_foot_imaging(facts: Facts, limits: PathwayConfig) -> bool:
 def drafted_foot_ct(facts: Facts, limits: PathwayConfig) -> bool:
     """Is a draft (selected) CT of the foot/ankle being ordered?"""
     return any(
-        d.category == "imaging" and d.modality is Modality.CT and lookups.is_foot_site(d.body_site)
+        d.category == "imaging" and d.modality is Modality.CT and lookups.is_foot_draft(d)
         for d in lookups.considered_drafts(facts)
     )
 
@@ -135,7 +135,7 @@ def drafted_early_repeat_radiograph(facts: Facts, limits: PathwayConfig) -> bool
         return False
     earliest = latest.when + timedelta(days=limits.repeat_xr_min_days)
     return any(
-        d.category == "imaging" and d.modality is Modality.XR and lookups.is_foot_site(d.body_site)
+        d.category == "imaging" and d.modality is Modality.XR and lookups.is_foot_draft(d)
         and (d.occurrence or facts.today) < earliest
         for d in lookups.considered_drafts(facts)
     )
@@ -176,8 +176,10 @@ def abnormal_metabolic_labs(facts: Facts, limits: PathwayConfig) -> list:
         if result is not None and result.abnormal:
             found.append(result)
     egfr = lookups.lab_within(facts, LabTest.EGFR, limits.lab_lookback_days)
+    # The pathway's threshold decides a value (a comparator only where it is unambiguous: ">60" is not
+    # below 60); without a value, the result's own interpretation.
     if egfr is not None and (
-        (egfr.value is not None and egfr.value < limits.egfr_threshold)
+        egfr.below(limits.egfr_threshold)
         or (egfr.value is None and egfr.abnormal and egfr.direction == "low")
     ):
         found.append(egfr)
@@ -256,13 +258,23 @@ def urgent_surgical_condition(facts: Facts, limits: PathwayConfig) -> bool:
 
 @question
 def eschar_in_ischemic_foot(facts: Facts, limits: PathwayConfig) -> bool:
-    """Is there a dry eschar (or dry gangrene) of the foot in an ischemic foot (seed 000 ref 2)?"""
-    return facts.eschar is not None and facts.ischemia is not None
+    """Is there a dry eschar (or gangrene stated dry) of the foot in an ischemic foot (seed 000 ref 2), with
+    no infection? A wet, gas or infected gangrene, any foot infection (a positive culture included), or an
+    urgent surgical condition means the wound is not left alone: the response never says both "operate
+    urgently" and "avoid debridement". Sides are not compared (local default: quiet when in doubt)."""
+    return (
+        facts.eschar is not None
+        and facts.ischemia is not None
+        and facts.wet_gangrene is None
+        and not facts.infections
+        and not facts.urgent_surgical
+    )
 
 
 @question
 def drafted_foot_debridement(facts: Facts, limits: PathwayConfig) -> bool:
-    """Is a draft (selected) debridement of the foot being ordered? No body site counts as the foot."""
+    """Is a draft (selected) debridement of the foot being ordered? No body site counts as the foot; a body
+    site elsewhere (hand, thigh) does not."""
     return any(
         d.procedure == "debridement" and (d.body_site is None or lookups.is_foot_site(d.body_site))
         for d in lookups.considered_drafts(facts)

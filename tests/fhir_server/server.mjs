@@ -1,18 +1,20 @@
 // In-memory FHIR R4 server for the tests: @medplum/fhir-router's FhirRouter + MemoryRepository behind node:http.
 //
-//   node server.mjs [--host 127.0.0.1] [--port 0] [--page-size 20]
+//   node server.mjs [--host 127.0.0.1] [--port 0] [--page-size 20] [--max-page-size 0]
 //
 // Prints one line `{"listening": <port>}` on stdout once it answers, so a test can start it on port 0.
 // FHIR lives under /fhir. Test-only routes (not FHIR):
 //   GET /_health            -> 200 {"ok": true}
 //   GET /_requests          -> every FHIR request seen since the last reset: method, path, query, authorization
 //   DELETE /_requests       -> forget them
-//   PUT /_config            -> {"pageSize": n} default page size of searches without _count
+//   PUT /_config            -> {"pageSize": n, "maxPageSize": m} default page size of searches without _count,
+//                              and the largest `_count` honoured (0: no cap), as HAPI's default/max page size
 //   POST /_reset            -> empty the repository and the request log
 //
 // What it adds to the router, because a real server does it and the MemoryRepository does not:
 //   - `patient=123` / `subject=123` are qualified to `Patient/123` (the in-memory search only matches that form);
-//   - searches are paged: `_count` (default page size when absent) with `next`/`self` links and `_offset`;
+//   - searches are paged: `_count` (default page size when absent, capped at the max page size) with
+//     `next`/`self` links and `_offset`;
 //   - entries get `fullUrl` and `search.mode = match`;
 //   - the HTTP status comes from the OperationOutcome (404 on an unknown id, 400 on a bad request...).
 
@@ -34,6 +36,7 @@ function option(name, fallback) {
 const host = option('host', '127.0.0.1');
 const port = Number(option('port', '0'));
 let pageSize = Number(option('page-size', '20'));
+let maxPageSize = Number(option('max-page-size', '0'));
 
 // The search parameters and type definitions the router's search evaluates against.
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
@@ -134,6 +137,9 @@ async function handleFhir(req, res, url) {
     if (!Number.isInteger(count) || count < 1 || !Number.isInteger(offset) || offset < 0) {
       return send(res, ...outcome(400, '_count and _offset must be non-negative integers'));
     }
+    if (maxPageSize > 0 && count > maxPageSize) {
+      count = maxPageSize; // like HAPI: a larger _count is honoured up to the server's maximum
+    }
     params.set('_count', String(count));
   }
   const query = params.toString();
@@ -189,7 +195,13 @@ async function handleTestRoute(req, res, url) {
       }
       pageSize = config.pageSize;
     }
-    return send(res, 200, { pageSize }, 'application/json');
+    if (config.maxPageSize !== undefined) {
+      if (!Number.isInteger(config.maxPageSize) || config.maxPageSize < 0) {
+        return send(res, 400, { error: 'maxPageSize must be a non-negative integer' }, 'application/json');
+      }
+      maxPageSize = config.maxPageSize;
+    }
+    return send(res, 200, { pageSize, maxPageSize }, 'application/json');
   }
   return send(res, 404, { error: `no test route ${req.method} ${url.pathname}` }, 'application/json');
 }

@@ -39,12 +39,13 @@ def run_invoke(call: Invocation, body: Any, *, today: date | None = None) -> JSO
     return asyncio.run(invoke(call, body, today=today))
 
 
-def run_request(request: JSON, hook: str, today: date) -> JSON:
-    """The response to a hook request (any body) evaluated on `today`, through the whole call path."""
+def run_request(request: JSON, today: date, fhir_client: FhirClient | None = None) -> JSON:
+    """The response to any hook request (its `hook` names the service), evaluated on `today`, through the
+    whole call path. Without `fhir_client` a fresh client is used: with full prefetch it is never called."""
     call = Invocation(
-        service=SERVICE_BY_HOOK[hook],
+        service=SERVICE_BY_HOOK[request["hook"]],
         public_base_url=BASE_URL,
-        fhir_client=FhirClient(),
+        fhir_client=fhir_client or FhirClient(),
         pathway=load_pathway_config(),
         recorder=RecordedCards(),
     )
@@ -55,7 +56,25 @@ def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
     """(request, response) for a fixture patient and hook, evaluated on `today`; the request carries full
     prefetch and no fhirServer, so any FHIR call would fail the test."""
     request = build_request(patient, hook, today)
-    return request, run_request(request, hook, today)
+    return request, run_request(request, today)
+
+
+def run_request(request: JSON, today: date, fhir_client: FhirClient | None = None) -> JSON:
+    """The response to any hook request (its `hook` names the service), evaluated on `today`. Without
+    `fhir_client` a fresh client is used and closed: with full prefetch it is never called."""
+    client = fhir_client or FhirClient()
+    try:
+        call = Invocation(
+            service=SERVICE_BY_HOOK[request["hook"]],
+            public_base_url=BASE_URL,
+            fhir_client=client,
+            pathway=load_pathway_config(),
+            recorder=RecordedCards(),
+        )
+        return invoke(call, request, today=today)
+    finally:
+        if fhir_client is None:
+            client.close()
 
 
 def _cases() -> list[tuple[str, str]]:

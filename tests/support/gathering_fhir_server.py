@@ -26,6 +26,8 @@ SERVER_DIR = Path(__file__).resolve().parents[1] / "fhir_server"
 START_TIMEOUT_SECONDS = 60.0
 # The router handles bigger transactions in 4.5, but older releases refused more than ~20 entries.
 TRANSACTION_CHUNK = 20
+# Paging is on in every FHIR-server test: searches answer at most 20 entries a page whatever `_count` asks
+# (HAPI's default page size), so the service's `_count=100` queries still follow `next` links.
 DEFAULT_PAGE_SIZE = 20
 
 JSON = dict[str, Any]
@@ -81,12 +83,17 @@ class FhirTestServer:
 
     @contextmanager
     def page_size(self, size: int) -> Iterator[None]:
-        """Searches without `_count` answer `size` entries a page (with `next` links) inside the block."""
-        self._http.put(f"{self.root_url}/_config", json={"pageSize": size}).raise_for_status()
+        """Searches answer at most `size` entries a page (with `next` links), whatever `_count` asks, inside
+        the block."""
+        self._configure(size)
         try:
             yield
         finally:
-            self._http.put(f"{self.root_url}/_config", json={"pageSize": DEFAULT_PAGE_SIZE}).raise_for_status()
+            self._configure(DEFAULT_PAGE_SIZE)
+
+    def _configure(self, size: int) -> None:
+        body = {"pageSize": size, "maxPageSize": size}
+        self._http.put(f"{self.root_url}/_config", json=body).raise_for_status()
 
     def close(self) -> None:
         self._http.close()
@@ -122,12 +129,14 @@ def _read_port(process: subprocess.Popen[str], stderr: Any) -> int:
 
 @contextmanager
 def running_fhir_server(node: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[FhirTestServer]:
-    """Starts tests/fhir_server on 127.0.0.1 (a free port), waits until it answers, and stops it after."""
+    """Starts tests/fhir_server on 127.0.0.1 (a free port), paging at `page_size`, waits until it answers, and
+    stops it after."""
     _ensure_node_modules(shutil.which("npm"))
     # A file, not a pipe: a pipe nobody reads would block the server once full.
     stderr = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
-        [node, str(SERVER_DIR / "server.mjs"), "--host", "127.0.0.1", "--port", "0", "--page-size", str(page_size)],
+        [node, str(SERVER_DIR / "server.mjs"), "--host", "127.0.0.1", "--port", "0", "--page-size", str(page_size),
+         "--max-page-size", str(page_size)],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
