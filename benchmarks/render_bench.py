@@ -53,7 +53,7 @@ def _prepared(patient: str, hook: str) -> tuple[Any, Any, RenderContext] | None:
     config = load_pathway_config()
     service = SERVICE_BY_HOOK[hook]
     request, context = parse_hook_request(build_request(patient, hook, TODAY), hook)
-    raw = gather(request, context, FhirClient())
+    raw = asyncio.run(gather(request, context, FhirClient()))
     if inspect.isawaitable(raw):  # the gathering step may be async
         raw = asyncio.run(raw)
     data = to_clinical_data(raw, context.patientId)

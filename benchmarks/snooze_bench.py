@@ -10,6 +10,7 @@ transaction with the evidence of the cards shown), for the richest fixture patie
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import tempfile
@@ -62,7 +63,7 @@ def main() -> int:
         today = date.today()
         body = build_request("fc-ckd-metastatic", "patient-view", today)
         request, context = parse_hook_request(body, "patient-view")
-        raw = gather(request, context, FhirClient())
+        raw = asyncio.run(gather(request, context, FhirClient()))
         config = load_pathway_config()
         facts = build_facts(to_clinical_data(raw, context.patientId), hook="patient-view", today=today, config=config)
         results = evaluate(facts, config)

@@ -16,7 +16,14 @@ from fhir_fixtures.catalog import PATIENTS
 from fhir_fixtures.hook_requests import build_request
 from fhir_fixtures.load import load
 from tests.support.e2e_checks import check_response
-from tests.support.e2e_run import BASE_URL, CASES, SERVICE_BY_HOOK, RecordedCards, run_invoke
+from tests.support.e2e_run import (
+    BASE_URL,
+    CASES,
+    SERVICE_BY_HOOK,
+    TEST_SERVER_DEADLINE_SECONDS,
+    RecordedCards,
+    run_invoke,
+)
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.fhir_server
@@ -57,7 +64,8 @@ def test_cards_from_the_fhir_server_match_the_spec(
     if prefetch == "half":
         body["prefetch"] = {key: value for index, (key, value) in enumerate(body["prefetch"].items()) if index % 2}
     loaded.clear_requests()
-    call = Invocation(SERVICE_BY_HOOK[hook], BASE_URL, client, load_pathway_config(), RecordedCards())
+    call = Invocation(SERVICE_BY_HOOK[hook], BASE_URL, client, load_pathway_config(), RecordedCards(),
+                      deadline_seconds=TEST_SERVER_DEADLINE_SECONDS)
     response = run_invoke(call, body, today=TODAY)
     full = build_request(patient, hook, TODAY)["prefetch"]
     if prefetch == "none" and any(len((v or {}).get("entry", [])) > PAGE_SIZE for v in full.values()):

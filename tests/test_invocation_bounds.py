@@ -39,26 +39,36 @@ def test_few_data_issues_are_all_listed_and_nothing_is_counted(client):
     assert DATA_ISSUES_NOT_LISTED_EXTENSION not in answer["extension"]
 
 
-def test_a_prefetch_resource_with_150_nested_extensions_is_a_data_issue_not_a_500(client):
+def test_a_prefetch_resource_nested_too_deep_is_a_data_issue_not_a_500(client):
     body = build_request("fc-tendinitis-no-xr", "order-select", TODAY)
     key = next(k for k, v in body["prefetch"].items() if isinstance(v, dict) and v.get("entry"))
     deep = body["prefetch"][key]["entry"][0]["resource"]
-    deep["extension"] = nested_extensions(150)
+    deep["extension"] = nested_extensions(20)  # 40 levels: over the resource limit, under the body's
     response = client.post(URL.format(hook="order-select"), json=body)
     assert response.status_code == 200
     problems = [issue["problem"] for issue in response.json()["extension"][DATA_ISSUES_EXTENSION]]
     assert f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out" in problems
 
 
-def test_a_draft_order_with_150_nested_extensions_is_a_data_issue_not_a_500(client):
+def test_a_prefetch_resource_with_150_nested_extensions_is_a_400_naming_it_not_a_500(client):
+    body = build_request("fc-tendinitis-no-xr", "order-select", TODAY)
+    key = next(k for k, v in body["prefetch"].items() if isinstance(v, dict) and v.get("entry"))
+    body["prefetch"][key]["entry"][0]["resource"]["extension"] = nested_extensions(150)
+    response = client.post(URL.format(hook="order-select"), json=body)
+    assert response.status_code == 400
+    (issue,) = response.json()["issues"]
+    assert issue["field"].startswith(f"prefetch.{key}.entry[0].resource.extension[0]")
+
+
+def test_a_draft_order_nested_too_deep_is_a_400_naming_it_not_a_500(client):
     body = build_request("fc-tendinitis-no-xr", "order-select", TODAY)
     draft = body["context"]["draftOrders"]["entry"][0]["resource"]
-    draft["extension"] = nested_extensions(150)
+    draft["extension"] = nested_extensions(20)  # 40 levels: over the resource limit, under the body's
     response = client.post(URL.format(hook="order-select"), json=body)
-    assert response.status_code == 200, response.text
-    issues = response.json()["extension"][DATA_ISSUES_EXTENSION]
-    assert {"where": "context.draftOrders.entry[0]", "resource": f"ServiceRequest/{draft['id']}",
-            "problem": f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out"} in issues
+    assert response.status_code == 400, response.text
+    (issue,) = response.json()["issues"]
+    assert issue == {"field": "context.draftOrders",
+                     "problem": f"entry[0].resource nests deeper than {limits.MAX_RESOURCE_DEPTH} levels"}
 
 
 def test_a_long_resource_id_is_cut_in_a_data_issue(client):

@@ -9,6 +9,8 @@ fetched page is measured twice before it is parsed: in bytes and in JSON values 
 
 from __future__ import annotations
 
+from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH as _MAX_RESOURCE_DEPTH
+
 __all__ = [
     "MAX_CALL_BYTES",
     "MAX_CALL_JSON_VALUES",
@@ -29,10 +31,8 @@ MAX_CALL_BYTES = 16 * 1024 * 1024
 MAX_CALL_JSON_VALUES = 600_000
 # Bundle entries of one prefetch key (all its pages): more is refused, the key is missing (412).
 MAX_ENTRIES_PER_KEY = 10_000
-# JSON nesting (objects and arrays) within one resource. R4 resources the pathway reads nest about 10 deep;
-# complex extensions add a few levels. Deeper ones are left out as data issues before anything recurses
-# through them (model validation recurses once per level).
-MAX_RESOURCE_DEPTH = 32
+# JSON nesting within one resource: deeper ones are left out as data issues (the limit is the protocol's).
+MAX_RESOURCE_DEPTH = _MAX_RESOURCE_DEPTH
 # Data issues listed in a response; the rest are counted.
 MAX_LISTED_ISSUES = 50
 # A resource id shown in a data issue is cut to this length (FHIR ids have at most 64 characters).

@@ -23,6 +23,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from cds_service.gathering import limits
 from cds_service.gathering.prefetch import OUTCOME, is_outcome_entry
 from cds_service.gathering.records import DataIssue, RawRecord
+from cds_service.protocol.json_body import nests_deeper_than
 
 __all__ = [
     "NOT_THIS_PATIENT",
@@ -31,7 +32,6 @@ __all__ = [
     "belongs_to_patient",
     "patient_element",
     "resource_label",
-    "too_deep",
 ]
 
 log = logging.getLogger("cds_service.gathering")
@@ -58,18 +58,6 @@ def resource_label(resource: JSON) -> str | None:
     if len(resource_id) > limits.MAX_LABEL_ID_CHARS:
         resource_id = resource_id[: limits.MAX_LABEL_ID_CHARS] + "..."
     return f"{resource_type[: limits.MAX_LABEL_ID_CHARS]}/{resource_id}"
-
-
-def too_deep(value: Any, limit: int = limits.MAX_RESOURCE_DEPTH) -> bool:
-    """Whether `value` nests objects and arrays more than `limit` levels deep. Recursion stops at `limit`,
-    so it is safe on any input; exact types, because this runs on every resource of every call."""
-    if limit <= 0:
-        return True
-    for child in value.values() if type(value) is dict else value:
-        kind = type(child)
-        if (kind is dict or kind is list) and too_deep(child, limit - 1):
-            return True
-    return False
 
 
 @lru_cache(maxsize=256)
@@ -178,7 +166,7 @@ class RecordBuilder:
             return
         if resource_type == OUTCOME:
             return
-        if too_deep(resource):
+        if nests_deeper_than(resource):
             self.issue(where, f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out", resource_label(resource))
             return
         if resource_type == "Patient":
@@ -219,15 +207,10 @@ class RecordBuilder:
 
     def set_draft_orders(self, draft_orders: JSON | None, selections: list[str]) -> None:
         if draft_orders is not None:
-            for index, entry in enumerate(draft_orders.get("entry", [])):
-                # The protocol step checked each entry has a resource with a resourceType and an id.
-                draft = entry["resource"]
-                if too_deep(draft):
-                    where = f"context.draftOrders.entry[{index}]"
-                    self.issue(where, f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out",
-                               resource_label(draft))
-                    continue
-                self._record.draft_orders.append(draft)
+            for entry in draft_orders.get("entry", []):
+                # The protocol step checked each entry has a resource with a resourceType and an id, and
+                # nests no deeper than a resource may.
+                self._record.draft_orders.append(entry["resource"])
         self._record.selections = list(selections)
 
     def build(self) -> RawRecord:

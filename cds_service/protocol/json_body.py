@@ -27,12 +27,19 @@ import orjson
 
 from cds_service.errors import BadRequest
 
-__all__ = ["MAX_DEPTH", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_RESOURCE_DEPTH", "loads", "nests_deeper_than"]
 
-# Objects and arrays nested in one another, the body itself being level 1. A CDS Hooks request with a
-# FHIR Bundle in prefetch holding a resource with nested extensions is ~15 levels; 64 leaves room for
-# deep Questionnaire items and the like.
+# Objects and arrays nested in one another, the body itself being level 1. A CDS Hooks request with a FHIR
+# Bundle in prefetch is ~15 levels. The body may nest deeper than one resource may (MAX_RESOURCE_DEPTH), so
+# a prefetch resource a little too deep is left out as a data issue while the call answers; beyond this the
+# whole body is a 400 naming the place. (It must stay under 255: the duplicate-key check re-serialises the
+# body with orjson, which stops there.)
 MAX_DEPTH = 64
+# JSON nesting within one FHIR resource. R4 resources the pathway reads nest about 10 deep; complex
+# extensions add a few levels. A deeper draft order is a 400 (protocol), a deeper prefetch or fetched
+# resource a data issue (gathering), before anything recurses through it (model validation recurses once
+# per level).
+MAX_RESOURCE_DEPTH = 32
 
 _SHOWN_PATH_PARTS = 8  # a field path in an error names at most this many levels, then "..."
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$\-]{1,64}$")  # keys shown in field names; others are not echoed
@@ -175,3 +182,15 @@ def _field(path: tuple[str | int, ...]) -> str:
     if len(path) > _SHOWN_PATH_PARTS:
         text += "..."
     return text or "(body)"
+
+
+def nests_deeper_than(value: Any, limit: int = MAX_RESOURCE_DEPTH) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` levels deep. Recursion stops at `limit`,
+    so it is safe on any input; exact types, because this runs on every resource of every call."""
+    if limit <= 0:
+        return True
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if (kind is dict or kind is list) and nests_deeper_than(child, limit - 1):
+            return True
+    return False

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, field_validator, model_validator
 
+from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH, nests_deeper_than
+
 __all__ = [
     "FhirAuthorization",
     "HookRequest",
@@ -103,6 +105,8 @@ class _DraftOrdersContext(PatientViewContext):
                 raise ValueError(f"entry[{index}] has no resource with a resourceType")
             if not isinstance(resource.get("id"), str) or not FHIR_ID.match(resource["id"]):
                 raise ValueError(f"entry[{index}].resource has no valid id, so it cannot be selected or replaced")
+            if nests_deeper_than(resource):
+                raise ValueError(f"entry[{index}].resource nests deeper than {MAX_RESOURCE_DEPTH} levels")
         return value
 
     def draft_references(self) -> list[str]:

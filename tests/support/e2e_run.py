@@ -16,7 +16,7 @@ from cds_service.invocation import Invocation, invoke
 from cds_service.services import SERVICES
 from fhir_fixtures.hook_requests import build_request
 
-__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "run_fixture", "run_invoke", "run_request"]
+__all__ = ["BASE_URL", "CASES", "SERVICE_BY_HOOK", "RecordedCards", "TEST_SERVER_DEADLINE_SECONDS", "run_fixture", "run_invoke", "run_request"]
 
 JSON = dict[str, Any]
 
@@ -39,6 +39,12 @@ def run_invoke(call: Invocation, body: Any, *, today: date | None = None) -> JSO
     return asyncio.run(invoke(call, body, today=today))
 
 
+# The in-memory FHIR test server searches by scanning (seconds for a big chart paged at 5-20): its own
+# slowness is not what these tests check, so their calls get this deadline instead of the production one.
+# The deadline itself is tested against hostile servers (test_gathering_hostile.py, test_hooks_served.py).
+TEST_SERVER_DEADLINE_SECONDS = 120.0
+
+
 def run_request(request: JSON, today: date, fhir_client: FhirClient | None = None) -> JSON:
     """The response to any hook request (its `hook` names the service), evaluated on `today`, through the
     whole call path. Without `fhir_client` a fresh client is used: with full prefetch it is never called."""
@@ -48,6 +54,7 @@ def run_request(request: JSON, today: date, fhir_client: FhirClient | None = Non
         fhir_client=fhir_client or FhirClient(),
         pathway=load_pathway_config(),
         recorder=RecordedCards(),
+        deadline_seconds=TEST_SERVER_DEADLINE_SECONDS,
     )
     return run_invoke(call, request, today=today)
 
@@ -57,24 +64,6 @@ def run_fixture(patient: str, hook: str, today: date) -> tuple[JSON, JSON]:
     prefetch and no fhirServer, so any FHIR call would fail the test."""
     request = build_request(patient, hook, today)
     return request, run_request(request, today)
-
-
-def run_request(request: JSON, today: date, fhir_client: FhirClient | None = None) -> JSON:
-    """The response to any hook request (its `hook` names the service), evaluated on `today`. Without
-    `fhir_client` a fresh client is used and closed: with full prefetch it is never called."""
-    client = fhir_client or FhirClient()
-    try:
-        call = Invocation(
-            service=SERVICE_BY_HOOK[request["hook"]],
-            public_base_url=BASE_URL,
-            fhir_client=client,
-            pathway=load_pathway_config(),
-            recorder=RecordedCards(),
-        )
-        return invoke(call, request, today=today)
-    finally:
-        if fhir_client is None:
-            client.close()
 
 
 def _cases() -> list[tuple[str, str]]:
