@@ -11,9 +11,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("cds_service.http")
 
 __all__ = ["BodyLimitsMiddleware", "is_json_media_type"]
 
@@ -79,7 +82,10 @@ class BodyLimitsMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return  # the client has gone: there is no one to answer, and no work to do for it
+                # The client has gone: there is no one to answer, and no work to do for it. Not an error.
+                # (No path: a client can put anything in one; the access line names the route.)
+                log.info("%s: the client closed the connection before sending the whole body; dropped", scope["method"])
+                return
             if message["type"] != "http.request":
                 await self.app(scope, _replay([message]), send)
                 return
