@@ -92,6 +92,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "no CDS service with this id",
         412: "required data could not be had (no fhirServer, or the FHIR server failed)",
         413: "the body is over CDS_MAX_BODY_BYTES",
+        415: "the Content-Type is not a JSON type (application/json, application/fhir+json...), UTF-8",
         503: "the service's database is unavailable; retry later",
     }
     return {
@@ -115,7 +116,7 @@ def _service_paths(service: CdsService, request_model: str) -> dict[str, Any]:
             "requestBody": _body(request_model),
             "responses": {
                 "200": _json("CdsResponse", "the cards (`{\"cards\": []}` for a patient outside the pathway)"),
-                **_errors(400, 401, 412, 413, 503),
+                **_errors(400, 401, 412, 413, 415, 503),
             },
         }
     }
@@ -128,7 +129,7 @@ def _service_paths(service: CdsService, request_model: str) -> dict[str, Any]:
             "requestBody": _body("FeedbackRequest"),
             "responses": {
                 "200": _json("FeedbackStored", "the whole batch is committed"),
-                **_errors(400, 401, 413, 503),
+                **_errors(400, 401, 413, 415, 503),
             },
         }
     }
