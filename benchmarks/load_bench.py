@@ -191,7 +191,7 @@ def main() -> int:
             "PYTHONPATH": str(REPO),
         }
         service = start([sys.executable, "-m", "cds_service", "serve", "--port", str(service_port), "--workers", "1",
-                         "--log-level", "warning"], env, service_port, "/cds-services")
+                         "--log-level", "warning"], env, service_port, "/healthz")
         baseline = start([sys.executable, "-m", "uvicorn", "benchmarks.baseline_app:app", "--port",
                           str(baseline_port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
                          env, baseline_port, "/docs-not-here")

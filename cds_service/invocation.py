@@ -69,8 +69,12 @@ class Invocation:
     deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
 
 
-async def invoke(call: Invocation, body: Any, *, today: date | None = None) -> dict[str, Any]:
-    deadline = Deadline.after(call.deadline_seconds)
+async def invoke(
+    call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None
+) -> dict[str, Any]:
+    """`deadline`: the call's, when it started earlier (the route starts it before authentication); else
+    `call.deadline_seconds` from now."""
+    deadline = deadline or Deadline.after(call.deadline_seconds)
     request, context = parse_hook_request(body, call.service.hook)
     day = today or date.today()
     # The evaluation day and the lookbacks also bound what gathering fetches (its date windows).

@@ -198,3 +198,21 @@ def test_a_slow_key_server_within_the_bound_is_fine(tmp_path: Path) -> None:
         url = key_server.base_url + "/.well-known/jwks.json"
         with make_client(tmp_path, {"jwks_url": url}, jwks_fetch_timeout_seconds=JWKS_TIMEOUT) as client:
             assert status(client, mint(es384_key(), claims(DISCOVERY))) == 200
+
+
+def test_the_key_download_fits_in_the_hook_call_deadline(tmp_path: Path) -> None:
+    """A hook call's deadline starts before authentication: a key server that never answers holds the call
+    for the call's deadline (here shorter than CDS_JWKS_FETCH_TIMEOUT_SECONDS), not for the download timeout."""
+    from tests.support.gathering_stub_server import stub_fhir_server
+
+    hook_url = "/cds-services/foot-calcification-patient-view"
+    deadline, download_timeout = 0.5, 5.0
+    with stub_fhir_server(_key_server_answer(delay=3600.0)) as key_server:
+        url = key_server.base_url + "/.well-known/jwks.json"
+        with make_client(tmp_path, {"jwks_url": url}, jwks_fetch_timeout_seconds=download_timeout,
+                         call_deadline_seconds=deadline) as client:
+            started = time.monotonic()
+            response = client.post(hook_url, json={}, headers={"Authorization": f"Bearer {mint(es384_key(), claims(hook_url))}"})
+            elapsed = time.monotonic() - started
+    assert response.status_code == 401
+    assert elapsed < deadline + MARGIN < download_timeout, f"the call took {elapsed:.2f} s"

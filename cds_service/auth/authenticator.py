@@ -64,7 +64,9 @@ class ReplayCache(Protocol):
 class AllowAll:
     """CDS_AUTH_MODE=disabled: local development only (app.py logs a loud warning)."""
 
-    def verify(self, *, url: str, authorization: str | Sequence[str] | None) -> None:
+    def verify(
+        self, *, url: str, authorization: str | Sequence[str] | None, budget_seconds: float | None = None
+    ) -> None:
         return None
 
 
@@ -112,8 +114,11 @@ class JwtAuthenticator:
         self._max_lifetime = max_lifetime_seconds
         self._clock = clock
 
-    def verify(self, *, url: str, authorization: str | Sequence[str] | None) -> None:
-        """`authorization`: the header's value, or every Authorization header of the request."""
+    def verify(
+        self, *, url: str, authorization: str | Sequence[str] | None, budget_seconds: float | None = None
+    ) -> None:
+        """`authorization`: the header's value, or every Authorization header of the request.
+        `budget_seconds`: what is left of the call's deadline, the most a key-set download may take."""
         token = _bearer_token(authorization)
         try:
             header = jwt.get_unverified_header(token)
@@ -138,7 +143,7 @@ class JwtAuthenticator:
         if alg not in client.algorithms:
             raise Unauthorized(f"JWT alg {alg} is not one of {sorted(client.algorithms)} configured for {client.name}")
 
-        key = self._signing_key(client, header, kid, alg)
+        key = self._signing_key(client, header, kid, alg, budget_seconds)
         now = self._clock()
         try:
             claims = jwt.decode(
@@ -181,15 +186,17 @@ class JwtAuthenticator:
         if not self._replay_cache.remember_jti(issuer=client.iss, jti=jti, expires_at=exp + self._skew + 1):
             raise Unauthorized(f"JWT jti already used (replay) for {client.name}")
 
-    def _signing_key(self, client: TrustedClient, header: dict[str, Any], kid: str, alg: str) -> Any:
+    def _signing_key(
+        self, client: TrustedClient, header: dict[str, Any], kid: str, alg: str, budget_seconds: float | None
+    ) -> Any:
         jku = header.get("jku")
         if jku is not None and (not isinstance(jku, str) or jku not in client.jku_allowlist):
             raise Unauthorized(f"JWT jku {_shown(jku)} is not in the jku allowlist of {client.name}")
         jwk = next((k for k in client.jwks if k.get("kid") == kid), None)
         if jwk is None and jku is not None:
-            jwk = self._jwks.key(jku, kid)
+            jwk = self._jwks.key(jku, kid, budget_seconds=budget_seconds)
         if jwk is None and client.jwks_url is not None:
-            jwk = self._jwks.key(client.jwks_url, kid)
+            jwk = self._jwks.key(client.jwks_url, kid, budget_seconds=budget_seconds)
         if jwk is None:
             raise Unauthorized(f"no key with kid {_shown(kid)} for {client.name}")
         if jwk.get("alg") not in (None, alg):

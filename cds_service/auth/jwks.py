@@ -96,31 +96,41 @@ class JwksCache:
         with self._entries_lock:
             return self._entries.setdefault(url, _Entry())
 
-    def key(self, url: str, kid: str) -> dict[str, Any] | None:
-        """The JWK with this `kid` from the set at `url`, fetching the set when needed and allowed."""
+    def key(self, url: str, kid: str, *, budget_seconds: float | None = None) -> dict[str, Any] | None:
+        """The JWK with this `kid` from the set at `url`, fetching the set when needed and allowed.
+
+        `budget_seconds` (what is left of the hook call's deadline) bounds the wait for another request's
+        download of the same set and this request's own download, below the configured timeout."""
+        timeout = self._timeout if budget_seconds is None else max(0.0, min(self._timeout, budget_seconds))
         entry = self._entry(url)
-        with entry.lock:  # one fetch per URL at a time; others wait and then read its result
+        # One fetch per URL at a time; others wait (within their budget) and then read its result.
+        if not entry.lock.acquire(timeout=timeout):
+            log.warning("JWK Set of %s: another request's download did not end within %g s", url, timeout)
+            return None
+        try:
             now = self._clock()
             stale = entry.fetched_at is None or now - entry.fetched_at >= self._max_age
             if kid in entry.keys and not stale:
                 return entry.keys[kid]
             may_fetch = entry.attempted_at is None or now - entry.attempted_at >= self._min_refetch
             if may_fetch:
-                self._refresh(url, entry, now)
+                self._refresh(url, entry, now, timeout)
             elif kid not in entry.keys:
                 log.info("kid %r not in the JWK Set of %s; not re-fetching yet (rate limit)", kid[:100], url)
             return entry.keys.get(kid)
+        finally:
+            entry.lock.release()
 
-    def _refresh(self, url: str, entry: _Entry, now: float) -> None:
+    def _refresh(self, url: str, entry: _Entry, now: float, timeout: float) -> None:
         entry.attempted_at = now
         self.fetch_count += 1
         try:
-            document = self._fetch_json(url, self._timeout)
+            document = self._fetch_json(url, timeout)
             keys = document.get("keys") if isinstance(document, dict) else None
             if not isinstance(keys, list):
                 raise JwksFetchError("not a JWK Set (no 'keys' array)")
         except Exception as exc:  # noqa: BLE001 - whatever the key server did, the token gets a bare 401
-            log.warning("could not fetch the JWK Set at %s: %s", url, _problem(exc, self._timeout))
+            log.warning("could not fetch the JWK Set at %s: %s", url, _problem(exc, timeout))
             return
         entry.keys = {k["kid"]: k for k in keys if isinstance(k, dict) and isinstance(k.get("kid"), str)}
         entry.fetched_at = now

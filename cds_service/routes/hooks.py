@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from cds_service.invocation import Invocation, invoke
 from cds_service.ops.metrics import observe_cards
 from cds_service.protocol.parse import parse_json
-from cds_service.routes.security import require_caller
+from cds_service.routes.security import call_deadline, require_caller
 from cds_service.services import service_by_id
 
 __all__ = ["CLIENT_CLOSED_REQUEST", "router"]
@@ -47,7 +47,7 @@ async def call_service(service_id: str, request: Request) -> dict[str, Any] | Re
             snooze=state.snooze,
             deadline_seconds=state.settings.call_deadline_seconds,
         )
-        result = await _while_connected(request, invoke(call, body))
+        result = await _while_connected(request, invoke(call, body, deadline=call_deadline(request)))
         observe_cards(request.state, service.id, result["cards"])  # metrics and the access line
         return result
     except (ClientDisconnect, _ClientGone):
