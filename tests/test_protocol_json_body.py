@@ -164,3 +164,22 @@ def test_whatever_parses_is_the_same_json_the_standard_library_reads(text: str) 
     except BadRequest:
         return
     assert json.loads(text) == value
+
+
+def test_a_body_of_too_many_json_values_is_413_before_it_is_parsed() -> None:
+    from cds_service.protocol.json_body import MAX_JSON_VALUES, BodyTooLarge
+
+    body = b'{"prefetch": {"k": {"resourceType": "Bundle", "entry": [' + b",".join([b"{}"] * MAX_JSON_VALUES) + b"]}}}"
+    with pytest.raises(BodyTooLarge) as raised:
+        loads(body)
+    assert raised.value.status_code == 413
+
+
+def test_a_large_body_of_real_data_is_under_the_value_limit() -> None:
+    from datetime import date
+
+    from benchmarks.bench_patients import padded_request
+
+    body = json.dumps(padded_request(6_000, True, date(2026, 11, 21))).encode()  # ~3.5 MB of FHIR JSON
+    assert len(body) > 3_000_000
+    assert loads(body)["hook"] == "patient-view"

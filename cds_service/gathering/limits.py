@@ -10,6 +10,7 @@ fetched page is measured twice before it is parsed: in bytes and in JSON values 
 from __future__ import annotations
 
 from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH as _MAX_RESOURCE_DEPTH
+from cds_service.protocol.json_body import json_values
 
 __all__ = [
     "MAX_CALL_BYTES",
@@ -37,8 +38,3 @@ MAX_RESOURCE_DEPTH = _MAX_RESOURCE_DEPTH
 MAX_LISTED_ISSUES = 50
 # A resource id shown in a data issue is cut to this length (FHIR ids have at most 64 characters).
 MAX_LABEL_ID_CHARS = 64
-
-
-def json_values(content: bytes) -> int:
-    """An upper bound on the JSON values in `content` (one per `{`, `[` or `,`, plus one)."""
-    return content.count(b"{") + content.count(b"[") + content.count(b",") + 1

@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 
-from cds_service.errors import BadRequest
+from cds_service.errors import BadRequest, ServiceError
 
-__all__ = ["MAX_DEPTH", "MAX_RESOURCE_DEPTH", "loads", "nests_deeper_than"]
+__all__ = ["MAX_DEPTH", "MAX_JSON_VALUES", "MAX_RESOURCE_DEPTH", "BodyTooLarge", "json_values", "loads", "nests_deeper_than"]
 
 # Objects and arrays nested in one another, the body itself being level 1. A CDS Hooks request with a FHIR
 # Bundle in prefetch is ~15 levels. The body may nest deeper than one resource may (MAX_RESOURCE_DEPTH), so
@@ -40,6 +40,13 @@ MAX_DEPTH = 64
 # resource a data issue (gathering), before anything recurses through it (model validation recurses once
 # per level).
 MAX_RESOURCE_DEPTH = 32
+
+# JSON values (objects, arrays, strings, numbers...) in one body, at most. Real FHIR JSON holds one value per
+# 25-35 bytes (a 5 MB prefetch: ~200,000); a body of `{}` entries holds one per 3 bytes and costs ~70 bytes
+# of memory each once parsed (a 4.9 MB one took 234 MiB). Counted before parsing, and only for bodies
+# large enough to hold more (a count costs ~0.1 ms per 100 KB), so parsed memory stays proportional to the
+# bytes of real data with a fixed ceiling (~50 MB per body).
+MAX_JSON_VALUES = 600_000
 
 _SHOWN_PATH_PARTS = 8  # a field path in an error names at most this many levels, then "..."
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$\-]{1,64}$")  # keys shown in field names; others are not echoed
@@ -70,10 +77,24 @@ if _PADDING < 0:  # pragma: no cover - an orjson that nests less deeply than we 
 _OPEN, _CLOSE = b"[" * _PADDING, b"]" * _PADDING
 
 
+class BodyTooLarge(ServiceError):
+    """More JSON values than `MAX_JSON_VALUES`: 413, like a body over the byte limit."""
+
+    status_code = 413
+    kind = "payload_too_large"
+
+
+def json_values(content: bytes) -> int:
+    """An upper bound on the JSON values in `content` (one per `{`, `[` or `,`, plus one)."""
+    return content.count(b"{") + content.count(b"[") + content.count(b",") + 1
+
+
 def loads(raw: bytes) -> Any:
     """The JSON value of `raw`, or `BadRequest` naming the problem (and the field, when there is one)."""
     if not raw.strip():
         raise BadRequest([{"field": "(body)", "problem": "is empty; expected a JSON object"}])
+    if len(raw) > MAX_JSON_VALUES and json_values(raw) > MAX_JSON_VALUES:
+        raise BodyTooLarge(f"request body holds more than {MAX_JSON_VALUES} JSON values")
     try:
         value = orjson.loads(b"".join((_OPEN, raw, _CLOSE)))
     except orjson.JSONDecodeError as exc:
