@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.support.serve_process import Served, served
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,50 +47,11 @@ def _browser_available() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(base URL, database URL) of a real `cds-service serve`, auth disabled (so the sandbox is on by default)."""
-    work = tmp_path_factory.mktemp("sandbox-serve")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    database = f"sqlite:///{work / 'cds.db'}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CDS_")},
-        "CDS_AUTH_MODE": "disabled",
-        "CDS_DATABASE_URL": database,
-        "CDS_PUBLIC_BASE_URL": base,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cds_service", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"cds-service exited early: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/sandbox", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("cds-service did not start within 60 s")
-            time.sleep(0.2)
-        yield base, database
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def served_sandbox() -> Iterator[Served]:
+    """A real `cds-service serve`, auth disabled (so the sandbox is on by default)."""
+    with served(log_level="warning") as server:
+        yield server
 
 
 def report(database: str) -> dict[str, dict]:
@@ -102,9 +63,9 @@ def report(database: str) -> dict[str, dict]:
 
 
 def test_pick_a_fixture_see_its_cards_dismiss_one_and_find_the_feedback_stored(
-    served: tuple[str, str], tmp_path: Path
+    served_sandbox: Served, tmp_path: Path
 ) -> None:
-    base, database = served
+    base, database = served_sandbox.base, served_sandbox.database_url
     result = subprocess.run(
         ["node", str(BROWSER_DIR / "sandbox.mjs"), base, FIXTURE, DISMISS, str(tmp_path / "sandbox.png")],
         capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR,
