@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from cds_service.facts.access import json_type_problem, watch, watched
 from cds_service.facts.select import SELECTED_TYPES, array_problem, is_relevant, keep_latest_labs, skip_reason
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
+from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH, nests_deeper_than
 from cds_service.guideline.valuesets import load_valuesets
 
 __all__ = ["MAX_PROBLEMS_PER_ISSUE", "to_clinical_data", "validate"]
@@ -46,8 +47,12 @@ def _problem(error: ValidationError, patient_id: str) -> str:
 
 
 def validate(resource: JSON, where: str, patient_id: str, issues: list[DataIssue]) -> Resource | None:
-    """The R4B model of `resource`, or None with a DataIssue."""
+    """The R4B model of `resource`, or None with a DataIssue (also for a resource nested too deeply for
+    validation to recurse through: gathering does not walk every resource, only what is validated is)."""
     resource_type = resource.get("resourceType")
+    if nests_deeper_than(resource, MAX_RESOURCE_DEPTH):
+        issues.append(DataIssue(where, _label(resource), f"nests deeper than {MAX_RESOURCE_DEPTH} levels; left out"))
+        return None
     try:
         model_class = get_fhir_model_class(str(resource_type))
     except (KeyError, ValueError):

@@ -23,7 +23,6 @@ from fhir.resources.R4B import get_fhir_model_class
 from cds_service.gathering import limits
 from cds_service.gathering.prefetch import OUTCOME, is_outcome_entry
 from cds_service.gathering.records import DataIssue, RawRecord
-from cds_service.protocol.json_body import nests_deeper_than
 
 __all__ = [
     "NOT_THIS_PATIENT",
@@ -166,9 +165,9 @@ class RecordBuilder:
             return
         if resource_type == OUTCOME:
             return
-        if nests_deeper_than(resource):
-            self.issue(where, f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out", resource_label(resource))
-            return
+        # No walk of the whole resource here: only what the facts step selects is ever walked (its depth
+        # is checked there, before validation recurses through it); the rest is read a few fixed levels
+        # deep, whatever its nesting.
         if resource_type == "Patient":
             self._add_patient(where, resource, patient_read=patient_read)
             return
