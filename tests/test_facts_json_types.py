@@ -99,7 +99,7 @@ def _clinical(request: JSON) -> ClinicalData:
 def _selected(data: ClinicalData) -> set[str]:
     models = (*data.conditions, *data.observations, *data.diagnostic_reports, *data.imaging_studies,
               *data.service_requests, *data.procedures)
-    found = {f"{m.get_resource_type()}/{m.id}" for m in models}
+    found = {f"{m['resourceType']}/{m['id']}" for m in models}
     if data.patient is not None:
         found.add("Patient")
     return found

@@ -238,7 +238,7 @@ def test_a_resource_nested_too_deep_is_a_data_issue(client):
     # Gathering does not walk every resource; the facts step checks the depth of what it selects (both
     # Conditions are calcifications of the foot) before validation recurses through it.
     data = to_clinical_data(record, PATIENT_ID)
-    assert [c["id"] if isinstance(c, dict) else c.id for c in data.conditions] == ["c-ok"]
+    assert [c["id"] for c in data.conditions] == ["c-ok"]
     problems = {(issue.resource, issue.problem) for issue in data.issues}
     assert ("Condition/c-deep", f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out") in problems
 

@@ -72,6 +72,10 @@ def get(obj: Any, name: str) -> Any:
 
 def text(obj: Any, name: str) -> str | None:
     """`obj.name` when it is a string (FHIR code, string, uri, dateTime...); None otherwise."""
+    if type(obj) is dict:  # the hot path: raw JSON of the right type
+        value = obj.get(name)
+        if value is None or type(value) is str:
+            return value
     value = get(obj, name)
     if value is None or type(value) is str:
         return value
@@ -82,7 +86,7 @@ def text(obj: Any, name: str) -> str | None:
 
 def items(obj: Any, name: str) -> list[Any]:
     """`obj.name` as a list (FHIR 0..* fields; a lone value is wrapped)."""
-    value = get(obj, name)
+    value = obj.get(name) if type(obj) is dict else get(obj, name)
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -110,6 +114,11 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
         if found is not None and not isinstance(found, list | tuple):
             _met(f"'coding' is a JSON {_json_type(found)}, not an array")
         for coding in items(concept, "coding"):
+            if type(coding) is dict:  # the hot path: both strings (or absent), read without the checks
+                system, code = coding.get("system"), coding.get("code")
+                if (system is None or type(system) is str) and (code is None or type(code) is str):
+                    yield system, code
+                    continue
             yield text(coding, "system"), text(coding, "code")
 
 

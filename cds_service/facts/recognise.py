@@ -100,8 +100,7 @@ _IMAGING_CATEGORY = {"Observation": "observation-imaging", "DiagnosticReport": "
 _SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral|lt|rt)\b", re.IGNORECASE)
 
 
-def _loinc() -> str:
-    return system_uri("loinc")
+_LOINC = system_uri("loinc")
 
 
 _LAB_CODES: dict[int, dict[tuple[str, str], LabTest]] = {}
@@ -118,21 +117,27 @@ def _lab_codes(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
 def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest | None:
     """The LabTest an Observation (or ServiceRequest) reports, by LOINC code; by text only when it has no
     LOINC coding at all (a LOINC code we do not list, e.g. ionized calcium, is a different test)."""
-    valuesets = valuesets or load_valuesets()
+    return lab_test_and_coding(observation, valuesets or load_valuesets())[0]
+
+
+def lab_test_and_coding(observation: Any, valuesets: ValueSets) -> tuple[LabTest | None, bool]:
+    """(`lab_test_of`, whether a coding decided it: `lab_coded`), from one read of the codings."""
     code = get(observation, "code")
     table = _lab_codes(valuesets)
-    pairs = list(codings(code))
-    for system, value in pairs:
-        test = table.get((system, value))  # type: ignore[arg-type]
+    loinc = False
+    for pair in codings(code):
+        test = table.get(pair)  # type: ignore[arg-type]
         if test is not None:
-            return test
-    if any(system == _loinc() for system, _ in pairs):
-        return None
+            return test, True
+        loinc = loinc or pair[0] == _LOINC
+    if loinc:
+        return None, False
     texts = concept_texts(code)
-    for test, name in LAB_SETS.items():
-        if any(valuesets[name].matches_text(text) for text in texts):
-            return test
-    return None
+    if texts:
+        for test, name in LAB_SETS.items():
+            if any(valuesets[name].matches_text(text) for text in texts):
+                return test, False
+    return None, False
 
 
 def lab_coded(observation: Any, valuesets: ValueSets | None = None) -> bool:

@@ -1,9 +1,13 @@
 """Cheap JSON checks that pick, from everything gathered, the resources the pathway can use.
 
-Validation with the R4B models costs far more than reading JSON (~0.2 ms a resource), and a prefetch can
+Validation with the R4B models costs far more than reading JSON (~0.1 ms a resource), and a prefetch can
 hold hundreds of resources the pathway never reads, so selection comes first: right resourceType, not
 entered-in-error, recognised by a value set (code or text), and for labs only the results
 that could be the latest of their test.
+
+`select` reads each resource once (status, code, JSON types) and remembers the lab test it found, so the
+latest-results step does not recognise a result twice; most resources are decided by a dictionary lookup
+of their codings, and text is read only where codes did not decide.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text
+from cds_service.facts.access import codings, concept_texts, concepts, status_code, text, watch, watched
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
 from cds_service.facts.values import is_absent
@@ -24,17 +28,19 @@ from cds_service.facts.recognise import (
     imaging_texts,
     in_category,
     is_imaging_category,
-    lab_coded,
+    lab_test_and_coding,
     lab_test_of,
 )
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
 
 __all__ = [
     "LAB_CANDIDATE_DATES",
-        "SELECTED_TYPES",
+    "SELECTED_TYPES",
+    "Rejected",
     "array_problem",
     "is_relevant",
     "keep_latest_labs",
+    "select",
     "skip_reason",
 ]
 
@@ -150,46 +156,87 @@ def is_relevant(resource: JSON, resource_type: str, valuesets: ValueSets | None 
     result recognised by its text needs the `laboratory` category, an imaging result the `imaging` one, a
     probe-to-bone result the `exam`/`procedure` one, and a report an imaging code or an imaging category.
     """
-    valuesets = valuesets or load_valuesets()
+    return _relevance(resource, resource_type, valuesets or load_valuesets())[0]
+
+
+_NOT_READ: tuple[bool, LabTest | None] = (False, None)
+
+
+def _relevance(resource: JSON, resource_type: str, valuesets: ValueSets) -> tuple[bool, LabTest | None]:
+    """(whether the pathway reads it, the lab test of a lab result it reads)."""
     status = text(resource, "status")
     code = [resource.get("code")]
     if resource_type == "Condition":
-        return _index(valuesets, CONDITION_SETS).matches(code)
+        return _index(valuesets, CONDITION_SETS).matches(code), None
     if resource_type == "Observation":
         if status not in _OBSERVATION_STATUSES:
-            return False
-        if lab_test_of(resource, valuesets) is not None and (
-            lab_coded(resource, valuesets) or in_category(resource, "observation-laboratory", valuesets)
-        ):
-            return True
+            return _NOT_READ
+        test, coded = lab_test_and_coding(resource, valuesets)
+        if test is not None and (coded or in_category(resource, "observation-laboratory", valuesets)):
+            return True, test
         if is_imaging_category(resource, valuesets) and _imaging_relevant(resource, resource_type, valuesets):
-            return True
-        return in_category(resource, "observation-exam", valuesets) and _index(valuesets, ("probe-to-bone",)).matches(
-            code
-        )
+            return True, None
+        exam = in_category(resource, "observation-exam", valuesets)
+        return exam and _index(valuesets, ("probe-to-bone",)).matches(code), None
     if resource_type == "DiagnosticReport":
         if status not in _REPORT_STATUSES:
-            return False
+            return _NOT_READ
         searched = is_imaging_category(resource, valuesets) or any(
             pair in _report_codes(valuesets) for pair in codings(*code)
         )
-        return searched and _imaging_relevant(resource, resource_type, valuesets)
+        return searched and _imaging_relevant(resource, resource_type, valuesets), None
     if resource_type == "ImagingStudy":
-        return imaging_kind(resource, resource_type, valuesets) is not None
+        return imaging_kind(resource, resource_type, valuesets) is not None, None
     if resource_type == "ServiceRequest":
         if status not in _ACTIVE_ORDER_STATUSES:
-            return False
-        return (
+            return _NOT_READ
+        relevant = (
             _index(valuesets, _ORDER_SETS).matches(code) or imaging_kind(resource, resource_type, valuesets) is not None
         )
+        return relevant, None
     if resource_type == "Procedure":
         if status not in _PROCEDURE_STATUSES:
-            return False
-        return (
+            return _NOT_READ
+        relevant = (
             _index(valuesets, _PROCEDURE_SETS).matches(code)
             or imaging_kind(resource, resource_type, valuesets) is not None
         )
-    return False
+        return relevant, None
+    return _NOT_READ
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A resource selection read and must leave out: a field it reads has a JSON type FHIR forbids."""
+
+    resource: JSON
+    problem: str  # "'status' is a JSON array, not a string"
+
+
+def select(resources: list[JSON], resource_type: str, valuesets: ValueSets) -> tuple[list[JSON], list[Rejected]]:
+    """(the resources of one type the pathway reads, in order; those to leave out as data issues).
+
+    One read of each resource; for Observations, only the results on the latest dates of each test
+    (`keep_latest_labs`), with the tests found here."""
+    chosen: list[JSON] = []
+    tests: list[LabTest | None] = []
+    rejected: list[Rejected] = []
+    for resource in resources:
+        token = watch()
+        if skip_reason(resource, resource_type, "") is None:
+            relevant, test = _relevance(resource, resource_type, valuesets)
+        else:
+            relevant, test = _NOT_READ
+        met = watched(token) or array_problem(resource, resource_type)
+        if met is not None:
+            # A field selection reads has a JSON type FHIR forbids: never guess what it meant.
+            rejected.append(Rejected(resource, met))
+        elif relevant:
+            chosen.append(resource)
+            tests.append(test)
+    if resource_type == "Observation":
+        chosen = _latest_labs(chosen, tests)
+    return chosen, rejected
 
 
 _REPORT_CODES: dict[int, frozenset[tuple[str, str]]] = {}
@@ -218,17 +265,27 @@ def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) 
 def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = None) -> list[JSON]:
     """Of the lab results, those on the latest `LAB_CANDIDATE_DATES` dates of each test; others as given."""
     valuesets = valuesets or load_valuesets()
-    by_test: dict[LabTest, list[JSON]] = defaultdict(list)
+    return _latest_labs(observations, [lab_test_of(o, valuesets) for o in observations])
+
+
+def _latest_labs(observations: list[JSON], tests: list[LabTest | None]) -> list[JSON]:
+    by_test: dict[LabTest, list[tuple[str, JSON]]] = defaultdict(list)
     others: list[JSON] = []
-    for observation in observations:
-        test = lab_test_of(observation, valuesets)
+    for observation, test in zip(observations, tests, strict=True):
         if test is None:
             others.append(observation)
         elif not is_absent(observation):  # "not performed" must not push a real result out of the latest dates
-            by_test[test].append(observation)
+            by_test[test].append((_day_key(observation), observation))
     kept: list[JSON] = []
     for results in by_test.values():
-        dates = sorted({to_sort_key(clinical_value(r, "Observation"))[:10] for r in results}, reverse=True)
-        latest = set(dates[:LAB_CANDIDATE_DATES])
-        kept.extend(r for r in results if to_sort_key(clinical_value(r, "Observation"))[:10] in latest)
+        latest = set(sorted({day for day, _ in results}, reverse=True)[:LAB_CANDIDATE_DATES])
+        kept.extend(r for day, r in results if day in latest)
     return others + kept
+
+
+def _day_key(observation: JSON) -> str:
+    """The result's day, in UTC where its time has a zone (`to_sort_key`), for grouping by date."""
+    value = observation.get("effectiveDateTime")
+    if type(value) is str and len(value) > 10 and value.endswith("Z"):
+        return value[:10]  # most results: already UTC, no parse needed
+    return to_sort_key(clinical_value(observation, "Observation"))[:10]
