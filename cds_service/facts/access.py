@@ -12,11 +12,14 @@ the first such value they meet, at no cost when there is none; selection then le
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
+    "MAX_TEXT_CHARS",
+    "capped",
     "codings",
     "concept_texts",
     "concepts",
@@ -29,9 +32,17 @@ __all__ = [
     "status_code",
     "strings",
     "text",
+    "text_of",
     "watch",
     "watched",
 ]
+
+# The most of one human text field (a display, a problem's or a study's name, a conclusion, a note) the
+# facts step reads. Clinicians' problem names and report conclusions are a few hundred characters; a
+# multi-megabyte one (seen: 3.8 MB in one Condition.code.text) would otherwise be lower-cased, split and
+# searched for every term of every value set. Local default.
+MAX_TEXT_CHARS = 4096
+_WORD_END = re.compile(r"[A-Za-z0-9]+$")  # words as text matching sees them (valuesets.normalise_text)
 
 # JSON values that are never a FHIR complex element: reading a field of one gives nothing.
 _SCALARS = (str, bytes, int, float, bool, list, tuple)
@@ -123,15 +134,33 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
 
 
 def strings(*values: Any) -> list[str]:
-    """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type)."""
+    """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type),
+    each cut to its first `MAX_TEXT_CHARS` characters (`capped`)."""
     found = []
     for value in values:
         if type(value) is str:
             if value:
-                found.append(value)
+                found.append(value if len(value) <= MAX_TEXT_CHARS else capped(value))
         elif isinstance(value, list | dict | int | float):
             _met(f"a JSON {_json_type(value)} where a string belongs")
     return found
+
+
+def capped(value: str) -> str:
+    """`value`, or its first `MAX_TEXT_CHARS` characters less a word the cut went through (a cut word could
+    match a shorter term: "calcification" cut to "calcific")."""
+    if len(value) <= MAX_TEXT_CHARS:
+        return value
+    head = value[:MAX_TEXT_CHARS]
+    if _WORD_END.search(value[MAX_TEXT_CHARS]):
+        head = _WORD_END.sub("", head)
+    return head
+
+
+def text_of(value: Any) -> str | None:
+    """A human text field read as `strings` reads it (capped); None when it is not a non-empty string."""
+    found = strings(value)
+    return found[0] if found else None
 
 
 def concept_texts(*concept_list: Any) -> list[str]:

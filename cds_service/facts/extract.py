@@ -19,7 +19,7 @@ from cds_service.facts.model import Evidence, Facts, Infection, LabTest, Problem
 from cds_service.facts.orders import ORDER_HOOKS, draft_order_problems, read_order
 from cds_service.gathering.records import ClinicalData
 from cds_service.guideline.config import PathwayConfig
-from cds_service.guideline.valuesets import load_valuesets
+from cds_service.guideline.valuesets import load_valuesets, normalising_once
 
 __all__ = ["DFI_INFECTION_KINDS", "build_facts"]
 
@@ -49,6 +49,7 @@ def _diabetic_foot_infection(diabetes: Evidence | None, infections: list[Infecti
     return None
 
 
+@normalising_once()  # each text of the call normalised once, whatever the value sets it is tested against
 def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayConfig) -> Facts:
     valuesets = load_valuesets()
     conditions = [c for c in data.conditions if not _after(c, today)]

@@ -20,7 +20,7 @@ from cds_service.facts.access import json_type_problem
 from cds_service.facts.select import SELECTED_TYPES, select
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
 from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH, nests_deeper_than
-from cds_service.guideline.valuesets import load_valuesets
+from cds_service.guideline.valuesets import load_valuesets, normalising_once
 
 __all__ = ["MAX_PROBLEMS_PER_ISSUE", "to_clinical_data", "validate"]
 
@@ -70,6 +70,7 @@ def validate(resource: JSON, where: str, patient_id: str, issues: list[DataIssue
     return True
 
 
+@normalising_once()  # selection tests a text against several value sets: normalised once
 def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
     valuesets = load_valuesets()
     issues: list[DataIssue] = list(raw.issues)

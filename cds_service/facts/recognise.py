@@ -287,13 +287,13 @@ def imaging_kind(
     if body_site_elsewhere(resource, valuesets):
         return None
     code_concepts = concepts(resource, "code", "procedureCode")
-    texts = imaging_texts(resource)
-    # The side the record states where it names the study (code words, bodySite); a report's free text
-    # often mentions the other side for comparison, so it gives a side only when nothing else does.
-    stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
 
     def side(coded: str | None) -> str | None:
-        return _one_side(coded, stated) if coded else stated or side_in_text(*texts)
+        # The side the record states where it names the study (code words, bodySite); a report's free text
+        # often mentions the other side for comparison, so it gives a side only when nothing else does.
+        # (Read only once the resource is known to be foot imaging: most resources are not.)
+        stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
+        return _one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
 
     # 1. a foot imaging code (the code names site and modality)
     for name, modality in _IMAGING_SETS:
@@ -304,7 +304,7 @@ def imaging_kind(
     found = _modality(resource, resource_type, valuesets, code_concepts)
     if found is not None:
         modality, coded_side = found
-        site = foot_site(resource, extra_texts=tuple(texts), valuesets=valuesets)
+        site = foot_site(resource, extra_texts=tuple(imaging_texts(resource)), valuesets=valuesets)
         if site is None:
             if not unsited or resource_type == "ImagingStudy":
                 return None
