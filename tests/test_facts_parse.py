@@ -73,14 +73,25 @@ def test_a_data_issue_never_shows_the_patient_id() -> None:
     assert data.draft_orders == ()
 
 
-def test_only_the_latest_lab_candidates_are_validated() -> None:
+def test_only_the_latest_lab_result_is_validated_when_it_is_valid() -> None:
     results = [
         observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 40)
     ]
-    results[-1]["valueQuantity"]["value"] = "not a number"  # oldest: never validated, so no issue
+    results[1]["valueQuantity"]["value"] = "not a number"  # the one before the latest: never validated
+    results[-1]["valueQuantity"]["value"] = "not a number"  # the oldest: never validated either
     data = clinical_data(ENTRY, *results)
-    assert sorted(o["id"] for o in data.observations) == ["ca1", "ca2"]
+    assert [o["id"] for o in data.observations] == ["ca1"]
     assert data.issues == ()
+
+
+def test_an_invalid_latest_lab_result_is_a_data_issue_and_the_day_before_is_validated() -> None:
+    results = [
+        observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 5)
+    ]
+    results[0]["valueQuantity"]["value"] = "not a number"
+    data = clinical_data(ENTRY, *results)
+    assert [o["id"] for o in data.observations] == ["ca2"]
+    assert [issue.resource for issue in data.issues] == ["Observation/ca1"]
 
 
 def test_invalid_latest_lab_falls_back_to_the_next() -> None:

@@ -77,13 +77,18 @@ def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
     selected: dict[str, list[JSON]] = {resource_type: [] for resource_type in SELECTED_TYPES}
 
     for resource_type in SELECTED_TYPES:
-        candidates, rejected = select(raw.of_type(resource_type), resource_type, valuesets)
+        chosen, rejected = select(raw.of_type(resource_type), resource_type, valuesets)
         for bad in rejected:
             # Name the precise field (the readers noted only what they met first, cheaply).
             problem = json_type_problem(bad.resource, resource_type) or bad.problem
             issues.append(DataIssue(f"record.{resource_type}", _label(bad.resource), f"{problem}; left out"))
         where = f"record.{resource_type}"
-        selected[resource_type] = [r for r in candidates if validate(r, where, patient_id, issues)]
+        for candidates in chosen:
+            for group in candidates.groups:  # validated in turn, until one has a valid resource
+                valid = [r for r in group if validate(r, where, patient_id, issues)]
+                if valid:
+                    selected[resource_type] += valid
+                    break
 
     patient = None
     if raw.patient is not None and raw.patient.get("resourceType") == "Patient":

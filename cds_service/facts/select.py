@@ -6,14 +6,15 @@ entered-in-error, recognised by a value set (code or text), and for labs only th
 that could be the latest of their test.
 
 `select` reads each resource once (status, code, JSON types) and remembers the lab test it found, so the
-latest-results step does not recognise a result twice; most resources are decided by a dictionary lookup
-of their codings, and text is read only where codes did not decide.
+latest results are picked without recognising a result twice; most resources are decided by a dictionary
+lookup of their codings, and text is read only where codes did not decide. Lab results come back as
+candidates to validate in turn (`Candidates`): the latest result of a test decides, so an older one is
+validated only when the latest is not valid.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,8 @@ __all__ = [
     "SELECTED_TYPES",
     "Rejected",
     "array_problem",
+    "Candidates",
     "is_relevant",
-    "keep_latest_labs",
     "select",
     "skip_reason",
 ]
@@ -213,13 +214,25 @@ class Rejected:
     problem: str  # "'status' is a JSON array, not a string"
 
 
-def select(resources: list[JSON], resource_type: str, valuesets: ValueSets) -> tuple[list[JSON], list[Rejected]]:
-    """(the resources of one type the pathway reads, in order; those to leave out as data issues).
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """What the pathway reads for one thing, as groups of resources to validate in turn: the valid resources
+    of the first group that has any are used, and later groups are never validated. One group of one
+    resource for most; for a lab test, its results on each of its latest `LAB_CANDIDATE_DATES` dates,
+    newest first (only the latest result decides: older ones are validated only if it is invalid)."""
 
-    One read of each resource; for Observations, only the results on the latest dates of each test
-    (`keep_latest_labs`), with the tests found here."""
-    chosen: list[JSON] = []
-    tests: list[LabTest | None] = []
+    groups: tuple[tuple[JSON, ...], ...]
+
+
+def select(
+    resources: list[JSON], resource_type: str, valuesets: ValueSets
+) -> tuple[list[Candidates], list[Rejected]]:
+    """(what the pathway reads of the resources of one type, in order; those to leave out as data issues).
+
+    One read of each resource. Lab results are grouped by test and day with the tests found here, after
+    the other resources of the type."""
+    chosen: list[Candidates] = []
+    labs: dict[LabTest, dict[str, list[JSON]]] = {}  # test -> day -> results, in order
     rejected: list[Rejected] = []
     for resource in resources:
         token = watch()
@@ -231,11 +244,15 @@ def select(resources: list[JSON], resource_type: str, valuesets: ValueSets) -> t
         if met is not None:
             # A field selection reads has a JSON type FHIR forbids: never guess what it meant.
             rejected.append(Rejected(resource, met))
-        elif relevant:
-            chosen.append(resource)
-            tests.append(test)
-    if resource_type == "Observation":
-        chosen = _latest_labs(chosen, tests)
+        elif not relevant:
+            continue
+        elif test is None:
+            chosen.append(Candidates(((resource,),)))
+        elif not is_absent(resource):  # "not performed" must not push a real result out of the latest dates
+            labs.setdefault(test, {}).setdefault(_day_key(resource), []).append(resource)
+    for days in labs.values():
+        latest = sorted(days, reverse=True)[:LAB_CANDIDATE_DATES]
+        chosen.append(Candidates(tuple(tuple(days[day]) for day in latest)))
     return chosen, rejected
 
 
@@ -260,27 +277,6 @@ def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) 
         return True
     index = _index(valuesets, IMAGING_TEXT_SETS)
     return any(index.matches_text(words) for words in imaging_texts(resource))
-
-
-def keep_latest_labs(observations: list[JSON], valuesets: ValueSets | None = None) -> list[JSON]:
-    """Of the lab results, those on the latest `LAB_CANDIDATE_DATES` dates of each test; others as given."""
-    valuesets = valuesets or load_valuesets()
-    return _latest_labs(observations, [lab_test_of(o, valuesets) for o in observations])
-
-
-def _latest_labs(observations: list[JSON], tests: list[LabTest | None]) -> list[JSON]:
-    by_test: dict[LabTest, list[tuple[str, JSON]]] = defaultdict(list)
-    others: list[JSON] = []
-    for observation, test in zip(observations, tests, strict=True):
-        if test is None:
-            others.append(observation)
-        elif not is_absent(observation):  # "not performed" must not push a real result out of the latest dates
-            by_test[test].append((_day_key(observation), observation))
-    kept: list[JSON] = []
-    for results in by_test.values():
-        latest = set(sorted({day for day, _ in results}, reverse=True)[:LAB_CANDIDATE_DATES])
-        kept.extend(r for day, r in results if day in latest)
-    return others + kept
 
 
 def _day_key(observation: JSON) -> str:
