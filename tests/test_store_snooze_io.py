@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select, text
 
 from cds_service.settings import Settings
 from cds_service.store.models import CardEvidence
+from cds_service.store import snooze as snooze_module
 from cds_service.store.snooze import SnoozeStore
 from cds_service.store.store import Store, open_store
 
@@ -82,3 +83,22 @@ def test_calls_queued_during_a_transaction_are_written_together(store: Store) ->
     # The writer's transaction, then at most two batches: the first call (if the writer took it before the
     # others were queued) and the rest together; never one commit per call.
     assert len(commits) <= 3
+
+
+def test_a_flush_does_not_wait_for_the_linger(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snooze_module, "LINGER_SECONDS", 60.0)
+    snoozes = SnoozeStore.beside(store)
+    done = threading.Event()
+    snoozes.record_call_later(service_id="s", hook_instance="call-1", evidence={"n": frozenset({"k"})}, snoozed={})
+
+    def flush() -> None:
+        snoozes.flush()
+        done.set()
+
+    flusher = threading.Thread(target=flush)
+    flusher.start()
+    assert done.wait(10), "the flush waited for the writer's linger"
+    flusher.join()
+    snoozes.close()
+    with store.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(CardEvidence)).scalar_one() == 1

@@ -43,6 +43,10 @@ class ActiveSnooze:
     evidence: frozenset[str]
 
 
+# The background writer waits this long after a call's write is queued, for more to join its transaction
+# (unless a flush is waiting): under load one commit then carries several calls, and the writer's Python
+# work, which holds the GIL the event loop needs, is paid once per batch (see store/writer.py).
+LINGER_SECONDS = 0.1
 # Per-call writes waiting for the background writer, at most; past it a call's evidence is dropped (its
 # cards then start no snooze when overridden), with a warning, rather than memory growing while the database
 # is slow or down.
@@ -73,6 +77,7 @@ class SnoozeStore:
         self._draining = False  # a drain of `_pending` is queued or running on the writer
         self._next_full_warning = 0.0
         self._last_patient: tuple[str | None, str] = (None, "")  # (patient id, its hash)
+        self._hurry = threading.Event()  # set by flush(): write what is queued without lingering
 
     def _background(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -85,6 +90,7 @@ class SnoozeStore:
         with self._lock:
             writer = self._writer
         if writer is not None:
+            self._hurry.set()
             writer.submit(lambda: None).result()
 
     def close(self) -> None:
@@ -149,11 +155,13 @@ class SnoozeStore:
 
     def _drain(self) -> None:
         """Writes what is pending, batch after batch, until nothing is (runs on the writer thread)."""
+        self._hurry.wait(LINGER_SECONDS)  # more calls join the first batch meanwhile
         while True:
             with self._lock:
                 batch, self._pending = self._pending, []
                 if not batch:
                     self._draining = False
+                    self._hurry.clear()
                     return
             try:
                 self.record_calls(batch)
