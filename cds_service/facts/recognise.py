@@ -27,6 +27,7 @@ __all__ = [
     "imaging_texts",
     "in_category",
     "is_imaging_category",
+    "lab_code_table",
     "lab_coded",
     "lab_test_of",
 ]
@@ -104,6 +105,11 @@ _LOINC = system_uri("loinc")
 
 
 _LAB_CODES: dict[int, dict[tuple[str, str], LabTest]] = {}
+
+
+def lab_code_table(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
+    """(system, code) -> the LabTest it names, for every lab code of the value sets."""
+    return _lab_codes(valuesets)
 
 
 def _lab_codes(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:

@@ -29,6 +29,7 @@ from cds_service.facts.recognise import (
     imaging_texts,
     in_category,
     is_imaging_category,
+    lab_code_table,
     lab_test_and_coding,
     lab_test_of,
 )
@@ -234,7 +235,14 @@ def select(
     chosen: list[Candidates] = []
     labs: dict[LabTest, dict[str, list[JSON]]] = {}  # test -> day -> results, in order
     rejected: list[Rejected] = []
+    lab_codes = lab_code_table(valuesets) if resource_type == "Observation" else None
     for resource in resources:
+        if lab_codes is not None:
+            test = _coded_lab_result(resource, lab_codes)
+            if test is not None:  # most of a chart: decided without the general reading below
+                if not is_absent(resource):
+                    labs.setdefault(test, {}).setdefault(_day_key(resource), []).append(resource)
+                continue
         token = watch()
         if skip_reason(resource, resource_type, "") is None:
             relevant, test = _relevance(resource, resource_type, valuesets)
@@ -277,6 +285,37 @@ def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) 
         return True
     index = _index(valuesets, IMAGING_TEXT_SETS)
     return any(index.matches_text(words) for words in imaging_texts(resource))
+
+
+def _coded_lab_result(resource: JSON, lab_codes: dict[tuple[str, str], LabTest]) -> LabTest | None:
+    """The test of a lab result in its usual shape: a counting status, a coding of the pathway's lab codes,
+    and every field selection reads of the JSON type FHIR gives it (so nothing is left to report). None
+    when any of that is not so: the general reading then decides, noting forbidden types. It decides as
+    `_relevance` would: the first coding that names a test wins, and a coded test needs no category."""
+    status = resource.get("status")
+    if type(status) is not str or status not in _OBSERVATION_STATUSES:  # (a list is not even hashable)
+        return None
+    for name in ("category", "note"):  # array_problem's fields for an Observation
+        value = resource.get(name)
+        if value is not None and type(value) is not list:
+            return None
+    code = resource.get("code")
+    if type(code) is not dict:
+        return None
+    coding = code.get("coding")
+    if type(coding) is not list:
+        return None
+    for item in coding:
+        if type(item) is not dict:
+            return None
+        system, value = item.get("system"), item.get("code")
+        if type(system) is str and type(value) is str:
+            test = lab_codes.get((system, value))
+            if test is not None:
+                return test
+        elif not ((system is None or type(system) is str) and (value is None or type(value) is str)):
+            return None
+    return None
 
 
 def _day_key(observation: JSON) -> str:
