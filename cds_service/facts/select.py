@@ -33,7 +33,7 @@ from cds_service.facts.recognise import (
     lab_test_and_coding,
     lab_test_of,
 )
-from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text
+from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text, system_uri
 
 __all__ = [
     "LAB_CANDIDATE_DATES",
@@ -52,6 +52,7 @@ SELECTED_TYPES = ("Condition", "Observation", "DiagnosticReport", "ImagingStudy"
 # Results on this many distinct latest dates are kept per test: the newest may still fail validation.
 LAB_CANDIDATE_DATES = 2
 _DEAD_STATUSES = {"entered-in-error", "cancelled", "revoked"}
+_LOINC = system_uri("loinc")
 _OBSERVATION_STATUSES = {"final", "amended", "corrected", "preliminary"}
 _REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", "partial"}
 _ACTIVE_ORDER_STATUSES = {"active"}
@@ -236,9 +237,12 @@ def select(
     labs: dict[LabTest, dict[str, list[JSON]]] = {}  # test -> day -> results, in order
     rejected: list[Rejected] = []
     lab_codes = lab_code_table(valuesets) if resource_type == "Observation" else None
+    categories = _read_category_codes(valuesets)
     for resource in resources:
         if lab_codes is not None:
-            test = _coded_lab_result(resource, lab_codes)
+            test = _usual_observation(resource, lab_codes, categories)
+            if test is _NOT_PATHWAYS:
+                continue
             if test is not None:  # most of a chart: decided without the general reading below
                 if not is_absent(resource):
                     labs.setdefault(test, {}).setdefault(_day_key(resource), []).append(resource)
@@ -287,24 +291,40 @@ def _imaging_relevant(resource: JSON, resource_type: str, valuesets: ValueSets) 
     return any(index.matches_text(words) for words in imaging_texts(resource))
 
 
-def _coded_lab_result(resource: JSON, lab_codes: dict[tuple[str, str], LabTest]) -> LabTest | None:
-    """The test of a lab result in its usual shape: a counting status, a coding of the pathway's lab codes,
-    and every field selection reads of the JSON type FHIR gives it (so nothing is left to report). None
-    when any of that is not so: the general reading then decides, noting forbidden types. It decides as
-    `_relevance` would: the first coding that names a test wins, and a coded test needs no category."""
-    status = resource.get("status")
-    if type(status) is not str or status not in _OBSERVATION_STATUSES:  # (a list is not even hashable)
-        return None
+_NOT_PATHWAYS = object()  # `_usual_observation`: decided, the pathway does not read it
+# (A laboratory category matters only for a result named by its words, never when a LOINC code says what it is.)
+_READ_CATEGORIES = ("observation-imaging", "observation-exam")
+
+
+def _read_category_codes(valuesets: ValueSets) -> frozenset[str]:
+    """The codes of the Observation categories that can make a result one the pathway reads."""
+    return frozenset(code for name in _READ_CATEGORIES for code in valuesets.categories[name].codes)
+
+
+def _usual_observation(
+    resource: JSON, lab_codes: dict[tuple[str, str], LabTest], read_categories: frozenset[str]
+) -> LabTest | object | None:
+    """An Observation in its usual shape, decided by one read: its LabTest (a counting status and a coding of
+    the pathway's lab codes), or `_NOT_PATHWAYS` (a status that does not count; or LOINC-coded for another
+    test, with no category the pathway reads). None when it is anything else: the general reading then
+    decides, noting forbidden JSON types. Decides as `skip_reason` and `_relevance` would, and only when
+    every field they would read has the JSON type FHIR gives it (so there is nothing to report)."""
     for name in ("category", "note"):  # array_problem's fields for an Observation
         value = resource.get(name)
         if value is not None and type(value) is not list:
             return None
+    status = resource.get("status")
+    if type(status) is not str:
+        return None
+    if status not in _OBSERVATION_STATUSES:
+        return _NOT_PATHWAYS  # dead or not yet final: only the status was read
     code = resource.get("code")
     if type(code) is not dict:
         return None
     coding = code.get("coding")
     if type(coding) is not list:
         return None
+    loinc = False
     for item in coding:
         if type(item) is not dict:
             return None
@@ -312,10 +332,29 @@ def _coded_lab_result(resource: JSON, lab_codes: dict[tuple[str, str], LabTest])
         if type(system) is str and type(value) is str:
             test = lab_codes.get((system, value))
             if test is not None:
-                return test
+                return test  # a coded test needs no category
+            loinc = loinc or system == _LOINC
         elif not ((system is None or type(system) is str) and (value is None or type(value) is str)):
             return None
-    return None
+    if not loinc:
+        return None  # no LOINC coding: its words may name a test (the text fallback)
+    for category in resource.get("category") or ():
+        if type(category) is not dict:
+            return None
+        found = category.get("coding")
+        if found is None:
+            continue
+        if type(found) is not list:
+            return None
+        for item in found:
+            if type(item) is not dict:
+                return None
+            system, value = item.get("system"), item.get("code")
+            if not ((system is None or type(system) is str) and (value is None or type(value) is str)):
+                return None
+            if value in read_categories:
+                return None  # an imaging or exam result: the general reading decides
+    return _NOT_PATHWAYS
 
 
 def _day_key(observation: JSON) -> str:
