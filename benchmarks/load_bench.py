@@ -10,8 +10,9 @@
    8 connections and with 1, alternating baseline and service `--rounds` times so both see the same
    machine. Prints throughput and latency of both, and their ratios, and the service's peak RSS.
 3. Scaling: the cost of one call (sequential, over HTTP) with 10, 100, 1,000 and 10,000 resources, padded
-   with resources the pathway reads (lab history) or does not read (vital signs, other labs).
-4. Fetch mode: `benchmarks/gathering_bench.py --delay-ms 50` (gathering time against the slowest single
+   with resources the pathway reads (lab history) or does not read (vital signs, other labs), next to the
+   baseline's on the same body, and the cost per resource from 1,000 to 10,000 (also above the baseline's).
+4. Fetch mode: `benchmarks/gathering_bench.py --latency 0.05` (gathering time against the slowest single
    query, with a FHIR server that adds 50 ms to every query).
 
 Targets (issue 9): throughput >= 0.5 of the baseline; p99 <= 2x the baseline's p99 at 8 connections; no
@@ -238,17 +239,30 @@ def main() -> int:
 
             if not args.skip_scaling:
                 print()
-                print("scaling: one call at a time over HTTP, median ms per call")
-                print(f"  {'resources':>10s}  {'pathway reads them':>20s}  {'pathway does not':>18s}")
+                print("scaling: one call at a time over HTTP, median ms per call: the service, and the bare-parse")
+                print("baseline on the same body (what receiving and parsing it costs at all)")
+                print(f"  {'resources':>10s}  {'pathway reads them':>24s}  {'pathway does not':>24s}")
+                rows: dict[int, list[tuple[int, float, float]]] = {}
                 for total in SCALING_SIZES:
                     row = []
                     for read in (True, False):
                         request = padded_request(total, read, today)
                         body = json.dumps(request).encode()
                         runs = 40 if total <= 1000 else 10
-                        row.append((count_resources(request), sequential_ms(service_url, body, runs)))
-                    print(f"  {total:>10,d}  {row[0][1]:>17.1f} ms  {row[1][1]:>15.1f} ms"
+                        row.append((count_resources(request), sequential_ms(service_url, body, runs),
+                                    sequential_ms(baseline_url, body, runs)))
+                    rows[total] = row
+                    print(f"  {total:>10,d}  {row[0][1]:>9.1f} ms (bare {row[0][2]:6.1f})"
+                          f"  {row[1][1]:>9.1f} ms (bare {row[1][2]:6.1f})"
                           f"   (sent: {row[0][0]:,d} / {row[1][0]:,d} prefetch entries, {len(body) // 1024:,d} KiB)")
+                low, high = SCALING_SIZES[-2], SCALING_SIZES[-1]
+                slopes = []
+                for column in (0, 1):
+                    (n0, s0, b0), (n1, s1, b1) = rows[low][column], rows[high][column]
+                    slopes.append(((s1 - s0) * 1000 / (n1 - n0), ((s1 - b1) - (s0 - b0)) * 1000 / (n1 - n0)))
+                print(f"  from {low:,d} to {high:,d} resources, per resource: read {slopes[0][0]:.1f} us "
+                      f"({slopes[0][1]:.1f} us above the bare parse), not read {slopes[1][0]:.1f} us "
+                      f"({slopes[1][1]:.1f} us above the bare parse)")
         finally:
             for process in (service, baseline):
                 process.terminate()
@@ -259,8 +273,8 @@ def main() -> int:
 
     if not args.skip_fetch:
         print()
-        print("fetch mode (benchmarks/gathering_bench.py --delay-ms 50):")
-        fetched = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gathering_bench.py"), "--delay-ms", "50"],
+        print("fetch mode (benchmarks/gathering_bench.py --latency 0.05):")
+        fetched = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gathering_bench.py"), "--latency", "0.05"],
                                  capture_output=True, text=True, check=False)
         print("  " + "\n  ".join((fetched.stdout + fetched.stderr).strip().splitlines()))
     return 0

@@ -7,6 +7,7 @@ line and exit status 2 instead of a traceback.
 import logging
 
 from cds_service.app import create_app
+from cds_service.ops.gc_tuning import tune_garbage_collector
 from cds_service.ops.startup import describe_startup_failure
 
 try:
@@ -17,3 +18,6 @@ except Exception as exc:  # noqa: BLE001 - translated to one line when we can na
         raise
     logging.getLogger("cds_service").critical("cannot start: %s", line)
     raise SystemExit(2) from None
+
+# Everything start-up built lives as long as the worker: frozen, so that collections never walk it again.
+tune_garbage_collector()

@@ -99,7 +99,7 @@ def _clinical(request: JSON) -> ClinicalData:
 def _selected(data: ClinicalData) -> set[str]:
     models = (*data.conditions, *data.observations, *data.diagnostic_reports, *data.imaging_studies,
               *data.service_requests, *data.procedures)
-    found = {f"{m.get_resource_type()}/{m.id}" for m in models}
+    found = {f"{m['resourceType']}/{m['id']}" for m in models}
     if data.patient is not None:
         found.add("Patient")
     return found
@@ -144,12 +144,26 @@ def test_forbidden_json_types_never_raise_and_are_reported(case: tuple[JSON, JSO
     before, after = _selected(_clinical(original)), _clinical(mutated)
     if label in before and label not in _selected(after):
         # A resource the pathway read before is gone: a data issue must say so (by its id, or by its type
-        # when the id itself was replaced).
+        # when the id itself was replaced, or by its place in the prefetch when gathering left it out).
         resource_type = label.split("/")[0]
+        places = _places(mutated, target)
         assert any(
-            issue.resource == label or issue.where.startswith(f"record.{resource_type}") or resource_type == "Patient"
+            issue.resource == label or issue.where.startswith(f"record.{resource_type}") or issue.where in places
+            or resource_type == "Patient"
             for issue in after.issues
         ), (label, target, [issue.to_json() for issue in after.issues])
+
+
+def _places(request: JSON, resource: JSON | None) -> set[str]:
+    """Where `resource` is in the request's prefetch, as gathering names it in a data issue."""
+    found = set()
+    for key, value in request["prefetch"].items():
+        if value is resource:
+            found.add(f"prefetch.{key}")
+        elif isinstance(value, dict) and isinstance(value.get("entry"), list):
+            found |= {f"prefetch.{key}.entry[{index}]" for index, entry in enumerate(value["entry"])
+                      if isinstance(entry, dict) and entry.get("resource") is resource}
+    return found
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def test_irrelevant_resources_are_not_validated_or_kept() -> None:
         imaging_study("chest", "DX", description="Chest PA"),
         {"resourceType": "MedicationStatement", "id": "m1", "status": "active"},
     )
-    assert [c.id for c in data.conditions] == ["entry"]
+    assert [c["id"] for c in data.conditions] == ["entry"]
     assert data.observations == () and data.imaging_studies == ()
     assert data.issues == ()
 
@@ -45,7 +45,7 @@ def test_invalid_relevant_resource_becomes_a_data_issue_and_is_left_out() -> Non
     bad["onsetDateTime"] = "last spring"
     bad["colour"] = "blue"
     facts_data = clinical_data(ENTRY, bad)
-    assert [c.id for c in facts_data.conditions] == ["entry"]
+    assert [c["id"] for c in facts_data.conditions] == ["entry"]
     (issue,) = facts_data.issues
     assert issue.resource == "Condition/c-bad"
     assert issue.where == "record.Condition"
@@ -73,14 +73,25 @@ def test_a_data_issue_never_shows_the_patient_id() -> None:
     assert data.draft_orders == ()
 
 
-def test_only_the_latest_lab_candidates_are_validated() -> None:
+def test_only_the_latest_lab_result_is_validated_when_it_is_valid() -> None:
     results = [
         observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 40)
     ]
-    results[-1]["valueQuantity"]["value"] = "not a number"  # oldest: never validated, so no issue
+    results[1]["valueQuantity"]["value"] = "not a number"  # the one before the latest: never validated
+    results[-1]["valueQuantity"]["value"] = "not a number"  # the oldest: never validated either
     data = clinical_data(ENTRY, *results)
-    assert sorted(o.id for o in data.observations) == ["ca1", "ca2"]
+    assert [o["id"] for o in data.observations] == ["ca1"]
     assert data.issues == ()
+
+
+def test_an_invalid_latest_lab_result_is_a_data_issue_and_the_day_before_is_validated() -> None:
+    results = [
+        observation(f"ca{d}", (LOINC, "17861-6"), value=(9, "mg/dL"), effective=days_ago(d)) for d in range(1, 5)
+    ]
+    results[0]["valueQuantity"]["value"] = "not a number"
+    data = clinical_data(ENTRY, *results)
+    assert [o["id"] for o in data.observations] == ["ca2"]
+    assert [issue.resource for issue in data.issues] == ["Observation/ca1"]
 
 
 def test_invalid_latest_lab_falls_back_to_the_next() -> None:
@@ -91,9 +102,11 @@ def test_invalid_latest_lab_falls_back_to_the_next() -> None:
     assert facts.labs[LabTest.CALCIUM].reference == "Observation/old"
 
 
-def test_draft_orders_are_validated_and_kept_with_their_json() -> None:
+def test_draft_orders_are_validated_and_kept_whole() -> None:
     draft = service_request("d1", (LOINC, "36305-1", "XR Foot 3 Views"), status="draft")
-    data = clinical_data(ENTRY, drafts=(draft,), selections=("ServiceRequest/d1",))
-    assert [d.id for d in data.draft_orders] == ["d1"]
-    assert data.draft_orders_raw == (draft,)
+    invalid = service_request("d2", (LOINC, "36305-1", "XR Foot 3 Views"), status="draft")
+    invalid["authoredOn"] = "yesterday"
+    data = clinical_data(ENTRY, drafts=(draft, invalid), selections=("ServiceRequest/d1",))
+    assert data.draft_orders == (draft,)  # the JSON as sent: an update suggestion returns it whole
+    assert [issue.where for issue in data.issues] == ["context.draftOrders.entry[1]"]
     assert data.selections == ("ServiceRequest/d1",)

@@ -14,8 +14,8 @@ from tests.support.e2e_run import run_request
 
 TODAY = date(2026, 11, 21)
 PATIENT = "fc-tendinitis-no-xr"
-# 400 KB: echoed into three cards it would be over a megabyte. (The 3.8 MB text is capped the same way,
-# but the facts step's text matching takes seconds on it: too slow for every test run.)
+# 400 KB: echoed into three cards it would be over a megabyte. (The 3.8 MB text is capped the same way;
+# test_facts_text_cap.py sends that one, for what the facts step reads of it.)
 HUGE = "Calcific tendinitis of the right foot " + "with a very long free-text note, " * 13_000 + "painful"
 JSON = dict[str, Any]
 

@@ -49,6 +49,19 @@ def test_cards_are_written_behind_and_flushed(store: Store) -> None:
     writer.close()
 
 
+def test_calls_arriving_while_the_writer_lingers_share_one_commit_and_a_flush_does_not_wait_the_linger(
+    store: Store,
+) -> None:
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda connection: commits.append(1))
+    writer = IssuedCardWriter(store, linger_seconds=60.0)  # longer than the flush below may take
+    record(writer, 20)  # one after the other, as calls arrive: the first waits for the others
+    assert writer.flush(timeout=10)  # hurries the writer: True only if it did not linger its 60 s
+    assert count(store, IssuedCard) == 40
+    assert len(commits) == 1
+    writer.close()
+
+
 def test_calls_waiting_together_share_one_commit(store: Store) -> None:
     commits: list[int] = []
     event.listen(store.engine, "commit", lambda connection: commits.append(1))

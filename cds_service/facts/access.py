@@ -12,11 +12,14 @@ the first such value they meet, at no cost when there is none; selection then le
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
+    "MAX_TEXT_CHARS",
+    "capped",
     "codings",
     "concept_texts",
     "concepts",
@@ -29,9 +32,17 @@ __all__ = [
     "status_code",
     "strings",
     "text",
+    "text_of",
     "watch",
     "watched",
 ]
+
+# The most of one human text field (a display, a problem's or a study's name, a conclusion, a note) the
+# facts step reads. Clinicians' problem names and report conclusions are a few hundred characters; a
+# multi-megabyte one (seen: 3.8 MB in one Condition.code.text) would otherwise be lower-cased, split and
+# searched for every term of every value set. Local default.
+MAX_TEXT_CHARS = 4096
+_WORD_END = re.compile(r"[A-Za-z0-9]+$")  # words as text matching sees them (valuesets.normalise_text)
 
 # JSON values that are never a FHIR complex element: reading a field of one gives nothing.
 _SCALARS = (str, bytes, int, float, bool, list, tuple)
@@ -72,6 +83,10 @@ def get(obj: Any, name: str) -> Any:
 
 def text(obj: Any, name: str) -> str | None:
     """`obj.name` when it is a string (FHIR code, string, uri, dateTime...); None otherwise."""
+    if type(obj) is dict:  # the hot path: raw JSON of the right type
+        value = obj.get(name)
+        if value is None or type(value) is str:
+            return value
     value = get(obj, name)
     if value is None or type(value) is str:
         return value
@@ -82,7 +97,7 @@ def text(obj: Any, name: str) -> str | None:
 
 def items(obj: Any, name: str) -> list[Any]:
     """`obj.name` as a list (FHIR 0..* fields; a lone value is wrapped)."""
-    value = get(obj, name)
+    value = obj.get(name) if type(obj) is dict else get(obj, name)
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -110,19 +125,42 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
         if found is not None and not isinstance(found, list | tuple):
             _met(f"'coding' is a JSON {_json_type(found)}, not an array")
         for coding in items(concept, "coding"):
+            if type(coding) is dict:  # the hot path: both strings (or absent), read without the checks
+                system, code = coding.get("system"), coding.get("code")
+                if (system is None or type(system) is str) and (code is None or type(code) is str):
+                    yield system, code
+                    continue
             yield text(coding, "system"), text(coding, "code")
 
 
 def strings(*values: Any) -> list[str]:
-    """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type)."""
+    """The values that are non-empty strings (FHIR text fields may be absent, empty or of the wrong type),
+    each cut to its first `MAX_TEXT_CHARS` characters (`capped`)."""
     found = []
     for value in values:
         if type(value) is str:
             if value:
-                found.append(value)
+                found.append(value if len(value) <= MAX_TEXT_CHARS else capped(value))
         elif isinstance(value, list | dict | int | float):
             _met(f"a JSON {_json_type(value)} where a string belongs")
     return found
+
+
+def capped(value: str) -> str:
+    """`value`, or its first `MAX_TEXT_CHARS` characters less a word the cut went through (a cut word could
+    match a shorter term: "calcification" cut to "calcific")."""
+    if len(value) <= MAX_TEXT_CHARS:
+        return value
+    head = value[:MAX_TEXT_CHARS]
+    if _WORD_END.search(value[MAX_TEXT_CHARS]):
+        head = _WORD_END.sub("", head)
+    return head
+
+
+def text_of(value: Any) -> str | None:
+    """A human text field read as `strings` reads it (capped); None when it is not a non-empty string."""
+    found = strings(value)
+    return found[0] if found else None
 
 
 def concept_texts(*concept_list: Any) -> list[str]:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cds_service.facts.access import concept_texts, concepts, get, status_code
+from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text_of
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import Evidence, Infection, Problem, Side
 from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site
-from cds_service.facts.text import Match, label_of, match_concepts, side_in_text, statement_cue
+from cds_service.facts.text import Match, label_of, match_concepts, match_read, side_in_text, statement_cue
 from cds_service.guideline.valuesets import ValueSets
 
 __all__ = ["COUNTING_CLINICAL_STATUSES", "ConditionFacts", "condition_counts", "condition_facts"]
@@ -114,7 +114,7 @@ def condition_counts(condition: Any) -> bool:
     return (
         (clinical is None or clinical in COUNTING_CLINICAL_STATUSES)
         and verification not in EXCLUDED_VERIFICATION_STATUSES
-        and statement_cue(get(get(condition, "code"), "text")) is None
+        and statement_cue(text_of(get(get(condition, "code"), "text"))) is None
     )
 
 
@@ -122,7 +122,7 @@ def _never_counts(condition: Any) -> bool:
     """Refuted, entered in error, or negated by its own words ("no evidence of", "ruled out")."""
     return (
         status_code(get(condition, "verificationStatus")) in EXCLUDED_VERIFICATION_STATUSES
-        or statement_cue(get(get(condition, "code"), "text")) == "negated"
+        or statement_cue(text_of(get(get(condition, "code"), "text"))) == "negated"
     )
 
 
@@ -153,6 +153,9 @@ class _Condition:
     recorded: date | None
     texts: tuple[str, ...]  # code and bodySite texts, for site and side words
     elsewhere: bool  # the bodySite names another place than the foot
+    # The code, read once: it is tested against some thirty value sets.
+    code_pairs: tuple[tuple[str | None, str | None], ...] = ()
+    code_texts: tuple[str, ...] = ()
 
     @property
     def when(self) -> date | None:
@@ -175,12 +178,14 @@ def _view(condition: Any, valuesets: ValueSets) -> _Condition:
         recorded=to_date(get(condition, "recordedDate")),
         texts=texts,
         elsewhere=body_site_elsewhere(condition, valuesets),
+        code_pairs=tuple(codings(code)),
+        code_texts=tuple(concept_texts(code)),
     )
 
 
 def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str | None] | None:
     """The match of value set `name` on the Condition, with its foot site; None when absent or off-site."""
-    found = match_concepts(valuesets[name], [get(view.model, "code")])
+    found = match_read(valuesets[name], view.code_pairs, view.code_texts)
     if found is None:
         return None
     if name in _FOOT_SETS and view.elsewhere:

@@ -1,4 +1,4 @@
-"""ClinicalData (validated R4B models) -> Facts, the typed record the pathway rules read.
+"""ClinicalData (the selected, validated JSON) -> Facts, the typed record the pathway rules read.
 
 Everything is dated relative to `today`; lookback windows include both ends (see `facts.dates.within`).
 Each part lives in its own module: conditions, labs, imaging, orders, classification.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from cds_service.facts.access import get
+from cds_service.facts.access import get, reference_of, text
 from cds_service.facts.classification import classify
 from cds_service.facts.conditions import condition_counts, condition_facts
 from cds_service.facts.dates import to_date
@@ -19,7 +19,7 @@ from cds_service.facts.model import Evidence, Facts, Infection, LabTest, Problem
 from cds_service.facts.orders import ORDER_HOOKS, draft_order_problems, read_order
 from cds_service.gathering.records import ClinicalData
 from cds_service.guideline.config import PathwayConfig
-from cds_service.guideline.valuesets import load_valuesets
+from cds_service.guideline.valuesets import load_valuesets, normalising_once
 
 __all__ = ["DFI_INFECTION_KINDS", "build_facts"]
 
@@ -49,6 +49,7 @@ def _diabetic_foot_infection(diabetes: Evidence | None, infections: list[Infecti
     return None
 
 
+@normalising_once()  # each text of the call normalised once, whatever the value sets it is tested against
 def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayConfig) -> Facts:
     valuesets = load_valuesets()
     conditions = [c for c in data.conditions if not _after(c, today)]
@@ -69,13 +70,8 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
 
     selections = set(data.selections)
     drafts = [
-        (
-            read_order(
-                model, selected=f"{model.get_resource_type()}/{model.id}" in selections, valuesets=valuesets, raw=raw
-            ),
-            model,
-        )
-        for model, raw in zip(data.draft_orders, data.draft_orders_raw, strict=False)
+        (read_order(draft, selected=reference_of(draft) in selections, valuesets=valuesets, raw=draft), draft)
+        for draft in data.draft_orders
     ]
     # Active imaging orders are ImagingEvents (status "ordered"); the rest are read like draft orders.
     active = [
@@ -86,9 +82,9 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
 
     problems = [*from_conditions.problems, *from_imaging.problems]
     if hook in ORDER_HOOKS and drafts:
-        resources: dict[str, Any] = {f"Condition/{c.id}": c for c in conditions if condition_counts(c)}
+        resources: dict[str, Any] = {reference_of(c): c for c in conditions if condition_counts(c)}
         resources.update(
-            {f"DiagnosticReport/{r.id}": r for r in data.diagnostic_reports if r.status in REPORT_STATUSES}
+            {reference_of(r): r for r in data.diagnostic_reports if text(r, "status") in REPORT_STATUSES}
         )
         foot_problems = frozenset(p.reference for p in problems)
         problems += draft_order_problems(drafts, resources, valuesets, foot_problems)

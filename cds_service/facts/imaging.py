@@ -17,7 +17,7 @@ from cds_service.facts.access import codings, concept_texts, concepts, get, stri
 from cds_service.facts.dates import clinical_date, within
 from cds_service.facts.labs import COUNTING_OBSERVATION_STATUSES
 from cds_service.facts.model import Evidence, ImagingEvent, MorphologyHint, Problem, Side
-from cds_service.facts.recognise import foot_site, imaging_kind, imaging_texts, is_imaging_category
+from cds_service.facts.recognise import ImagingKind, foot_site, imaging_kind, imaging_texts, is_imaging_category
 from cds_service.facts.text import affirmed_term, label_of, match_concepts, side_in_text
 from cds_service.guideline.valuesets import ValueSets
 
@@ -62,6 +62,20 @@ class _Report:
     coded: tuple[tuple[str | None, str | None], ...]  # conclusionCode / valueCodeableConcept / code codings
 
 
+class _Kinds:
+    """`imaging_kind` of each resource, read once per call (events, reports and findings all ask)."""
+
+    def __init__(self, valuesets: ValueSets) -> None:
+        self._valuesets = valuesets
+        self._found: dict[int, ImagingKind | None] = {}  # by id(): the resources outlive this call's step
+
+    def of(self, resource: Any, resource_type: str) -> ImagingKind | None:
+        key = id(resource)
+        if key not in self._found:
+            self._found[key] = imaging_kind(resource, resource_type, self._valuesets)
+        return self._found[key]
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
@@ -85,11 +99,11 @@ def _report_texts(resource: Any) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _event(resource: Any, resource_type: str, status: str, valuesets: ValueSets) -> ImagingEvent | None:
-    kind = imaging_kind(resource, resource_type, valuesets)
+def _event(resource: Any, resource_type: str, status: str, kinds: _Kinds) -> ImagingEvent | None:
+    kind = kinds.of(resource, resource_type)
     if kind is None:
         return None
-    texts = _report_texts(resource) or tuple(t for t in [get(resource, "description")] if isinstance(t, str))
+    texts = _report_texts(resource) or tuple(strings(get(resource, "description")))
     return ImagingEvent(
         modality=kind.modality,
         reference=f"{resource_type}/{get(resource, 'id')}",
@@ -137,7 +151,7 @@ def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
     return out
 
 
-def _finding(report: _Report, valuesets: ValueSets) -> Problem | None:
+def _finding(report: _Report, valuesets: ValueSets, kinds: _Kinds) -> Problem | None:
     """Spec entry 3: calcification of foot/ankle soft tissue, coded or in the report text."""
     finding_set = valuesets["imaging-calcification-finding"]
     member = finding_set.member(report.coded)
@@ -152,7 +166,7 @@ def _finding(report: _Report, valuesets: ValueSets) -> Problem | None:
             return None
     resource_type = report.reference.split("/", 1)[0]
     site = None
-    kind = imaging_kind(report.resource, resource_type, valuesets)
+    kind = kinds.of(report.resource, resource_type)
     if kind is not None:
         site = kind.body_site
     if site is None:
@@ -188,7 +202,7 @@ def _hints(report: _Report, valuesets: ValueSets) -> list[MorphologyHint]:
     return hints
 
 
-def _reports(data: Any) -> list[_Report]:
+def _reports(data: Any, kinds: _Kinds) -> list[_Report]:
     candidates: list[tuple[Any, str]] = [(r, "DiagnosticReport") for r in data.diagnostic_reports]
     candidates += [(o, "Observation") for o in data.observations]
     candidates += [(s, "ImagingStudy") for s in data.imaging_studies]
@@ -199,7 +213,7 @@ def _reports(data: Any) -> list[_Report]:
             continue
         if resource_type == "Observation" and (
             status not in COUNTING_OBSERVATION_STATUSES
-            or not (is_imaging_category(resource) or imaging_kind(resource, resource_type) is not None)
+            or not (is_imaging_category(resource) or kinds.of(resource, resource_type) is not None)
         ):
             continue
         if resource_type == "ImagingStudy" and status not in STUDY_STATUSES:
@@ -211,9 +225,7 @@ def _reports(data: Any) -> list[_Report]:
                 when=clinical_date(resource, resource_type),
                 texts=tuple(imaging_texts(resource)) + tuple(concept_texts(*concepts(resource, "bodySite"))),
                 report_texts=_report_texts(resource)
-                + tuple(
-                    t for t in [get(resource, "description")] if isinstance(t, str) and resource_type == "ImagingStudy"
-                ),
+                + (tuple(strings(get(resource, "description"))) if resource_type == "ImagingStudy" else ()),
                 coded=tuple(codings(*concepts(resource, "conclusionCode", "valueCodeableConcept", "code"))),
             )
         )
@@ -226,6 +238,7 @@ def imaging_facts(
     """`history_days`: imaging dated earlier than that many days before `today` is not read (the service
     does not fetch it either, so prefetch and fetch give the same answer); undated imaging is read."""
     facts = ImagingFacts()
+    kinds = _Kinds(valuesets)
     events: list[ImagingEvent] = []
     oldest = date.min if history_days is None else today - timedelta(days=history_days)
     # (resources, type, statuses that count, done or ordered)
@@ -238,16 +251,16 @@ def imaging_facts(
     )
     for resources, resource_type, statuses, state in sources:
         for resource in resources:
-            if get(resource, "status") in statuses and (event := _event(resource, resource_type, state, valuesets)):
+            if get(resource, "status") in statuses and (event := _event(resource, resource_type, state, kinds)):
                 if state == "ordered" or event.when is None or event.when >= oldest:
                     events.append(event)
     facts.events = _merge_same_study(events)
 
     seen_patterns: set[str] = set()
-    for report in _reports(data):
+    for report in _reports(data, kinds):
         if report.when is not None and not oldest <= report.when <= today:
             continue
-        problem = _finding(report, valuesets)
+        problem = _finding(report, valuesets, kinds)
         if problem is not None:
             facts.problems.append(problem)
         for hint in _hints(report, valuesets):

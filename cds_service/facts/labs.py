@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, get, items
+from cds_service.facts.access import codings, concept_texts, get, items, text_of
 from cds_service.facts.dates import clinical_date, clinical_value, to_sort_key, within
 from cds_service.facts.model import LabResult, LabTest
 from cds_service.facts.recognise import display_of, lab_test_of
@@ -145,8 +145,8 @@ def _culture_positive(observation: Any, valuesets: ValueSets) -> tuple[bool | No
     if found is not None:
         return found[0], "interpretation"
     texts = concept_texts(get(observation, "valueCodeableConcept"))
-    value_string = get(observation, "valueString")
-    if isinstance(value_string, str) and value_string.strip():
+    value_string = text_of(get(observation, "valueString"))
+    if value_string is not None and value_string.strip():
         texts.append(value_string)
     if not texts and not list(codings(get(observation, "valueCodeableConcept"))):
         return None, None
@@ -164,8 +164,8 @@ def _original(observation: Any) -> str:
         return f"{value.comparator or ''}{get(quantity, 'value')} {unit}".strip()
     for text in concept_texts(get(observation, "valueCodeableConcept")):
         return text
-    value_string = get(observation, "valueString")
-    return " ".join(value_string.split()) if isinstance(value_string, str) and value_string.strip() else "no value"
+    value_string = text_of(get(observation, "valueString"))
+    return " ".join(value_string.split()) if value_string is not None and value_string.strip() else "no value"
 
 
 def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: ValueSets) -> LabResult:

@@ -1,7 +1,12 @@
-"""RawRecord (JSON) -> ClinicalData (validated R4B models): select first, then validate only that.
+"""RawRecord (JSON) -> ClinicalData (the JSON the pathway reads, validated): select first, then validate
+only that.
 
-A resource that fails validation is left out and listed as a `DataIssue` naming the resource (`Type/id`,
-never a Patient id) and the validation problem (field path and message, never the input values).
+Each selected resource (and the Patient, and the draft orders) is validated with its `fhir.resources` R4B
+model; the model is then dropped and the facts step reads the JSON itself, through the type-safe readers of
+`access.py` (a model's attribute reads cost several times a dict's, and the facts step reads thousands of
+fields a call). A resource that fails validation is left out and listed as a `DataIssue` naming the
+resource (`Type/id`, never a Patient id) and the validation problem (field path and message, never the
+input values).
 """
 
 from __future__ import annotations
@@ -9,14 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from cds_service.facts.access import json_type_problem, watch, watched
-from cds_service.facts.select import SELECTED_TYPES, array_problem, is_relevant, keep_latest_labs, skip_reason
+from cds_service.facts.access import json_type_problem
+from cds_service.facts.select import SELECTED_TYPES, select
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
-from cds_service.guideline.valuesets import load_valuesets
+from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH, nests_deeper_than
+from cds_service.guideline.valuesets import load_valuesets, normalising_once
 
 __all__ = ["MAX_PROBLEMS_PER_ISSUE", "to_clinical_data", "validate"]
 
@@ -45,59 +49,56 @@ def _problem(error: ValidationError, patient_id: str) -> str:
     return text.replace(patient_id, "<patient>") if patient_id else text
 
 
-def validate(resource: JSON, where: str, patient_id: str, issues: list[DataIssue]) -> Resource | None:
-    """The R4B model of `resource`, or None with a DataIssue."""
+def validate(resource: JSON, where: str, patient_id: str, issues: list[DataIssue]) -> bool:
+    """Whether `resource` is valid FHIR R4 (its R4B model validates); if not, a DataIssue says why. Also
+    False, with an issue, for a resource nested too deeply for validation to recurse through (gathering
+    does not walk every resource: only what is validated is)."""
     resource_type = resource.get("resourceType")
+    if nests_deeper_than(resource, MAX_RESOURCE_DEPTH):
+        issues.append(DataIssue(where, _label(resource), f"nests deeper than {MAX_RESOURCE_DEPTH} levels; left out"))
+        return False
     try:
         model_class = get_fhir_model_class(str(resource_type))
     except (KeyError, ValueError):
         issues.append(DataIssue(where, _label(resource), f"unknown resourceType {resource_type!r}; left out"))
-        return None
+        return False
     try:
-        return model_class.model_validate(resource)
+        model_class.model_validate(resource)
     except ValidationError as error:
         issues.append(DataIssue(where, _label(resource), f"not valid FHIR R4: {_problem(error, patient_id)}; left out"))
-        return None
+        return False
+    return True
 
 
+@normalising_once()  # selection tests a text against several value sets: normalised once
 def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
     valuesets = load_valuesets()
     issues: list[DataIssue] = list(raw.issues)
-    selected: dict[str, list[Any]] = {resource_type: [] for resource_type in SELECTED_TYPES}
+    selected: dict[str, list[JSON]] = {resource_type: [] for resource_type in SELECTED_TYPES}
 
     for resource_type in SELECTED_TYPES:
-        candidates = []
-        for resource in raw.of_type(resource_type):
-            watching = watch()
-            reason = skip_reason(resource, resource_type, patient_id)
-            relevant = reason is None and is_relevant(resource, resource_type, valuesets)
-            met = watched(watching) or array_problem(resource, resource_type)
-            if met is not None:
-                # A field selection reads has a JSON type FHIR forbids: never guess what it meant.
-                problem = json_type_problem(resource, resource_type) or met
-                issues.append(DataIssue(f"record.{resource_type}", _label(resource), f"{problem}; left out"))
-                continue
-            if relevant:
-                candidates.append(resource)
-        if resource_type == "Observation":
-            candidates = keep_latest_labs(candidates, valuesets)
-        for resource in candidates:
-            model = validate(resource, f"record.{resource_type}", patient_id, issues)
-            if model is not None:
-                selected[resource_type].append(model)
+        chosen, rejected = select(raw.of_type(resource_type), resource_type, valuesets)
+        for bad in rejected:
+            # Name the precise field (the readers noted only what they met first, cheaply).
+            problem = json_type_problem(bad.resource, resource_type) or bad.problem
+            issues.append(DataIssue(f"record.{resource_type}", _label(bad.resource), f"{problem}; left out"))
+        where = f"record.{resource_type}"
+        for candidates in chosen:
+            for group in candidates.groups:  # validated in turn, until one has a valid resource
+                valid = [r for r in group if validate(r, where, patient_id, issues)]
+                if valid:
+                    selected[resource_type] += valid
+                    break
 
     patient = None
-    if raw.patient is not None:
-        validated = validate(raw.patient, "record.Patient", patient_id, issues)
-        patient = validated if isinstance(validated, Patient) else None
+    if raw.patient is not None and raw.patient.get("resourceType") == "Patient":
+        patient = raw.patient if validate(raw.patient, "record.Patient", patient_id, issues) else None
 
-    drafts: list[Resource] = []
-    drafts_raw: list[JSON] = []
-    for index, draft in enumerate(raw.draft_orders):
-        model = validate(draft, f"context.draftOrders.entry[{index}]", patient_id, issues)
-        if model is not None:
-            drafts.append(model)
-            drafts_raw.append(draft)
+    drafts = [
+        draft
+        for index, draft in enumerate(raw.draft_orders)
+        if validate(draft, f"context.draftOrders.entry[{index}]", patient_id, issues)
+    ]
 
     return ClinicalData(
         patient_id=patient_id,
@@ -109,7 +110,6 @@ def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
         service_requests=tuple(selected["ServiceRequest"]),
         procedures=tuple(selected["Procedure"]),
         draft_orders=tuple(drafts),
-        draft_orders_raw=tuple(drafts_raw),
         selections=tuple(raw.selections),
         issues=tuple(issues),
     )

@@ -27,6 +27,7 @@ __all__ = [
     "imaging_texts",
     "in_category",
     "is_imaging_category",
+    "lab_code_table",
     "lab_coded",
     "lab_test_of",
 ]
@@ -100,11 +101,15 @@ _IMAGING_CATEGORY = {"Observation": "observation-imaging", "DiagnosticReport": "
 _SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral|lt|rt)\b", re.IGNORECASE)
 
 
-def _loinc() -> str:
-    return system_uri("loinc")
+_LOINC = system_uri("loinc")
 
 
 _LAB_CODES: dict[int, dict[tuple[str, str], LabTest]] = {}
+
+
+def lab_code_table(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
+    """(system, code) -> the LabTest it names, for every lab code of the value sets."""
+    return _lab_codes(valuesets)
 
 
 def _lab_codes(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
@@ -118,21 +123,27 @@ def _lab_codes(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
 def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest | None:
     """The LabTest an Observation (or ServiceRequest) reports, by LOINC code; by text only when it has no
     LOINC coding at all (a LOINC code we do not list, e.g. ionized calcium, is a different test)."""
-    valuesets = valuesets or load_valuesets()
+    return lab_test_and_coding(observation, valuesets or load_valuesets())[0]
+
+
+def lab_test_and_coding(observation: Any, valuesets: ValueSets) -> tuple[LabTest | None, bool]:
+    """(`lab_test_of`, whether a coding decided it: `lab_coded`), from one read of the codings."""
     code = get(observation, "code")
     table = _lab_codes(valuesets)
-    pairs = list(codings(code))
-    for system, value in pairs:
-        test = table.get((system, value))  # type: ignore[arg-type]
+    loinc = False
+    for pair in codings(code):
+        test = table.get(pair)  # type: ignore[arg-type]
         if test is not None:
-            return test
-    if any(system == _loinc() for system, _ in pairs):
-        return None
+            return test, True
+        loinc = loinc or pair[0] == _LOINC
+    if loinc:
+        return None, False
     texts = concept_texts(code)
-    for test, name in LAB_SETS.items():
-        if any(valuesets[name].matches_text(text) for text in texts):
-            return test
-    return None
+    if texts:
+        for test, name in LAB_SETS.items():
+            if any(valuesets[name].matches_text(text) for text in texts):
+                return test, False
+    return None, False
 
 
 def lab_coded(observation: Any, valuesets: ValueSets | None = None) -> bool:
@@ -282,13 +293,13 @@ def imaging_kind(
     if body_site_elsewhere(resource, valuesets):
         return None
     code_concepts = concepts(resource, "code", "procedureCode")
-    texts = imaging_texts(resource)
-    # The side the record states where it names the study (code words, bodySite); a report's free text
-    # often mentions the other side for comparison, so it gives a side only when nothing else does.
-    stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
 
     def side(coded: str | None) -> str | None:
-        return _one_side(coded, stated) if coded else stated or side_in_text(*texts)
+        # The side the record states where it names the study (code words, bodySite); a report's free text
+        # often mentions the other side for comparison, so it gives a side only when nothing else does.
+        # (Read only once the resource is known to be foot imaging: most resources are not.)
+        stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
+        return _one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
 
     # 1. a foot imaging code (the code names site and modality)
     for name, modality in _IMAGING_SETS:
@@ -299,7 +310,7 @@ def imaging_kind(
     found = _modality(resource, resource_type, valuesets, code_concepts)
     if found is not None:
         modality, coded_side = found
-        site = foot_site(resource, extra_texts=tuple(texts), valuesets=valuesets)
+        site = foot_site(resource, extra_texts=tuple(imaging_texts(resource)), valuesets=valuesets)
         if site is None:
             if not unsited or resource_type == "ImagingStudy":
                 return None

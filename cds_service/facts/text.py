@@ -21,6 +21,7 @@ __all__ = [
     "affirmed_term",
     "label_of",
     "match_concepts",
+    "match_read",
     "side_in_text",
     "statement_cue",
 ]
@@ -84,7 +85,17 @@ def match_concepts(value_set: ValueSet, concept_list: Iterable[Any], *, text: bo
         return Match(value_set.name, member)
     if not text:
         return None
-    for candidate in concept_texts(*concept_list):
+    return match_read(value_set, (), concept_texts(*concept_list))
+
+
+def match_read(
+    value_set: ValueSet, pairs: Iterable[tuple[str | None, str | None]], texts: Iterable[str]
+) -> Match | None:
+    """`match_concepts` on codings and texts read already: for one concept tested against many value sets."""
+    member = value_set.member(pairs)
+    if member is not None:
+        return Match(value_set.name, member)
+    for candidate in texts:
         term = value_set.matched_term(candidate)
         if term is not None:
             return Match(value_set.name, None, term, candidate)
@@ -99,8 +110,7 @@ def affirmed_term(value_set: ValueSet, text: str | None) -> str | None:
     if not text:
         return None
     sentences = [normalise_text(s) for s in _SENTENCE_BREAK.split(text.lower()) if s.strip()]
-    for term in sorted(value_set.text_terms, key=len, reverse=True):  # longest (most specific) first
-        padded = normalise_text(term)
+    for term, padded in value_set.by_length:  # longest (most specific) first
         for sentence in sentences:
             start = sentence.find(padded)
             while start != -1:

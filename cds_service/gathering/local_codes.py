@@ -10,7 +10,6 @@ unchanged: their queries are filtered by the standard codes (see README, "For pa
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from cds_service.guideline.config import PathwayConfig
@@ -43,9 +42,9 @@ def _with_standard(resource: JSON, index: dict[tuple[str, str], JSON]) -> JSON:
     ]
     if not added:
         return resource
-    changed = copy.deepcopy(resource)
-    changed["code"]["coding"].extend(copy.deepcopy(added))
-    return changed
+    # A copy of what changes only (the resource is the client's; nothing else of it is touched): no deep
+    # copy, which would recurse through a resource of any depth (only selected resources are depth-checked).
+    return {**resource, "code": {**code, "coding": [*code["coding"], *(dict(coding) for coding in added)]}}
 
 
 def recognise_local_codes(raw: RawRecord, config: PathwayConfig) -> RawRecord:

@@ -23,7 +23,6 @@ from fhir.resources.R4B import get_fhir_model_class
 from cds_service.gathering import limits
 from cds_service.gathering.prefetch import OUTCOME, is_outcome_entry
 from cds_service.gathering.records import DataIssue, RawRecord
-from cds_service.protocol.json_body import nests_deeper_than
 
 __all__ = [
     "NOT_THIS_PATIENT",
@@ -113,13 +112,17 @@ def _relative_to(url: str, fhir_server: str | None) -> str | None:
     return target.path[len(base.path):]
 
 
+def _entry_at(where: str, index: int | None) -> str:
+    return where if index is None else f"{where}.entry[{index}]"
+
+
 class RecordBuilder:
     def __init__(self, patient_id: str, fhir_server: str | None = None) -> None:
         self._patient_id = patient_id
         self._fhir_server = fhir_server
         self._own_reference = f"Patient/{patient_id}"  # how almost every resource says it
         self._record = RawRecord()
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()  # (resourceType, id) of the resources kept
         self._patient_read: JSON | None = None
 
     def issue(self, where: str, problem: str, resource: str | None = None) -> None:
@@ -147,42 +150,54 @@ class RecordBuilder:
         if len(entries) > limits.MAX_ENTRIES_PER_KEY:
             raise UnusableValue(f"Bundle has more than {limits.MAX_ENTRIES_PER_KEY} entries")
         for index, entry in enumerate(entries):
-            at = f"{where}.entry[{index}]"
+            # (The entry's place is spelled out only for an issue: this loop runs for every entry.)
             if not isinstance(entry, dict):
-                self.issue(at, "is not a JSON object; left out")
-                continue
-            if is_outcome_entry(entry):
+                self.issue(_entry_at(where, index), "is not a JSON object; left out")
                 continue
             resource = entry.get("resource")
-            if not isinstance(resource, dict):
-                self.issue(at, "has no resource; left out")
-                continue
-            self._add_resource(at, resource, patient_read=patient_read)
+            search = entry.get("search")
+            # The common entry, a resource found by the search, needs none of the checks below (an
+            # OperationOutcome as its resource is skipped by _add_resource).
+            common = isinstance(resource, dict) and (
+                search is None or (isinstance(search, dict) and search.get("mode") != "outcome")
+            )
+            if not common:
+                if is_outcome_entry(entry):
+                    continue
+                if not isinstance(resource, dict):
+                    self.issue(_entry_at(where, index), "has no resource; left out")
+                    continue
+            self._add_resource(where, resource, patient_read=patient_read, index=index)
 
-    def _add_resource(self, where: str, resource: JSON, *, patient_read: bool) -> None:
+    def _add_resource(self, where: str, resource: JSON, *, patient_read: bool, index: int | None = None) -> None:
+        """`index`: the resource's entry in the Bundle at `where` (None: `where` is the resource itself)."""
         resource_type = resource.get("resourceType")
         if not isinstance(resource_type, str) or not resource_type:
-            self.issue(where, "has no resourceType, so it is not a FHIR resource; left out")
+            self.issue(_entry_at(where, index), "has no resourceType, so it is not a FHIR resource; left out")
             return
         if resource_type == OUTCOME:
             return
-        if nests_deeper_than(resource):
-            self.issue(where, f"nests deeper than {limits.MAX_RESOURCE_DEPTH} levels; left out", resource_label(resource))
-            return
+        # No walk of the whole resource here: only what the facts step selects is ever walked (its depth
+        # is checked there, before validation recurses through it); the rest is read a few fixed levels
+        # deep, whatever its nesting.
         if resource_type == "Patient":
-            self._add_patient(where, resource, patient_read=patient_read)
+            self._add_patient(_entry_at(where, index), resource, patient_read=patient_read)
             return
         if not self._is_this_patients(resource, resource_type):
             # Never quote the reference: it may name another patient.
-            self.issue(where, f"{NOT_THIS_PATIENT}; left out", resource_label(resource))
+            self.issue(_entry_at(where, index), f"{NOT_THIS_PATIENT}; left out", resource_label(resource))
             return
         resource_id = resource.get("id")
         if isinstance(resource_id, str):
-            key = f"{resource_type}/{resource_id}"
+            key = (resource_type, resource_id)
             if key in self._seen:
                 return
             self._seen.add(key)
-        self._record.resources.setdefault(resource_type, []).append(resource)
+        found = self._record.resources.get(resource_type)
+        if found is None:
+            self._record.resources[resource_type] = [resource]
+        else:
+            found.append(resource)
 
     def _is_this_patients(self, resource: JSON, resource_type: str) -> bool:
         element = patient_element(resource_type)

@@ -1,23 +1,15 @@
 """What data gathering hands to the facts step.
 
 `RawRecord` is the patient's data as JSON, merged from prefetch and the FHIR server, one list per resource
-type, de-duplicated by `Type/id`. `ClinicalData` is what the pathway reads of it, validated with the
-`fhir.resources` R4B models; resources that fail validation are left out and listed as `DataIssue`s.
+type, de-duplicated by `Type/id`. `ClinicalData` is what the pathway reads of it, still JSON, each resource
+validated with its `fhir.resources` R4B model; resources that fail validation are left out and listed as
+`DataIssue`s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.diagnosticreport import DiagnosticReport
-from fhir.resources.R4B.imagingstudy import ImagingStudy
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.procedure import Procedure
-from fhir.resources.R4B.resource import Resource
-from fhir.resources.R4B.servicerequest import ServiceRequest
 
 __all__ = ["ClinicalData", "DataIssue", "RawRecord"]
 
@@ -58,17 +50,18 @@ class RawRecord:
 
 @dataclass(frozen=True, slots=True)
 class ClinicalData:
+    """What the facts step reads: the selected resources' JSON, each validated with its R4B model."""
+
     patient_id: str
-    patient: Patient | None
-    conditions: tuple[Condition, ...] = ()
-    observations: tuple[Observation, ...] = ()
-    imaging_studies: tuple[ImagingStudy, ...] = ()
-    diagnostic_reports: tuple[DiagnosticReport, ...] = ()
-    service_requests: tuple[ServiceRequest, ...] = ()
-    procedures: tuple[Procedure, ...] = ()
-    # Draft orders of the order hooks, as validated models (ServiceRequest, MedicationRequest, ...),
-    # with their raw JSON so an `update` suggestion can return the whole resource.
-    draft_orders: tuple[Resource, ...] = ()
-    draft_orders_raw: tuple[JSON, ...] = ()
+    patient: JSON | None
+    conditions: tuple[JSON, ...] = ()
+    observations: tuple[JSON, ...] = ()
+    imaging_studies: tuple[JSON, ...] = ()
+    diagnostic_reports: tuple[JSON, ...] = ()
+    service_requests: tuple[JSON, ...] = ()
+    procedures: tuple[JSON, ...] = ()
+    # Draft orders of the order hooks (ServiceRequest, MedicationRequest, ...), validated, whole: an
+    # `update` suggestion returns the whole resource.
+    draft_orders: tuple[JSON, ...] = ()
     selections: tuple[str, ...] = ()
     issues: tuple[DataIssue, ...] = ()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +25,7 @@ __all__ = [
     "category_tokens",
     "load_valuesets",
     "normalise_text",
+    "normalising_once",
     "orderable",
     "prefetch_codings",
     "system_uri",
@@ -37,9 +40,31 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 def normalise_text(text: str) -> str:
     """Lower case, every run of non-alphanumerics one space, padded: `" rice grain "` for "Rice-grain".
 
-    Whole-word matching is then a substring test of a padded, normalised term.
+    Whole-word matching is then a substring test of a padded, normalised term. Inside `normalising_once()`
+    each distinct text is normalised once (the facts step tests one text against dozens of value sets).
     """
-    return f" {_NON_WORD.sub(' ', text.lower()).strip()} "
+    memo = _NORMALISED.get()
+    if memo is None:
+        return f" {_NON_WORD.sub(' ', text.lower()).strip()} "
+    found = memo.get(text)
+    if found is None:
+        found = memo[text] = f" {_NON_WORD.sub(' ', text.lower()).strip()} "
+    return found
+
+
+# Texts normalised so far in the current `normalising_once()` block (None outside one).
+_NORMALISED: ContextVar[dict[str, str] | None] = ContextVar("normalised_texts", default=None)
+
+
+@contextmanager
+def normalising_once() -> Iterator[None]:
+    """Within the block, `normalise_text` remembers what it normalised. Scoped to one step of one call, so
+    memory is bounded by that call's texts and nothing carries over from one patient to the next."""
+    token = _NORMALISED.set({})
+    try:
+        yield
+    finally:
+        _NORMALISED.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +95,9 @@ class ValueSet:
     codes: frozenset[str] = field(init=False, repr=False)  # the codes alone, whatever their system
     _by_coding: dict[tuple[str, str], Member] = field(init=False, repr=False)
     _terms: tuple[tuple[str, str], ...] = field(init=False, repr=False)  # (padded normalised, original)
+    # (original, padded normalised), longest original first: the order report text is read in.
+    by_length: tuple[tuple[str, str], ...] = field(init=False, repr=False)
+    _excluded: tuple[str, ...] = field(init=False, repr=False)  # exclude_terms, padded and normalised
 
     def __post_init__(self) -> None:
         by_coding = {(m.system, m.code): m for m in self.members}
@@ -79,6 +107,9 @@ class ValueSet:
         # Longest term first, so "calcific tendinitis" is reported rather than "calcific".
         terms = sorted(((normalise_text(t), t) for t in self.text_terms), key=lambda pair: -len(pair[0]))
         object.__setattr__(self, "_terms", tuple(terms))
+        by_length = sorted(self.text_terms, key=len, reverse=True)
+        object.__setattr__(self, "by_length", tuple((t, normalise_text(t)) for t in by_length))
+        object.__setattr__(self, "_excluded", tuple(normalise_text(word) for word in self.exclude_terms))
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -109,7 +140,7 @@ class ValueSet:
         haystack = text if normalised else normalise_text(text)
         for padded, term in self._terms:
             if padded in haystack:
-                if any(normalise_text(word) in haystack for word in self.exclude_terms):
+                if any(word in haystack for word in self._excluded):
                     return None
                 return term
         return None

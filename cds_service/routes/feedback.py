@@ -29,5 +29,10 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
     new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)
     await run_in_threadpool(observe_feedback, request.app.state.store.engine, entries.feedback)  # /metrics
     # Overrides with a reason snooze their node for the patient (cds_service.snooze); after the commit above.
+    # A snooze is found through the issued card's row, which this process may still hold in its writer's
+    # queue (it lingers to batch: store/writer.py): written first.
+    flush = getattr(request.app.state.card_recorder, "flush", None)
+    if flush is not None and any(entry.outcome == "overridden" for entry in entries.feedback):
+        await run_in_threadpool(flush, 10.0)
     await run_in_threadpool(request.app.state.snooze.store.record_overrides, service_id=service_id, feedback=entries)
     return {"stored": len(entries.feedback), "new": new}

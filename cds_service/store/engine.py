@@ -2,7 +2,8 @@
 
 SQLite: WAL (readers never wait for the writer), a busy timeout (writers queue instead of failing), and
 every transaction opened with BEGIN IMMEDIATE, so a transaction that reads then writes takes the write
-lock up front and cannot fail half-way with "database is locked". PostgreSQL: a pooled engine with
+lock up front and cannot fail half-way with "database is locked"; except on a connection marked
+`READ_ONLY`, whose transactions only read and begin DEFERRED (no write lock, no wait). PostgreSQL: a pooled engine with
 pre-ping, so a restarted server does not fail the first request after it.
 """
 
@@ -14,9 +15,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "is_sqlite"]
+__all__ = ["READ_ONLY", "SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "is_sqlite"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another worker's transaction to finish
+_READ_ONLY_OPTION = "cds_read_only"
+# Execution options of a connection that only reads: `engine.connect().execution_options(**READ_ONLY)`.
+# On SQLite its transactions begin DEFERRED rather than IMMEDIATE (see _on_begin); elsewhere no effect.
+READ_ONLY = {_READ_ONLY_OPTION: True}
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -66,6 +71,11 @@ def _configure_sqlite(engine: Engine, memory: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY_OPTION):
+            # Reads only: a deferred BEGIN takes no write lock, and in WAL mode reads a snapshot without
+            # waiting for a writer's commit (the hook path's snooze lookup must not queue behind writers).
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

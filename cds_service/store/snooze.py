@@ -7,7 +7,6 @@ evidence item is an HMAC of the patient hash, the resource reference and its dat
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -17,13 +16,14 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cds_service.protocol.feedback import FeedbackRequest
-from cds_service.store.engine import is_sqlite
+from cds_service.store.engine import READ_ONLY, is_sqlite
 from cds_service.store.models import CardEvidence, IssuedCard, Snooze, SnoozedCard
 from cds_service.store.store import Store, patient_hash
 
@@ -43,10 +43,29 @@ class ActiveSnooze:
     evidence: frozenset[str]
 
 
+# The background writer waits this long after a call's write is queued, for more to join its transaction
+# (unless a flush is waiting): under load one commit then carries several calls, and the writer's Python
+# work, which holds the GIL the event loop needs, is paid once per batch (see store/writer.py).
+LINGER_SECONDS = 0.1
+# Per-call writes waiting for the background writer, at most; past it a call's evidence is dropped (its
+# cards then start no snooze when overridden), with a warning, rather than memory growing while the database
+# is slow or down.
+MAX_PENDING_CALLS = 5000
+# The lookup of a hook call, built once (SQLAlchemy caches its compiled form; building the statement on
+# every call cost more than running it).
+_ACTIVE_SNOOZES = select(Snooze.node_id, Snooze.card_uuid, Snooze.evidence).where(
+    Snooze.patient_hash == bindparam("patient_hash"),
+    Snooze.node_id.in_(bindparam("nodes", expanding=True)),
+    Snooze.created_at >= bindparam("since"),
+)
+
+
 class SnoozeStore:
-    """Reads are done in the caller's thread; the per-call write (evidence, snoozed nodes) goes to one
-    background thread, so the hook's answer never waits for a commit (benchmarks/snooze_bench.py: about 7 ms
-    on SQLite). Feedback first waits for this process's pending writes."""
+    """Reads are done in the caller's thread, in a read-only transaction (on SQLite it takes no write lock:
+    in WAL mode it never waits for a writer, so the event loop never waits for a commit). The per-call write
+    (evidence, snoozed nodes) is queued for one background thread, which writes everything waiting in one
+    transaction (group commit), so the hook's answer never waits for a commit. Feedback first waits for this
+    process's pending writes."""
 
     def __init__(self, engine: Engine, *, patient_hash_key: bytes) -> None:
         self.engine = engine
@@ -54,6 +73,11 @@ class SnoozeStore:
         self._next_purge = 0.0
         self._writer: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []  # record_call arguments, oldest first
+        self._draining = False  # a drain of `_pending` is queued or running on the writer
+        self._next_full_warning = 0.0
+        self._last_patient: tuple[str | None, str] = (None, "")  # (patient id, its hash)
+        self._hurry = threading.Event()  # set by flush(): write what is queued without lingering
 
     def _background(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -66,6 +90,7 @@ class SnoozeStore:
         with self._lock:
             writer = self._writer
         if writer is not None:
+            self._hurry.set()
             writer.submit(lambda: None).result()
 
     def close(self) -> None:
@@ -84,14 +109,20 @@ class SnoozeStore:
         return dialect.insert(model).on_conflict_do_nothing()
 
     def patient_hash(self, patient_id: str) -> str:
-        return patient_hash(self._key, patient_id)
+        # A hook call asks once per card and once for the lookup: the last patient's hash is kept.
+        last = self._last_patient
+        if last[0] == patient_id:
+            return last[1]
+        hashed = patient_hash(self._key, patient_id)
+        self._last_patient = (patient_id, hashed)
+        return hashed
 
     def evidence_keys(self, patient_id: str, items: Iterable[str]) -> frozenset[str]:
         """Keyed hashes of evidence items ("Observation/1|2026-11-20"), bound to the patient."""
         hashed = self.patient_hash(patient_id)
-        return frozenset(
-            hmac.new(self._key, f"{hashed}|{item}".encode("utf-8"), hashlib.sha256).hexdigest()[:32] for item in items
-        )
+        key = self._key
+        # hmac.digest: the same HMAC-SHA256 as hmac.new(...).hexdigest(), in one C call.
+        return frozenset(hmac.digest(key, f"{hashed}|{item}".encode("utf-8"), "sha256").hex()[:32] for item in items)
 
     # Hook calls ----------------------------------------------------------------------------------------
 
@@ -100,27 +131,43 @@ class SnoozeStore:
         if days <= 0 or not nodes:
             return []
         since = datetime.now(timezone.utc) - timedelta(days=days)
-        query = select(Snooze.node_id, Snooze.card_uuid, Snooze.evidence).where(
-            Snooze.patient_hash == self.patient_hash(patient_id),
-            Snooze.node_id.in_(nodes),
-            Snooze.created_at >= since,
-        )
-        with self.engine.connect() as connection:
+        parameters = {"patient_hash": self.patient_hash(patient_id), "nodes": nodes, "since": since}
+        with self.engine.connect().execution_options(**READ_ONLY) as connection:
             return [
                 ActiveSnooze(node_id, card_uuid, frozenset(json.loads(evidence)))
-                for node_id, card_uuid, evidence in connection.execute(query)
+                for node_id, card_uuid, evidence in connection.execute(_ACTIVE_SNOOZES, parameters)
             ]
 
-    def record_call_later(self, **kwargs: object) -> None:
-        """`record_call` in the background writer; a failure is logged, never raised to the hook call."""
+    def record_call_later(self, **kwargs: Any) -> None:
+        """`record_call` in the background writer, with the calls queued before it in one transaction; a
+        failure is logged, never raised to the hook call."""
+        with self._lock:
+            if len(self._pending) >= MAX_PENDING_CALLS:
+                if time.monotonic() >= self._next_full_warning:
+                    self._next_full_warning = time.monotonic() + 10.0
+                    log.warning("card evidence not recorded: %d calls already wait for the database", len(self._pending))
+                return
+            self._pending.append(kwargs)
+            if self._draining:
+                return  # the queued drain takes it
+            self._draining = True
+        self._background().submit(self._drain)
 
-        def write() -> None:
+    def _drain(self) -> None:
+        """Writes what is pending, batch after batch, until nothing is (runs on the writer thread)."""
+        self._hurry.wait(LINGER_SECONDS)  # more calls join the first batch meanwhile
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._draining = False
+                    self._hurry.clear()
+                    return
             try:
-                self.record_call(**kwargs)  # type: ignore[arg-type]
+                self.record_calls(batch)
             except SQLAlchemyError as exc:
-                log.error("card evidence not recorded (%s): overrides of these cards will not snooze", type(exc).__name__)
-
-        self._background().submit(write)
+                log.error("card evidence of %d call(s) not recorded (%s): overrides of these cards will not snooze",
+                          len(batch), type(exc).__name__)
 
     def record_call(
         self,
@@ -132,26 +179,31 @@ class SnoozeStore:
     ) -> None:
         """One transaction: the evidence of the cards shown (node -> keys) and the nodes snoozed (node ->
         the overridden card's uuid). A retried call keeps its first rows."""
+        self.record_calls(
+            [{"service_id": service_id, "hook_instance": hook_instance, "evidence": evidence, "snoozed": snoozed}]
+        )
+
+    def record_calls(self, calls: list[dict[str, Any]]) -> None:
+        """`record_call` for several calls (keyword arguments of each), in one transaction."""
         now = datetime.now(timezone.utc)
+        evidence_rows = [
+            {"hook_instance": call["hook_instance"], "node_id": node, "evidence": json.dumps(sorted(keys)),
+             "recorded_at": now}
+            for call in calls
+            for node, keys in call["evidence"].items()
+        ]
+        snoozed_rows = [
+            {"hook_instance": call["hook_instance"], "node_id": node, "service_id": call["service_id"],
+             "snooze_card_uuid": card_uuid, "snoozed_at": now}
+            for call in calls
+            for node, card_uuid in call["snoozed"].items()
+        ]
         with self.engine.begin() as connection:
             self._purge(connection, now)
-            if evidence:
-                connection.execute(
-                    self._insert_ignoring_duplicates(CardEvidence),
-                    [
-                        {"hook_instance": hook_instance, "node_id": node, "evidence": json.dumps(sorted(keys)), "recorded_at": now}
-                        for node, keys in evidence.items()
-                    ],
-                )
-            if snoozed:
-                connection.execute(
-                    self._insert_ignoring_duplicates(SnoozedCard),
-                    [
-                        {"hook_instance": hook_instance, "node_id": node, "service_id": service_id,
-                         "snooze_card_uuid": card_uuid, "snoozed_at": now}
-                        for node, card_uuid in snoozed.items()
-                    ],
-                )
+            if evidence_rows:
+                connection.execute(self._insert_ignoring_duplicates(CardEvidence), evidence_rows)
+            if snoozed_rows:
+                connection.execute(self._insert_ignoring_duplicates(SnoozedCard), snoozed_rows)
 
     def _purge(self, connection: Connection, now: datetime) -> None:
         if time.monotonic() < self._next_purge:

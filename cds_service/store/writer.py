@@ -33,6 +33,11 @@ log = logging.getLogger("cds_service.store")
 
 MAX_PENDING_CALLS = 5000  # calls whose cards wait to be written, at most (~1 KB each)
 MAX_BATCH_CALLS = 500  # calls written in one transaction, at most
+# After the first call of a batch arrives, the writer waits this long for more before it writes (unless a
+# flush is waiting). Under load a batch is then several calls instead of one: its transaction's Python
+# costs (SQLAlchemy, in this thread, holding the GIL the event loop needs) are paid once per batch
+# (benchmarks/load_bench.py). The issued-card record is that much later; feedback never waits for it.
+LINGER_SECONDS = 0.1
 FULL_WARNING_INTERVAL_SECONDS = 10.0
 _STOP = object()
 
@@ -48,12 +53,15 @@ class IssuedCardWriter:
         max_batch: int = MAX_BATCH_CALLS,
         retry_delays: tuple[float, ...] = (0.5, 2.0),
         sleep: Callable[[float], None] = time.sleep,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._store = store
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
         self._max_batch = max_batch
         self._retry_delays = retry_delays
         self._sleep = sleep
+        self._linger = linger_seconds
+        self._hurry = threading.Event()  # set by flush(): write what is queued without lingering
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._unfinished = 0  # queued calls not yet written (or dropped)
@@ -93,6 +101,7 @@ class IssuedCardWriter:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued call is written (or dropped); False if `timeout` passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._hurry.set()
         with self._idle:
             while self._unfinished:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -131,6 +140,8 @@ class IssuedCardWriter:
             if first is _STOP:
                 return
             batch: list[IssuedRows] = [first]  # type: ignore[list-item]
+            if self._linger > 0 and not self._hurry.is_set():
+                self._hurry.wait(self._linger)  # more calls join this batch meanwhile
             stop = False
             while len(batch) < self._max_batch:  # everything else already waiting joins this commit
                 try:
@@ -141,6 +152,8 @@ class IssuedCardWriter:
                     stop = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
+            if self._queue.empty():
+                self._hurry.clear()  # a flush waiting now waits for this batch, which holds all it asked for
             self._write(batch)
             with self._idle:
                 self._unfinished -= len(batch)
