@@ -19,8 +19,8 @@ from cds_service.facts.parse import to_clinical_data
 from cds_service.gathering.deadline import Deadline
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
-from cds_service.gathering.local_codes import recognise_local_codes
 from cds_service.gathering.limits import MAX_LISTED_ISSUES
+from cds_service.gathering.local_codes import recognise_local_codes
 from cds_service.gathering.records import DataIssue
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate

@@ -21,8 +21,8 @@ from cds_service.gathering.prefetch import (
     render_template,
     token_values,
 )
-from cds_service.protocol.parse import parse_hook_request
 from cds_service.guideline.config import load_pathway_config
+from cds_service.protocol.parse import parse_hook_request
 from cds_service.protocol.request import PatientViewContext
 from cds_service.services import prefetch_keys, prefetch_templates
 

@@ -10,8 +10,7 @@ import pytest
 
 from cds_service.guideline.nodes import parse_pathway_spec, pathway_spec
 from cds_service.guideline.valuesets import orderable
-from cds_service.pathway.evaluate import BUILDERS
-from cds_service.pathway.evaluate import evaluate
+from cds_service.pathway.evaluate import BUILDERS, evaluate
 from cds_service.pathway.questions import QUESTIONS, answer
 from tests.support.pathway_facts import CONFIG, facts
 

@@ -138,14 +138,14 @@ def test_card_details_show_dates_and_values() -> None:
 
 
 def test_radiograph_replacing_a_draft_keeps_the_drafts_indication():
-    from fhir_fixtures import build_request  # the fixture whose only reason to be in the pathway is the order
     from datetime import date as _date
 
-    from cds_service.invocation import Invocation
     from cds_service.gathering.fhir_client import FhirClient
-    from tests.support.e2e_run import run_invoke
     from cds_service.guideline.config import load_pathway_config
+    from cds_service.invocation import Invocation
     from cds_service.services import service_by_id
+    from fhir_fixtures import build_request  # the fixture whose only reason to be in the pathway is the order
+    from tests.support.e2e_run import run_invoke
 
     class _Recorder:
         def record_issued_cards(self, **_: object) -> None:
@@ -168,11 +168,11 @@ def test_radiograph_replacing_a_draft_keeps_the_drafts_indication():
 def test_conservative_care_says_when_physiotherapy_is_already_ordered():
     from datetime import date as _date
 
-    from fhir_fixtures import build_request
     from cds_service.gathering.fhir_client import FhirClient
     from cds_service.guideline.config import load_pathway_config
     from cds_service.invocation import Invocation
     from cds_service.services import service_by_id
+    from fhir_fixtures import build_request
     from tests.support.e2e_run import run_invoke
 
     class _Recorder:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from cds_service.settings import Settings
-from cds_service.store.models import CardEvidence
 from cds_service.store import snooze as snooze_module
+from cds_service.store.models import CardEvidence
 from cds_service.store.snooze import SnoozeStore
 from cds_service.store.store import Store, open_store
 

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from cds_service.facts.access import json_type_problem
 from cds_service.facts.select import SELECTED_TYPES, select
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
-from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH, nests_deeper_than
 from cds_service.guideline.valuesets import load_valuesets, normalising_once
+from cds_service.protocol.json_body import MAX_RESOURCE_DEPTH, nests_deeper_than
 
 __all__ = ["MAX_PROBLEMS_PER_ISSUE", "to_clinical_data", "validate"]
 

@@ -21,7 +21,6 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts, concepts, status_code, text, watch, watched
 from cds_service.facts.dates import clinical_value, to_sort_key
 from cds_service.facts.model import LabTest
-from cds_service.facts.values import is_absent
 from cds_service.facts.recognise import (
     CONDITION_SETS,
     IMAGING_TEXT_SETS,
@@ -31,8 +30,8 @@ from cds_service.facts.recognise import (
     is_imaging_category,
     lab_code_table,
     lab_test_and_coding,
-    lab_test_of,
 )
+from cds_service.facts.values import is_absent
 from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text, system_uri
 
 __all__ = [

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cds_service.gathering.records import RawRecord
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.valuesets import load_valuesets
-from cds_service.gathering.records import RawRecord
 
 __all__ = ["recognise_local_codes"]
 

@@ -14,11 +14,10 @@ from cds_service.facts.model import (
     ImagingEvent,
     Infection,
     LabResult,
-    LabTest,
     Problem,
 )
-from cds_service.guideline.nodes import NodeSpec
 from cds_service.guideline.config import PathwayConfig
+from cds_service.guideline.nodes import NodeSpec
 from cds_service.pathway.result import NodeResult
 
 __all__ = [

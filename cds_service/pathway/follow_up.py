@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from cds_service.facts.model import DraftOrder, Facts, Modality
-from cds_service.pathway import lookups
-from cds_service.pathway.context import NodeContext, draft_evidence, imaging_evidence, infection_evidence, problem_evidence
-from cds_service.pathway.imaging import radiograph_orderable
 from cds_service.guideline.config import PathwayConfig
+from cds_service.pathway import lookups
+from cds_service.pathway.context import (
+    NodeContext,
+    draft_evidence,
+    imaging_evidence,
+    infection_evidence,
+    problem_evidence,
+)
+from cds_service.pathway.imaging import radiograph_orderable
 from cds_service.pathway.result import (
     CreateOrder,
     DeleteDraft,

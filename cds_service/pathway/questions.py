@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from cds_service.facts.model import CalcificationClass, Facts, LabTest, Modality
-from cds_service.pathway import lookups
 from cds_service.guideline.config import PathwayConfig
+from cds_service.pathway import lookups
 
 __all__ = ["QUESTIONS", "Question", "answer"]
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from cds_service.guideline.nodes import pathway_spec
+from cds_service.ops.metrics import observe_feedback
 from cds_service.protocol.feedback import with_override_displays
 from cds_service.protocol.parse import parse_feedback, parse_json
-from cds_service.ops.metrics import observe_feedback
 from cds_service.routes.security import require_caller
 from cds_service.services import service_by_id
 

@@ -15,9 +15,9 @@ from cds_service.invocation import Invocation, invoke
 from cds_service.ops.metrics import observe_cards
 from cds_service.protocol.parse import parse_json
 from cds_service.routes.security import call_deadline, require_caller
-from cds_service.services import service_by_id
+from cds_service.services import CdsService, service_by_id
 
-__all__ = ["CLIENT_CLOSED_REQUEST", "router"]
+__all__ = ["CLIENT_CLOSED_REQUEST", "router", "served_invocation"]
 
 log = logging.getLogger("cds_service.hooks")
 router = APIRouter()
@@ -30,6 +30,21 @@ class _ClientGone(Exception):
     pass
 
 
+def served_invocation(state: Any, service: CdsService) -> Invocation:
+    """A call of `service` with what the app built at start-up (`app.state`): its FHIR client, pathway
+    configuration, issued-card writer, card ids, snooze and deadline. The sandbox runs the same."""
+    return Invocation(
+        service=service,
+        public_base_url=state.settings.public_base_url,
+        fhir_client=state.fhir_client,
+        pathway=state.pathway,
+        recorder=state.card_recorder,
+        card_ids=state.card_ids,
+        snooze=state.snooze,
+        deadline_seconds=state.settings.call_deadline_seconds,
+    )
+
+
 @router.post("/cds-services/{service_id}", dependencies=[Depends(require_caller)], response_model=None)
 async def call_service(service_id: str, request: Request) -> Response:
     service = service_by_id(service_id)
@@ -37,17 +52,7 @@ async def call_service(service_id: str, request: Request) -> Response:
         raise HTTPException(404, f"no CDS service with id '{service_id}'; GET /cds-services lists them")
     try:
         body = parse_json(await request.body())
-        state = request.app.state
-        call = Invocation(
-            service=service,
-            public_base_url=state.settings.public_base_url,
-            fhir_client=state.fhir_client,
-            pathway=state.pathway,
-            recorder=state.card_recorder,
-            card_ids=state.card_ids,
-            snooze=state.snooze,
-            deadline_seconds=state.settings.call_deadline_seconds,
-        )
+        call = served_invocation(request.app.state, service)
         result = await _while_connected(request, invoke(call, body, deadline=call_deadline(request)))
         observe_cards(request.state, service.id, result["cards"])  # metrics and the access line
         # The answer is JSON already (render builds it; protocol/response.py is its tested contract):

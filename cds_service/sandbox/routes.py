@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cds_service.protocol.parse import parse_json
+from cds_service.routes.hooks import served_invocation
 from cds_service.sandbox.api import build_request, fixture_list, parse_run_input, presentable
 from cds_service.tools.run import run_hook, service_for_hook
 
@@ -67,19 +68,8 @@ async def run(request: Request) -> dict[str, Any]:
     hook = body.get("hook") if run_input.source == "request" else run_input.hook
     service = service_for_hook(str(hook))
     assert service is not None  # build_request checked the hook
-    state = request.app.state
-    result = await run_hook(
-        body,
-        service=service,
-        today=run_input.today,
-        base_url=state.settings.public_base_url,
-        fhir_client=state.fhir_client,
-        pathway=state.pathway,
-        recorder=state.card_recorder,
-        card_ids=state.card_ids,
-        snooze=state.snooze,
-        deadline_seconds=state.settings.call_deadline_seconds,
-    )
+    # The hooks' own call, with the app's FHIR client, writer, card ids, snooze and deadline; only the day differs.
+    result = await run_hook(served_invocation(request.app.state, service), body, today=run_input.today)
     return {
         "serviceId": service.id,
         "status": result.status,

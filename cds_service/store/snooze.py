@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.protocol.feedback import FeedbackRequest
 from cds_service.store.engine import READ_ONLY, is_sqlite

@@ -162,7 +162,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
 
 async def _evaluate(body: JSON, service: Any, today: date, settings: Any, pathway: Any) -> Any:
     from cds_service.gathering.fhir_client import FhirClient
-    from cds_service.tools.run import run_hook
+    from cds_service.invocation import Invocation
+    from cds_service.tools.run import NoRecorder, run_hook
 
     client = FhirClient(
         connect_timeout=settings.fhir_connect_timeout_seconds,
@@ -170,10 +171,11 @@ async def _evaluate(body: JSON, service: Any, today: date, settings: Any, pathwa
         max_pages=settings.fhir_max_pages,
         max_parallel=settings.fhir_max_parallel,
     )
+    # Nothing is recorded: these cards never reach a clinician, so no feedback can follow.
+    call = Invocation(service=service, public_base_url=settings.public_base_url, fhir_client=client,
+                      pathway=pathway, recorder=NoRecorder(), deadline_seconds=settings.call_deadline_seconds)
     try:
-        return await run_hook(body, service=service, today=today, base_url=settings.public_base_url,
-                              fhir_client=client, pathway=pathway,
-                              deadline_seconds=settings.call_deadline_seconds)
+        return await run_hook(call, body, today=today)
     finally:
         await client.aclose()
 
