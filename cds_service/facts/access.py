@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
+from cds_service.protocol.json_body import json_type_name
+
 __all__ = [
     "MAX_TEXT_CHARS",
     "capped",
@@ -76,7 +78,7 @@ def get(obj: Any, name: str) -> Any:
     if obj is None:
         return None
     if isinstance(obj, _SCALARS):
-        _met(f"a JSON {_json_type(obj)} where an object with {name!r} belongs")
+        _met(f"a JSON {json_type_name(obj)} where an object with {name!r} belongs")
         return None
     return getattr(obj, name, None)
 
@@ -91,7 +93,7 @@ def text(obj: Any, name: str) -> str | None:
     if value is None or type(value) is str:
         return value
     if isinstance(value, list | dict | int | float):
-        _met(f"{name!r} is a JSON {_json_type(value)}, not a string")
+        _met(f"{name!r} is a JSON {json_type_name(value)}, not a string")
     return value if isinstance(value, str) else None
 
 
@@ -123,7 +125,7 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
             yield text(concept, "system"), text(concept, "code")
             continue
         if found is not None and not isinstance(found, list | tuple):
-            _met(f"'coding' is a JSON {_json_type(found)}, not an array")
+            _met(f"'coding' is a JSON {json_type_name(found)}, not an array")
         for coding in items(concept, "coding"):
             if type(coding) is dict:  # the hot path: both strings (or absent), read without the checks
                 system, code = coding.get("system"), coding.get("code")
@@ -142,7 +144,7 @@ def strings(*values: Any) -> list[str]:
             if value:
                 found.append(value if len(value) <= MAX_TEXT_CHARS else capped(value))
         elif isinstance(value, list | dict | int | float):
-            _met(f"a JSON {_json_type(value)} where a string belongs")
+            _met(f"a JSON {json_type_name(value)} where a string belongs")
     return found
 
 
@@ -242,16 +244,16 @@ def _problem(value: Any, kind: str, path: str) -> str | None:
     if kind.startswith("["):
         inner = kind[1:-1]
         if not isinstance(value, list):
-            return f"{path} is a JSON {_json_type(value)}, not an array"
+            return f"{path} is a JSON {json_type_name(value)}, not an array"
         for index, item in enumerate(value):
             found = _problem(item, inner, f"{path}[{index}]")
             if found:
                 return found
         return None
     if kind == "str":
-        return None if isinstance(value, str) else f"{path} is a JSON {_json_type(value)}, not a string"
+        return None if isinstance(value, str) else f"{path} is a JSON {json_type_name(value)}, not a string"
     if not isinstance(value, dict):
-        return f"{path} is a JSON {_json_type(value)}, not a {kind} object"
+        return f"{path} is a JSON {json_type_name(value)}, not a {kind} object"
     fields = _DATATYPES[kind]
     for name, field_kind in fields.items():
         if name in value and value[name] is not None:
@@ -311,17 +313,3 @@ def json_type_problem(resource: dict[str, Any], resource_type: str) -> str | Non
             problem = _problem(value, kind, f"{resource_type}.{name}")
             break
     return problem
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else type(value).__name__

@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
+from cds_service.protocol.json_body import json_type_name
+
 __all__ = [
     "OUTCOME",
     "USER_TOKENS",
@@ -108,7 +110,7 @@ def classify(prefetch: Mapping[str, Any] | None, key: str) -> PrefetchState:
     if value is None:
         return PrefetchState(ValueKind.NO_DATA)
     if not isinstance(value, dict):
-        return PrefetchState(ValueKind.NOT_FHIR, f"is a JSON {_json_type(value)}, not a FHIR resource")
+        return PrefetchState(ValueKind.NOT_FHIR, f"is a JSON {json_type_name(value)}, not a FHIR resource")
     resource_type = value.get("resourceType")
     if not isinstance(resource_type, str) or not resource_type:
         if "resource" in value or "response" in value:
@@ -140,18 +142,6 @@ def _only_outcomes(bundle: Mapping[str, Any]) -> bool:
     if not isinstance(entries, list) or not entries:
         return False
     return all(isinstance(entry, dict) and is_outcome_entry(entry) for entry in entries)
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return type(value).__name__
 
 
 def past_window(bundle: Mapping[str, Any], elements: tuple[str, ...], start: date) -> bool:

@@ -27,7 +27,16 @@ import orjson
 
 from cds_service.errors import BadRequest, ServiceError
 
-__all__ = ["MAX_DEPTH", "MAX_JSON_VALUES", "MAX_RESOURCE_DEPTH", "BodyTooLarge", "json_values", "loads", "nests_deeper_than"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_JSON_VALUES",
+    "MAX_RESOURCE_DEPTH",
+    "BodyTooLarge",
+    "json_type_name",
+    "json_values",
+    "loads",
+    "nests_deeper_than",
+]
 
 # Objects and arrays nested in one another, the body itself being level 1. A CDS Hooks request with a FHIR
 # Bundle in prefetch is ~15 levels. The body may nest deeper than one resource may (MAX_RESOURCE_DEPTH), so
@@ -215,3 +224,18 @@ def nests_deeper_than(value: Any, limit: int = MAX_RESOURCE_DEPTH) -> bool:
         if (kind is dict or kind is list) and nests_deeper_than(child, limit - 1):
             return True
     return False
+
+
+def json_type_name(value: Any) -> str:
+    """JSON's name for the type of a parsed value ("array", "object", "string"...), for messages."""
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else type(value).__name__
