@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cds_service.errors import DataUnavailable, ServiceError
@@ -106,14 +106,15 @@ def _selected(data: ClinicalData) -> set[str]:
 
 
 @st.composite
-def mutated_requests(draw: st.DrawFn) -> tuple[JSON, JSON, str]:
-    """(original request, mutated request, `Type/id` of the mutated resource)."""
+def mutated_requests(draw: st.DrawFn) -> tuple[JSON, JSON, str, int]:
+    """(original request, mutated request, `Type/id` of the mutated resource, its place in `_resources`)."""
     patient = draw(st.sampled_from(PATIENTS))
     hook = draw(st.sampled_from(HOOKS))
     original = build_request(patient, hook, TODAY)
     mutated = copy.deepcopy(original)
     resources = _resources(mutated)
-    target = draw(st.sampled_from(resources))
+    index = draw(st.integers(0, len(resources) - 1))
+    target = resources[index]
     label = "Patient" if target["resourceType"] == "Patient" else f"{target['resourceType']}/{target['id']}"
     for path in draw(st.lists(st.sampled_from(_paths(target)), min_size=1, max_size=3, unique=True)):
         try:
@@ -122,16 +123,28 @@ def mutated_requests(draw: st.DrawFn) -> tuple[JSON, JSON, str]:
             continue  # an earlier mutation replaced a parent
         new = draw(WRONG_VALUES.filter(lambda value, current=current: _kind(value) != _kind(current)))
         _set(target, path, new)
-    return original, mutated, label
+    return original, mutated, label, index
+
+
+def _id_and_subject_replaced() -> tuple[JSON, JSON, str, int]:
+    """A case CI once found: a Condition whose id and subject are both replaced is left out as another
+    patient's data, and named by its place in the prefetch (it has no id left to name it by)."""
+    original = build_request(PATIENTS[0], "patient-view", TODAY)
+    mutated = copy.deepcopy(original)
+    resources = _resources(mutated)
+    index = next(i for i, r in enumerate(resources) if r["resourceType"] == "Condition")
+    label = f"Condition/{resources[index]['id']}"
+    resources[index]["id"], resources[index]["subject"] = [], {}
+    return original, mutated, label, index
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_requests())
-def test_forbidden_json_types_never_raise_and_are_reported(case: tuple[JSON, JSON, str]) -> None:
-    original, mutated, label = case
-    target = next(
-        (r for r in _resources(mutated) if label in ("Patient", f"{r['resourceType']}/{r.get('id')}")), None
-    )
+@example(_id_and_subject_replaced())
+def test_forbidden_json_types_never_raise_and_are_reported(case: tuple[JSON, JSON, str, int]) -> None:
+    original, mutated, label, index = case
+    # By place, not by id: the mutation may have replaced the id itself.
+    target = _resources(mutated)[index]
     try:
         response = run_request(mutated, TODAY)
     except ServiceError as error:
@@ -154,7 +167,7 @@ def test_forbidden_json_types_never_raise_and_are_reported(case: tuple[JSON, JSO
         ), (label, target, [issue.to_json() for issue in after.issues])
 
 
-def _places(request: JSON, resource: JSON | None) -> set[str]:
+def _places(request: JSON, resource: JSON) -> set[str]:
     """Where `resource` is in the request's prefetch, as gathering names it in a data issue."""
     found = set()
     for key, value in request["prefetch"].items():
