@@ -1,7 +1,8 @@
 """The request-body parser: orjson with a depth limit and duplicate keys refused, each a 400 naming the field.
 
-The property test checks the byte-counting shortcut (json_body._outline / _keys_in) against a plain
-reference on generated JSON texts with every kind of escape, whitespace and duplicate.
+The property test checks the padded depth limit and the colon-counting duplicate-key check
+(json_body._has_duplicate_keys) against a plain reference on generated JSON texts with every kind of
+escape, whitespace and duplicate.
 """
 
 from __future__ import annotations
