@@ -72,7 +72,7 @@ async def gather(
     if plan.missing:
         raise DataUnavailable(plan.missing)
     if isinstance(context, OrderSelectContext):
-        builder.set_draft_orders(context.draftOrders, list(context.selections))
+        builder.set_draft_orders(context.draftOrders, context.selections)
     elif isinstance(context, OrderSignContext):
         # order-sign: every draft order is under review.
         builder.set_draft_orders(context.draftOrders, context.draft_references())

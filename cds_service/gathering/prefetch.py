@@ -51,7 +51,8 @@ class TemplateError(ValueError):
 
 def token_values(context: BaseModel | Mapping[str, Any]) -> dict[str, str]:
     """Every token this context can fill, already URL-encoded for a query string."""
-    fields = context.model_dump() if isinstance(context, BaseModel) else dict(context)
+    # dict(model) lists the fields as they are: model_dump() would copy draftOrders, whole, for nothing.
+    fields = dict(context)
     values: dict[str, str] = {}
     for name, value in fields.items():
         # Only root-level primitives are tokens: draftOrders, selections and the like are not.
