@@ -73,15 +73,16 @@ _RETRY = b"retry-after: " + str(RETRY_AFTER_SECONDS).encode() + b"\r\n"
 _HEADERS_TOO_LARGE = _answer(431, "request_header_fields_too_large", "request headers are over the size limit")
 _TIMEOUT = _answer(408, "request_timeout", "the request did not arrive whole in time")
 _TOO_MANY_CONNECTIONS = _answer(503, "service_unavailable", "too many connections; retry shortly", _RETRY)
+_BUSY_BODY = json.dumps({"error": "service_unavailable", "message": "the service is at capacity; retry shortly"}).encode()
+_BUSY_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BUSY_BODY)).encode()),
+                 (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]
 
 
 async def _busy(scope: Any, receive: Any, send: Any) -> None:
-    """The answer when `CDS_MAX_REQUESTS_IN_FLIGHT` requests are already being worked on."""
-    body = json.dumps({"error": "service_unavailable", "message": "the service is at capacity; retry shortly"}).encode()
-    await send({"type": "http.response.start", "status": 503, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    """The answer when `CDS_MAX_REQUESTS_IN_FLIGHT` requests are already being worked on (built once, above:
+    it is sent when the worker is busiest)."""
+    await send({"type": "http.response.start", "status": 503, "headers": list(_BUSY_HEADERS)})
+    await send({"type": "http.response.body", "body": _BUSY_BODY, "more_body": False})
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
