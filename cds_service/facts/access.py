@@ -126,7 +126,8 @@ def codings(*concept_list: Any) -> Iterator[tuple[str | None, str | None]]:
             continue
         if found is not None and not isinstance(found, list | tuple):
             _met(f"'coding' is a JSON {json_type_name(found)}, not an array")
-        for coding in items(concept, "coding"):
+        # `items(concept, "coding")` on the value read above (a lone value is wrapped)
+        for coding in found if isinstance(found, list) else () if found is None else (found,):
             if type(coding) is dict:  # the hot path: both strings (or absent), read without the checks
                 system, code = coding.get("system"), coding.get("code")
                 if (system is None or type(system) is str) and (code is None or type(code) is str):
@@ -211,7 +212,7 @@ _DATATYPES: dict[str, dict[str, str]] = {
     "Annotation": {"text": "str"},
     "Series": {"modality": "Coding", "bodySite": "Coding", "description": "str"},
 }
-# Only the fields selection reads (skip_reason, is_relevant, keep_latest_labs): what only the facts step
+# Only the fields selection reads (skip_reason, is_relevant, select): what only the facts step
 # reads is validated with the R4B models first, and a resource selection drops is never validated.
 _DATES = {
     "effectiveDateTime": "str", "effectiveInstant": "str", "effectivePeriod": "Period", "issued": "str",

@@ -23,8 +23,8 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text_of
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import Evidence, Infection, Problem, Side
-from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site
-from cds_service.facts.text import Match, label_of, match_concepts, match_read, side_in_text, statement_cue
+from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site, one_side
+from cds_service.facts.text import Match, match_concepts, match_read, side_in_text, statement_cue
 from cds_service.guideline.valuesets import ValueSets
 
 __all__ = ["COUNTING_CLINICAL_STATUSES", "ConditionFacts", "condition_counts", "condition_facts"]
@@ -168,18 +168,18 @@ class _Condition:
 def _view(condition: Any, valuesets: ValueSets) -> _Condition:
     code = get(condition, "code")
     onset = to_date(get(condition, "onsetDateTime")) or to_date(get(get(condition, "onsetPeriod"), "start"))
-    texts = tuple(concept_texts(code, *concepts(condition, "bodySite")))
+    code_texts = tuple(concept_texts(code))  # read once: the label, the texts and every value set use them
     return _Condition(
         model=condition,
         reference=f"Condition/{get(condition, 'id')}",
-        # A coding without a display is named from the value set that knows it.
-        label=label_of(code) or display_of([code], valuesets) or "Condition",
+        # The code's first text; a coding without a display is named from the value set that knows it.
+        label=(code_texts[0] if code_texts else None) or display_of([code], valuesets) or "Condition",
         onset=onset,
         recorded=to_date(get(condition, "recordedDate")),
-        texts=texts,
+        texts=code_texts + tuple(concept_texts(*concepts(condition, "bodySite"))),
         elsewhere=body_site_elsewhere(condition, valuesets),
         code_pairs=tuple(codings(code)),
-        code_texts=tuple(concept_texts(code)),
+        code_texts=code_texts,
     )
 
 
@@ -201,11 +201,8 @@ def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str
 
 
 def _side(found: Match, view: _Condition) -> Side | None:
-    coded = found.member.side if found.member is not None else None
-    written = side_in_text(*view.texts)
-    if coded and written and coded != written:
-        return None  # a laterality conflict: no side rather than the wrong one
-    word = coded or written
+    # A laterality conflict gives no side rather than the wrong one.
+    word = one_side(found.member.side if found.member is not None else None, side_in_text(*view.texts))
     return Side(word) if word else None
 
 

@@ -11,7 +11,6 @@ the other tests `lab_lookback_days` (90 d); both ends of a window are included.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from cds_service.facts.access import codings, concept_texts, get, items, text_of
@@ -20,7 +19,7 @@ from cds_service.facts.model import LabResult, LabTest
 from cds_service.facts.recognise import display_of, lab_test_of
 from cds_service.facts.text import label_of
 from cds_service.facts.units import CANONICAL_UNIT, normalise_unit, to_canonical
-from cds_service.facts.values import Reading, compare, is_absent, reading
+from cds_service.facts.values import Reading, compare, is_absent, number_of, reading
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.valuesets import ValueSets
 
@@ -53,12 +52,6 @@ def lookback_for(test: LabTest, config: PathwayConfig) -> int:
     return config.infection_lab_lookback_days if test in INFECTION_TESTS else config.lab_lookback_days
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 def _unit(quantity: Any) -> str | None:
     code, unit = get(quantity, "code"), get(quantity, "unit")
     if code and (get(quantity, "system") in (None, _UCUM)):
@@ -68,7 +61,7 @@ def _unit(quantity: Any) -> str | None:
 
 def _canonical(test: LabTest, quantity: Any) -> float | None:
     """A range bound (Quantity) in the test's canonical unit."""
-    number = _number(get(quantity, "value"))
+    number = number_of(get(quantity, "value"))
     if number is None:
         return None
     # UCUM code first, then the printed unit (one of them is often a local spelling)
@@ -105,15 +98,15 @@ def _from_reference_range(test: LabTest, observation: Any, value: Reading) -> tu
     value_unit = normalise_unit(value.unit)
     for reference_range in items(observation, "referenceRange"):
         bounds = [get(reference_range, "low"), get(reference_range, "high")]
-        if all(_number(get(bound, "value")) is None for bound in bounds):
+        if all(number_of(get(bound, "value")) is None for bound in bounds):
             continue
-        units = {normalise_unit(_unit(bound)) for bound in bounds if _number(get(bound, "value")) is not None}
+        units = {normalise_unit(_unit(bound)) for bound in bounds if number_of(get(bound, "value")) is not None}
         if units <= {None, value_unit}:
             # the range is in the value's unit (or says none): compare as given
-            low, high = (_number(get(bound, "value")) for bound in bounds)
+            low, high = (number_of(get(bound, "value")) for bound in bounds)
             return compare(value, low, high)
         converted = _canonical_reading(test, value, observation)
-        low, high = (None if _number(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds)
+        low, high = (None if number_of(get(bound, "value")) is None else _canonical(test, bound) for bound in bounds)
         if converted is None or (low is None and high is None):
             return None  # units that cannot be compared: let the next rule decide
         return compare(Reading(converted, None, value.comparator), low, high)

@@ -78,11 +78,11 @@ def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
 
     for resource_type in SELECTED_TYPES:
         chosen, rejected = select(raw.of_type(resource_type), resource_type, valuesets)
+        where = f"record.{resource_type}"
         for bad in rejected:
             # Name the precise field (the readers noted only what they met first, cheaply).
             problem = json_type_problem(bad.resource, resource_type) or bad.problem
-            issues.append(DataIssue(f"record.{resource_type}", _label(bad.resource), f"{problem}; left out"))
-        where = f"record.{resource_type}"
+            issues.append(DataIssue(where, _label(bad.resource), f"{problem}; left out"))
         for candidates in chosen:
             for group in candidates.groups:  # validated in turn, until one has a valid resource
                 valid = [r for r in group if validate(r, where, patient_id, issues)]

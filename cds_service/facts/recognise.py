@@ -28,8 +28,8 @@ __all__ = [
     "in_category",
     "is_imaging_category",
     "lab_code_table",
-    "lab_coded",
     "lab_test_of",
+    "one_side",
 ]
 
 # Value sets a Condition is read against (anything else is not the pathway's business).
@@ -109,10 +109,6 @@ _LAB_CODES: dict[int, dict[tuple[str, str], LabTest]] = {}
 
 def lab_code_table(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
     """(system, code) -> the LabTest it names, for every lab code of the value sets."""
-    return _lab_codes(valuesets)
-
-
-def _lab_codes(valuesets: ValueSets) -> dict[tuple[str, str], LabTest]:
     table = _LAB_CODES.get(id(valuesets))
     if table is None:
         table = {coding: test for test, name in LAB_SETS.items() for coding in valuesets[name].codings}
@@ -127,9 +123,9 @@ def lab_test_of(observation: Any, valuesets: ValueSets | None = None) -> LabTest
 
 
 def lab_test_and_coding(observation: Any, valuesets: ValueSets) -> tuple[LabTest | None, bool]:
-    """(`lab_test_of`, whether a coding decided it: `lab_coded`), from one read of the codings."""
+    """(`lab_test_of`, whether one of the pathway's lab codes decided it), from one read of the codings."""
     code = get(observation, "code")
-    table = _lab_codes(valuesets)
+    table = lab_code_table(valuesets)
     loinc = False
     for pair in codings(code):
         test = table.get(pair)  # type: ignore[arg-type]
@@ -144,13 +140,6 @@ def lab_test_and_coding(observation: Any, valuesets: ValueSets) -> tuple[LabTest
             if any(valuesets[name].matches_text(text) for text in texts):
                 return test, False
     return None, False
-
-
-def lab_coded(observation: Any, valuesets: ValueSets | None = None) -> bool:
-    """Whether a lab result carries one of the pathway's LOINC lab codes (what the code-filtered prefetch
-    finds); otherwise only its `laboratory` category finds it."""
-    table = _lab_codes(valuesets or load_valuesets())
-    return any((system, code) in table for system, code in codings(get(observation, "code")))
 
 
 def in_category(resource: Any, name: str, valuesets: ValueSets | None = None) -> bool:
@@ -192,16 +181,21 @@ _PLACELESS_WORDS = frozenset(
 )
 
 
+def _body_sites(resource: Any) -> list[Any]:
+    """The resource's bodySite concepts, then those of its series (an ImagingStudy's)."""
+    body_sites = concepts(resource, "bodySite")
+    for series in items(resource, "series"):
+        body_sites.extend(items(series, "bodySite"))
+    return body_sites
+
+
 def foot_site(
     resource: Any, *, extra_texts: tuple[str | None, ...] = (), valuesets: ValueSets | None = None
 ) -> str | None:
     """ "foot" / "ankle" / "heel" / "toe" when the resource's bodySite (or the given texts) names it."""
     valuesets = valuesets or load_valuesets()
     sites = valuesets["foot-body-site"]
-    body_sites = concepts(resource, "bodySite")
-    for series in items(resource, "series"):
-        body_sites.extend(items(series, "bodySite"))
-    found = match_concepts(sites, body_sites)
+    found = match_concepts(sites, _body_sites(resource))
     if found is not None:
         return _site_word(found)
     for text in extra_texts:
@@ -215,9 +209,7 @@ def body_site_elsewhere(resource: Any, valuesets: ValueSets | None = None) -> bo
     """Whether the resource's bodySite names a place other than the foot (thigh, hand, shoulder...) and none
     of its bodySites names the foot. A region that contains the foot ("lower leg"), a tissue without a
     place ("skin") or a bodySite without words is not "elsewhere": no site given is not another site."""
-    body_sites = concepts(resource, "bodySite")
-    for series in items(resource, "series"):
-        body_sites.extend(items(series, "bodySite"))
+    body_sites = _body_sites(resource)
     if not body_sites:
         return False  # the common case: no site given
     valuesets = valuesets or load_valuesets()
@@ -251,7 +243,7 @@ def display_of(concept_list: list[Any], valuesets: ValueSets | None = None) -> s
     return None
 
 
-def _one_side(coded: str | None, written: str | None) -> str | None:
+def one_side(coded: str | None, written: str | None) -> str | None:
     """The side the code gives, else the words; None when the two disagree (a laterality conflict)."""
     if coded and written and coded != written:
         return None
@@ -299,7 +291,7 @@ def imaging_kind(
         # often mentions the other side for comparison, so it gives a side only when nothing else does.
         # (Read only once the resource is known to be foot imaging: most resources are not.)
         stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
-        return _one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
+        return one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
 
     # 1. a foot imaging code (the code names site and modality)
     for name, modality in _IMAGING_SETS:

@@ -24,6 +24,7 @@ from cds_service.facts.model import LabTest
 from cds_service.facts.recognise import (
     CONDITION_SETS,
     IMAGING_TEXT_SETS,
+    LAB_SETS,
     imaging_kind,
     imaging_texts,
     in_category,
@@ -57,15 +58,7 @@ _REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", 
 _ACTIVE_ORDER_STATUSES = {"active"}
 _PROCEDURE_STATUSES = {"completed", "in-progress"}
 _ORDER_SETS = (
-    "lab-calcium",
-    "lab-phosphate",
-    "lab-pth",
-    "lab-creatinine",
-    "lab-egfr",
-    "lab-vitamin-d",
-    "lab-esr",
-    "lab-crp",
-    "lab-culture",
+    *LAB_SETS.values(),
     "referral",
     "follow-up",
     "debridement",
@@ -236,7 +229,7 @@ def select(
     labs: dict[LabTest, dict[str, list[JSON]]] = {}  # test -> day -> results, in order
     rejected: list[Rejected] = []
     lab_codes = lab_code_table(valuesets) if resource_type == "Observation" else None
-    categories = _read_category_codes(valuesets)
+    categories = _read_category_codes(valuesets) if lab_codes is not None else frozenset()
     for resource in resources:
         if lab_codes is not None:
             test = _usual_observation(resource, lab_codes, categories)
@@ -308,7 +301,7 @@ def _usual_observation(
     test, with no category the pathway reads). None when it is anything else: the general reading then
     decides, noting forbidden JSON types. Decides as `skip_reason` and `_relevance` would, and only when
     every field they would read has the JSON type FHIR gives it (so there is nothing to report)."""
-    for name in ("category", "note"):  # array_problem's fields for an Observation
+    for name in _ARRAYS["Observation"]:  # array_problem's fields for an Observation
         value = resource.get(name)
         if value is not None and type(value) is not list:
             return None

@@ -14,7 +14,7 @@ from typing import Any
 
 from cds_service.facts.access import get, items, text
 
-__all__ = ["COMPARATORS", "Reading", "compare", "has_result", "is_absent", "reading"]
+__all__ = ["COMPARATORS", "Reading", "compare", "has_result", "is_absent", "number_of", "reading"]
 
 COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 # "12.5", "> 60", "<=0.5 mg/L", "≥ 90 mL/min/1.73m2": one number, an optional comparator, an optional unit.
@@ -30,7 +30,8 @@ class Reading:
     comparator: str | None  # "<" | "<=" | ">=" | ">" | None for an exact value
 
 
-def _number(value: Any) -> float | None:
+def number_of(value: Any) -> float | None:
+    """A FHIR decimal (Decimal, int or float, never a bool) as a float; None for anything else."""
     if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
         return float(value)
     return None
@@ -39,7 +40,7 @@ def _number(value: Any) -> float | None:
 def reading(observation: Any) -> Reading | None:
     """The numeric value of a result, from valueQuantity, else from a valueString that is one number."""
     quantity = get(observation, "valueQuantity")
-    number = _number(get(quantity, "value"))
+    number = number_of(get(quantity, "value"))
     if number is not None:
         comparator = text(quantity, "comparator")
         unit = text(quantity, "code") if text(quantity, "system") in (None, "http://unitsofmeasure.org") else None
@@ -62,7 +63,7 @@ def is_absent(observation: Any) -> bool:
 
 def has_result(observation: Any) -> bool:
     """Whether a result says anything: a value of any kind, or an interpretation."""
-    if _number(get(get(observation, "valueQuantity"), "value")) is not None:
+    if number_of(get(get(observation, "valueQuantity"), "value")) is not None:
         return True
     if get(observation, "valueCodeableConcept") is not None or text(observation, "valueString"):
         return True

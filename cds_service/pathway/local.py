@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cds_service.guideline.config import PathwayConfig
+from cds_service.pathway.evaluate import SEVERITY  # the card order of `evaluate`: critical first
 from cds_service.pathway.result import NodeResult
 
-__all__ = ["SEVERITY", "apply_node_settings"]
-
-SEVERITY = {"critical": 0, "warning": 1, "info": 2}  # the card order of `evaluate`: critical first
+__all__ = ["apply_node_settings"]
 
 
 def apply_node_settings(results: list[NodeResult], config: PathwayConfig) -> list[NodeResult]:
