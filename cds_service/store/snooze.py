@@ -19,11 +19,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.protocol.feedback import FeedbackRequest
-from cds_service.store.engine import READ_ONLY, is_sqlite
+from cds_service.store.engine import READ_ONLY, insert_ignoring_duplicates
 from cds_service.store.models import CardEvidence, IssuedCard, Snooze, SnoozedCard
 from cds_service.store.store import Store, patient_hash
 
@@ -103,10 +102,6 @@ class SnoozeStore:
     def beside(cls, store: Store) -> "SnoozeStore":
         """The snooze tables of `store`'s database, with its patient hash key."""
         return cls(store.engine, patient_hash_key=store._patient_hash_key)  # noqa: SLF001 - same key, by design
-
-    def _insert_ignoring_duplicates(self, model: type) -> object:
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        return dialect.insert(model).on_conflict_do_nothing()
 
     def patient_hash(self, patient_id: str) -> str:
         # A hook call asks once per card and once for the lookup: the last patient's hash is kept.
@@ -201,9 +196,9 @@ class SnoozeStore:
         with self.engine.begin() as connection:
             self._purge(connection, now)
             if evidence_rows:
-                connection.execute(self._insert_ignoring_duplicates(CardEvidence), evidence_rows)
+                connection.execute(insert_ignoring_duplicates(self.engine, CardEvidence), evidence_rows)
             if snoozed_rows:
-                connection.execute(self._insert_ignoring_duplicates(SnoozedCard), snoozed_rows)
+                connection.execute(insert_ignoring_duplicates(self.engine, SnoozedCard), snoozed_rows)
 
     def _purge(self, connection: Connection, now: datetime) -> None:
         if time.monotonic() < self._next_purge:
@@ -240,7 +235,7 @@ class SnoozeStore:
             if not rows:
                 return 0
             result = connection.execute(
-                self._insert_ignoring_duplicates(Snooze).returning(Snooze.card_uuid),
+                insert_ignoring_duplicates(self.engine, Snooze).returning(Snooze.card_uuid),
                 [
                     {"card_uuid": uuid, "patient_hash": hashed, "node_id": node, "evidence": evidence, "created_at": now}
                     for uuid, hashed, node, evidence in rows
