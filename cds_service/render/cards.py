@@ -23,9 +23,9 @@ from cds_service.pathway.result import NodeResult
 from cds_service.protocol.response import MAX_SUMMARY_CHARS
 from cds_service.render.resources import build_action
 from cds_service.render.templates import card_template
-from cds_service.render.text import evidence_list, record_text, record_values, separate_blocks
+from cds_service.render.text import bounded, evidence_list, record_text, record_values, separate_blocks
 
-__all__ = ["UUID_NAMESPACE", "RenderContext", "render_card", "render_cards", "stable_uuid"]
+__all__ = ["UUID_NAMESPACE", "RenderContext", "override_reason_system", "render_card", "render_cards", "stable_uuid"]
 
 JSON = dict[str, Any]
 
@@ -46,11 +46,14 @@ def stable_uuid(*parts: str) -> str:
     return str(uuid.uuid5(UUID_NAMESPACE, "\x1f".join(parts)))
 
 
+def override_reason_system(base_url: str) -> str:
+    """The system of this service's override reasons: its CodeSystem, served at `<base>/override-reason`."""
+    return f"{base_url.rstrip('/')}/override-reason"
+
+
 def _summary(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > MAX_SUMMARY_CHARS:  # templates keep it short; this guards unusual data lengths
-        text = text[: MAX_SUMMARY_CHARS - 1].rstrip() + "\u2026"
-    return text
+    # Templates keep it short; the cap guards unusual data lengths.
+    return bounded(" ".join(text.split()), MAX_SUMMARY_CHARS)
 
 
 def _variables(result: NodeResult, node: NodeSpec, facts: Facts, context: RenderContext) -> dict[str, Any]:
@@ -120,7 +123,7 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> JSO
         card["suggestions"] = suggestions
         card["selectionBehavior"] = result.selection_behavior
     if result.override_reasons:
-        override_system = f"{base}/override-reason"
+        override_system = override_reason_system(base)
         card["overrideReasons"] = [
             {"system": override_system, "code": code, "display": spec.override_reasons[code]}
             for code in result.override_reasons

@@ -18,6 +18,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.local_config import LocalOrderCode
 from cds_service.guideline.valuesets import load_valuesets
+from cds_service.render.cards import override_reason_system
 
 __all__ = ["localize_cards", "localize_service_request"]
 
@@ -84,5 +85,5 @@ def localize_cards(cards: list[JSON], config: PathwayConfig, base_url: str) -> l
     local = config.local
     if not (local.orderables or local.override_reasons):
         return cards
-    override_system = f"{base_url.rstrip('/')}/override-reason"
+    override_system = override_reason_system(base_url)
     return [_localize_card(card, config, override_system) for card in cards]

@@ -12,6 +12,7 @@ from cds_service.guideline.config import PathwayConfig, load_pathway_config
 from cds_service.guideline.nodes import NodeSpec, Rule, pathway_spec
 from cds_service.guideline.valuesets import orderable
 from cds_service.pathway.questions import QUESTIONS
+from cds_service.render.cards import override_reason_system
 from cds_service.render.templates import page_env
 
 __all__ = ["index_page", "node_page", "override_reason_code_system"]
@@ -33,7 +34,7 @@ def _rule(rule: Rule) -> dict[str, Any]:
 def _common(base_url: str) -> dict[str, Any]:
     spec = pathway_spec()
     base = base_url.rstrip("/")
-    return {"base_url": base, "pathway_label": spec.label, "override_system": f"{base}/override-reason"}
+    return {"base_url": base, "pathway_label": spec.label, "override_system": override_reason_system(base)}
 
 
 def _local_changes(node: NodeSpec, config: PathwayConfig) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def override_reason_code_system(base_url: str, config: PathwayConfig | None = No
     resource = {
         "resourceType": "CodeSystem",
         "id": "override-reason",
-        "url": f"{base}/override-reason",
+        "url": override_reason_system(base),
         "name": "FootCalcificationOverrideReason",
         "title": f"{spec.label}: override reasons",
         "status": "active",

@@ -112,13 +112,18 @@ def evidence_list(rows: Iterable[Mapping[str, Any]], limit: int = MAX_EVIDENCE_L
         if reference.startswith("Condition/"):  # one problem, one line, whatever question it answered
             conditions.add(reference)
         lines.append((_shown(_capped(label, MAX_TEXT_CHARS), row.get("when")), label, row.get("when")))
+    labels_of_day: dict[date | None, list[str]] = {}  # a line is compared with the lines of its own date
+    for _, label, when in lines:
+        labels_of_day.setdefault(when, []).append(label)
     kept = []
-    for index, (shown, label, when) in enumerate(lines):
-        repeated = any(shown == other[0] for other in lines[:index])
+    earlier: set[str] = set()
+    for shown, label, when in lines:
+        repeated = shown in earlier
+        earlier.add(shown)
         contained = any(
-            other_when == when and label != other_label and _shows_whole(other_label, label)
+            label != other_label and _shows_whole(other_label, label)
             and len(other_label) <= MAX_TEXT_CHARS  # shown whole, so nothing is lost
-            for _, other_label, other_when in lines
+            for other_label in labels_of_day[when]
         )
         if not repeated and not contained:
             kept.append(shown)

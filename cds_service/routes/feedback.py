@@ -11,6 +11,7 @@ from cds_service.guideline.nodes import pathway_spec
 from cds_service.ops.metrics import observe_feedback
 from cds_service.protocol.feedback import with_override_displays
 from cds_service.protocol.parse import parse_feedback, parse_json
+from cds_service.render.cards import override_reason_system
 from cds_service.routes.security import require_caller
 from cds_service.services import service_by_id
 
@@ -23,7 +24,7 @@ async def feedback(service_id: str, request: Request) -> dict[str, Any]:
         raise HTTPException(404, f"no CDS service with id '{service_id}'; GET /cds-services lists them")
     entries = parse_feedback(parse_json(await request.body()))
     # An override reason from our own CodeSystem sent as system and code only gets its display from it.
-    system = f"{request.app.state.settings.public_base_url}/override-reason"
+    system = override_reason_system(request.app.state.settings.public_base_url)
     entries = with_override_displays(entries, system=system, displays=pathway_spec().override_reasons)
     # 200 only once the store has committed the whole batch (or found it already stored: repeats are kept once).
     new = await run_in_threadpool(request.app.state.store.record_feedback, service_id=service_id, feedback=entries)

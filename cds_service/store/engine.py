@@ -12,10 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["READ_ONLY", "SQLITE_BUSY_TIMEOUT_MS", "create_store_engine", "is_sqlite"]
+__all__ = [
+    "READ_ONLY",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "create_store_engine",
+    "insert_ignoring_duplicates",
+    "is_sqlite",
+    "upsert_insert",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another worker's transaction to finish
 _READ_ONLY_OPTION = "cds_read_only"
@@ -26,6 +34,17 @@ READ_ONLY = {_READ_ONLY_OPTION: True}
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def upsert_insert(engine: Engine, model: type) -> Any:
+    """INSERT in the engine's dialect, with its ON CONFLICT clauses (SQLite and PostgreSQL alike)."""
+    dialect = sqlite if is_sqlite(engine) else postgresql
+    return dialect.insert(model)
+
+
+def insert_ignoring_duplicates(engine: Engine, model: type) -> Any:
+    """INSERT that skips rows whose unique key exists: the atomic check-and-set on both backends."""
+    return upsert_insert(engine, model).on_conflict_do_nothing()
 
 
 def create_store_engine(database_url: str) -> Engine:

@@ -10,22 +10,19 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.protocol.feedback import FeedbackRequest
-from cds_service.store.engine import READ_ONLY, is_sqlite
+from cds_service.store.engine import READ_ONLY, insert_ignoring_duplicates
 from cds_service.store.models import CardEvidence, IssuedCard, Snooze, SnoozedCard
 from cds_service.store.store import Store, patient_hash
+from cds_service.store.writer import GroupCommitWriter
 
 __all__ = ["EVIDENCE_RETENTION_DAYS", "ActiveSnooze", "SnoozeStore"]
 
@@ -64,49 +61,30 @@ class SnoozeStore:
     """Reads are done in the caller's thread, in a read-only transaction (on SQLite it takes no write lock:
     in WAL mode it never waits for a writer, so the event loop never waits for a commit). The per-call write
     (evidence, snoozed nodes) is queued for one background thread, which writes everything waiting in one
-    transaction (group commit), so the hook's answer never waits for a commit. Feedback first waits for this
-    process's pending writes."""
+    transaction (group commit, store/writer.py), so the hook's answer never waits for a commit. Feedback
+    first waits for this process's pending writes."""
 
     def __init__(self, engine: Engine, *, patient_hash_key: bytes) -> None:
         self.engine = engine
         self._key = patient_hash_key
         self._next_purge = 0.0
-        self._writer: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._pending: list[dict[str, Any]] = []  # record_call arguments, oldest first
-        self._draining = False  # a drain of `_pending` is queued or running on the writer
-        self._next_full_warning = 0.0
+        self._writer = _SnoozeWriter(self)
         self._last_patient: tuple[str | None, str] = (None, "")  # (patient id, its hash)
-        self._hurry = threading.Event()  # set by flush(): write what is queued without lingering
-
-    def _background(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="snooze-writer")
-            return self._writer
 
     def flush(self) -> None:
         """Wait until every write queued so far by this process is committed (or has failed)."""
-        with self._lock:
-            writer = self._writer
-        if writer is not None:
-            self._hurry.set()
-            writer.submit(lambda: None).result()
+        self._writer.flush()
 
     def close(self) -> None:
-        with self._lock:
-            writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.shutdown(wait=True)
+        """Write what is queued (however long it takes), then stop the writer's thread; a write queued
+        afterwards starts a new one."""
+        writer, self._writer = self._writer, _SnoozeWriter(self)
+        writer.close(timeout=None)
 
     @classmethod
     def beside(cls, store: Store) -> "SnoozeStore":
         """The snooze tables of `store`'s database, with its patient hash key."""
         return cls(store.engine, patient_hash_key=store._patient_hash_key)  # noqa: SLF001 - same key, by design
-
-    def _insert_ignoring_duplicates(self, model: type) -> object:
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        return dialect.insert(model).on_conflict_do_nothing()
 
     def patient_hash(self, patient_id: str) -> str:
         # A hook call asks once per card and once for the lookup: the last patient's hash is kept.
@@ -141,33 +119,7 @@ class SnoozeStore:
     def record_call_later(self, **kwargs: Any) -> None:
         """`record_call` in the background writer, with the calls queued before it in one transaction; a
         failure is logged, never raised to the hook call."""
-        with self._lock:
-            if len(self._pending) >= MAX_PENDING_CALLS:
-                if time.monotonic() >= self._next_full_warning:
-                    self._next_full_warning = time.monotonic() + 10.0
-                    log.warning("card evidence not recorded: %d calls already wait for the database", len(self._pending))
-                return
-            self._pending.append(kwargs)
-            if self._draining:
-                return  # the queued drain takes it
-            self._draining = True
-        self._background().submit(self._drain)
-
-    def _drain(self) -> None:
-        """Writes what is pending, batch after batch, until nothing is (runs on the writer thread)."""
-        self._hurry.wait(LINGER_SECONDS)  # more calls join the first batch meanwhile
-        while True:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
-                    self._draining = False
-                    self._hurry.clear()
-                    return
-            try:
-                self.record_calls(batch)
-            except SQLAlchemyError as exc:
-                log.error("card evidence of %d call(s) not recorded (%s): overrides of these cards will not snooze",
-                          len(batch), type(exc).__name__)
+        self._writer.put(kwargs)
 
     def record_call(
         self,
@@ -201,9 +153,9 @@ class SnoozeStore:
         with self.engine.begin() as connection:
             self._purge(connection, now)
             if evidence_rows:
-                connection.execute(self._insert_ignoring_duplicates(CardEvidence), evidence_rows)
+                connection.execute(insert_ignoring_duplicates(self.engine, CardEvidence), evidence_rows)
             if snoozed_rows:
-                connection.execute(self._insert_ignoring_duplicates(SnoozedCard), snoozed_rows)
+                connection.execute(insert_ignoring_duplicates(self.engine, SnoozedCard), snoozed_rows)
 
     def _purge(self, connection: Connection, now: datetime) -> None:
         if time.monotonic() < self._next_purge:
@@ -240,7 +192,7 @@ class SnoozeStore:
             if not rows:
                 return 0
             result = connection.execute(
-                self._insert_ignoring_duplicates(Snooze).returning(Snooze.card_uuid),
+                insert_ignoring_duplicates(self.engine, Snooze).returning(Snooze.card_uuid),
                 [
                     {"card_uuid": uuid, "patient_hash": hashed, "node_id": node, "evidence": evidence, "created_at": now}
                     for uuid, hashed, node, evidence in rows
@@ -249,3 +201,24 @@ class SnoozeStore:
             created = len(result.all())
         log.info("feedback for service %s: %d override(s) snooze their node", service_id, created)
         return created
+
+
+class _SnoozeWriter(GroupCommitWriter[dict[str, Any]]):
+    """`SnoozeStore.record_calls` behind the hook's answer: a failing batch is logged, not retried."""
+
+    thread_name = "snooze-writer"
+
+    def __init__(self, store: SnoozeStore) -> None:
+        # The module's values when the store is made (tests change them).
+        super().__init__(max_pending=MAX_PENDING_CALLS, linger_seconds=LINGER_SECONDS)
+        self._store = store
+
+    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
+        self._store.record_calls(batch)
+
+    def _refused_full(self) -> None:
+        log.warning("card evidence not recorded: %d calls already wait for the database", self._queue.maxsize)
+
+    def _gave_up(self, exc: Exception, attempt: int, batch: list[dict[str, Any]]) -> None:
+        log.error("card evidence of %d call(s) not recorded (%s): overrides of these cards will not snooze",
+                  len(batch), type(exc).__name__)

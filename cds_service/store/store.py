@@ -18,14 +18,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.card_ids import CardIds, SignedCard, card_ids_for
 from cds_service.errors import BadRequest, store_error_kind
 from cds_service.protocol.feedback import FeedbackEntry, FeedbackRequest
 from cds_service.settings import Settings
-from cds_service.store.engine import create_store_engine, is_sqlite
+from cds_service.store.engine import create_store_engine, insert_ignoring_duplicates, upsert_insert
 from cds_service.store.migrate import upgrade
 from cds_service.store.models import (
     SOURCE_FEEDBACK,
@@ -73,11 +72,6 @@ class Store:
         self._patient_hash_key = patient_hash_key
         self._next_purge = 0.0
 
-    def _insert_ignoring_duplicates(self, model: type) -> object:
-        """INSERT that skips rows whose unique key exists: the atomic check-and-set on both backends."""
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        return dialect.insert(model).on_conflict_do_nothing()
-
     # Issued cards --------------------------------------------------------------------------------------
 
     def issued_rows(
@@ -122,8 +116,7 @@ class Store:
         suggestion_rows = [row for rows in batch for row in rows.suggestions]
         if not card_rows:
             return
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        insert = dialect.insert(IssuedCard)
+        insert = upsert_insert(self.engine, IssuedCard)
         # A card uuid seen again (a retried hook call) keeps its first record, except a row made from
         # feedback before the record arrived: the record completes it.
         upsert = insert.on_conflict_do_update(
@@ -135,7 +128,7 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(upsert, card_rows)
             if suggestion_rows:
-                connection.execute(self._insert_ignoring_duplicates(CardSuggestion), suggestion_rows)
+                connection.execute(insert_ignoring_duplicates(self.engine, CardSuggestion), suggestion_rows)
 
     # Feedback ------------------------------------------------------------------------------------------
 
@@ -158,7 +151,7 @@ class Store:
                     raise BadRequest(issues)  # leaving the block rolls back: nothing of the batch is stored
                 self._add_cards_known_by_signature(connection, known, entries, received)
                 rows = [_feedback_row(entry, service_id, received) for entry in entries]
-                insert = self._insert_ignoring_duplicates(FeedbackRecord).returning(FeedbackRecord.id)
+                insert = insert_ignoring_duplicates(self.engine, FeedbackRecord).returning(FeedbackRecord.id)
                 stored = len(connection.execute(insert, rows).all())
         except (SQLAlchemyError, UnicodeEncodeError) as exc:
             if store_error_kind(exc) != "data":
@@ -179,7 +172,7 @@ class Store:
             for uuid, signed in sorted(known.signed.items())
         ]
         if cards:
-            connection.execute(self._insert_ignoring_duplicates(IssuedCard), cards)
+            connection.execute(insert_ignoring_duplicates(self.engine, IssuedCard), cards)
         suggestions = sorted({
             (entry.card, accepted.id)
             for entry in entries
@@ -188,7 +181,7 @@ class Store:
         })
         if suggestions:
             connection.execute(
-                self._insert_ignoring_duplicates(CardSuggestion),
+                insert_ignoring_duplicates(self.engine, CardSuggestion),
                 [{"card_uuid": card, "suggestion_uuid": suggestion} for card, suggestion in suggestions],
             )
 
@@ -202,7 +195,7 @@ class Store:
                 self._next_purge = time.monotonic() + JTI_PURGE_INTERVAL_SECONDS
                 connection.execute(delete(SeenJti).where(SeenJti.expires_at < now))
             result = connection.execute(
-                self._insert_ignoring_duplicates(SeenJti).returning(SeenJti.key),
+                insert_ignoring_duplicates(self.engine, SeenJti).returning(SeenJti.key),
                 [{"key": _jti_key(issuer, jti), "expires_at": expires_at}],
             )
             return len(result.all()) == 1
