@@ -34,8 +34,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-STATIC = {"sandbox.js": "text/javascript; charset=utf-8", "sandbox.css": "text/css; charset=utf-8",
-          "sandbox.html": "text/html; charset=utf-8"}
+STATIC = {"sandbox.js": "text/javascript; charset=utf-8", "sandbox.css": "text/css; charset=utf-8"}
 _HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
@@ -51,7 +50,7 @@ def page() -> HTMLResponse:
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
-    if name not in STATIC or name == "sandbox.html":
+    if name not in STATIC:
         raise HTTPException(404, f"no sandbox file '{name}'")
     return Response(_static(name), media_type=STATIC[name], headers=_HEADERS)
 
