@@ -75,7 +75,6 @@ def _prepare_metrics_dir(settings: Settings, workers: int) -> None:
     import atexit
     import shutil
     import tempfile
-    from pathlib import Path
 
     from cds_service.ops.metrics_env import MULTIPROCESS_ENV
 

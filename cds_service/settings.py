@@ -47,7 +47,6 @@ class Settings(BaseSettings):
     # Requests received whole and still being answered, at most; more are answered 503 at once.
     max_requests_in_flight: int = Field(default=100, ge=1)
 
-
     # One deadline for each hook call: every FHIR request, page and byte; past it, missing keys answer 412.
     call_deadline_seconds: float = Field(default=DEFAULT_CALL_DEADLINE_SECONDS, gt=0)
     # FHIR server calls made when prefetch is missing. Per request, and never beyond the call's deadline.

@@ -119,6 +119,8 @@ def _request(args: argparse.Namespace) -> tuple[str, JSON, str]:
 
 def format_cards(body: JSON, *, hook: str, today: date) -> str:
     """The answer for a person: node, indicator, summary, suggestions and their actions, data issues."""
+    from cds_service.invocation import DATA_ISSUES_EXTENSION
+
     cards = body.get("cards", [])
     lines = [f"{hook}, evaluated on {today.isoformat()}: {len(cards)} card(s)"]
     if not cards:
@@ -138,7 +140,7 @@ def format_cards(body: JSON, *, hook: str, today: date) -> str:
                     lines.append(f"        {action['type']}: {action['description']}")
         if card.get("overrideReasons"):
             lines.append("  override reasons: " + "; ".join(f"{r['code']} ({r['display']})" for r in card["overrideReasons"]))
-    issues = next((value for key, value in (body.get("extension") or {}).items() if key.endswith("data-issues")), [])
+    issues = (body.get("extension") or {}).get(DATA_ISSUES_EXTENSION, [])
     if issues:
         lines += ["", f"data issues ({len(issues)}): input left out of the evaluation"]
         lines += [f"  {issue.get('where')}: {issue.get('problem')}" for issue in issues]

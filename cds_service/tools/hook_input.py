@@ -15,7 +15,8 @@ import uuid
 from datetime import date
 from typing import Any
 
-from fhir_fixtures.materialize import TOKEN, materialize
+from cds_service.guideline.nodes import HOOKS
+from fhir_fixtures.materialize import TOKEN, render_date
 from fhir_fixtures.search import FHIR_BASE, search
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-HOOKS = ("patient-view", "order-select", "order-sign")
 BUNDLE_TYPES = ("collection", "searchset", "transaction")
 USER_ID = "Practitioner/cds-service-tester"
 
@@ -41,21 +41,15 @@ class InputError(ValueError):
 
 
 def render_tokens(value: Any, today: date) -> Any:
-    """The fixtures' date tokens rendered for `today`; anything else (real records) unchanged."""
-    try:
-        return materialize(value, today)
-    except ValueError:
-        # Braces that are not a token (free text can hold anything): render the tokens one by one.
-        def walk(item: Any) -> Any:
-            if isinstance(item, str):
-                return TOKEN.sub(lambda m: materialize(m.group(0), today), item)
-            if isinstance(item, dict):
-                return {k: walk(v) for k, v in item.items()}
-            if isinstance(item, list):
-                return [walk(v) for v in item]
-            return item
-
-        return walk(value)
+    """A copy of `value` with the fixtures' date tokens rendered for `today`; anything else (real records)
+    unchanged. Unlike `materialize`, braces that are not a token (free text can hold anything) stay as they are."""
+    if isinstance(value, str):
+        return TOKEN.sub(lambda m: render_date(m.group(0), today), value) if "{{" in value else value
+    if isinstance(value, dict):
+        return {key: render_tokens(item, today) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_tokens(item, today) for item in value]
+    return value
 
 
 def _resources(bundle: JSON) -> list[JSON]:
