@@ -26,7 +26,7 @@ from fhir_fixtures.materialize import materialize
 from tests.support.e2e_checks import node_ids
 from tests.support.e2e_run import run_request
 from tests.support.ehr_expectations import EXPECTED
-from tests.support.facts_terminology import SHARED_TERMINOLOGY, SYSTEM_LABELS, verified_codes
+from tests.support.facts_terminology import SHARED_TERMINOLOGY, SYSTEM_LABELS, codings, verified_codes
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
 TODAY = date(2028, 3, 1)
@@ -177,19 +177,8 @@ def test_clinical_codes_are_verified_and_the_rest_are_the_hospital_s_own() -> No
     verified = verified_codes()
     structural = ("http://terminology.hl7.org/CodeSystem/", "http://hospital.example.org/", "http://unitsofmeasure.org")
     for patient in ehr.PATIENTS:
-        for coding in _codings([*ehr.resources(patient), ehr.drafts(patient)]):
+        for coding in codings([*ehr.resources(patient), ehr.drafts(patient)]):
             system, code = coding["system"], coding["code"]
             if system.startswith(structural):
                 continue
             assert (SYSTEM_LABELS[system], code) in verified or (system, code) in VERIFIED_ELSEWHERE, (patient, code)
-
-
-def _codings(value: Any) -> Iterator[JSON]:
-    if isinstance(value, dict):
-        if "system" in value and "code" in value:
-            yield value
-        for item in value.values():
-            yield from _codings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _codings(item)

@@ -14,7 +14,6 @@ from cds_service.guideline.config import load_pathway_config
 from cds_service.invocation import Invocation
 from fhir_fixtures.catalog import PATIENTS
 from fhir_fixtures.hook_requests import build_request
-from fhir_fixtures.load import load
 from tests.support.e2e_checks import check_response
 from tests.support.e2e_run import (
     BASE_URL,
@@ -24,7 +23,7 @@ from tests.support.e2e_run import (
     RecordedCards,
     run_invoke,
 )
-from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
+from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fixtures_loaded  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.fhir_server
 
@@ -38,13 +37,10 @@ PAGE_SIZE = 5
 
 @pytest.fixture(scope="module")
 def loaded(fhir_server: FhirTestServer) -> Iterator[FhirTestServer]:  # noqa: F811
-    fhir_server.reset()
-    with requests.Session() as session:
-        report = load(fhir_server.base_url, today=TODAY, session=session)
-    assert report.patients == len(PATIENTS)
-    with fhir_server.page_size(PAGE_SIZE):
-        yield fhir_server
-    fhir_server.reset()
+    with fixtures_loaded(fhir_server, TODAY) as report:
+        assert report.patients == len(PATIENTS)
+        with fhir_server.page_size(PAGE_SIZE):
+            yield fhir_server
 
 
 @pytest.fixture(scope="module")

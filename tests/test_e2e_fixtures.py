@@ -25,6 +25,7 @@ from fhir_fixtures.catalog import (
 from fhir_fixtures.hook_requests import build_request, request_path
 from fhir_fixtures.load import MAX_ENTRIES, LoadError, chunks, load
 from fhir_fixtures.materialize import materialize, render_date
+from tests.support.facts_terminology import codings
 
 JSON = dict[str, Any]
 SHARED = Path(__file__).resolve().parents[2] / "shared"  # beside the checkout
@@ -48,17 +49,6 @@ def _walk(obj: Any, path: str = "") -> Any:
             yield from _walk(value, f"{path}[{index}]")
     else:
         yield path, obj
-
-
-def _codings(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        if "system" in obj and "code" in obj:
-            yield obj
-        for value in obj.values():
-            yield from _codings(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            yield from _codings(value)
 
 
 def _terminology_codes() -> set[str]:
@@ -136,7 +126,7 @@ def test_codes_come_only_from_terminology_md() -> None:
     unknown = set()
     for patient in PATIENTS:
         every = resources(patient) + [r for h in drafts(patient).values() for r in h["draftOrders"]]
-        for coding in _codings(every):
+        for coding in codings(every):
             if coding["system"] in CLINICAL_SYSTEMS and coding["code"] not in allowed:
                 unknown.add((patient, coding["system"], coding["code"]))
     assert not unknown

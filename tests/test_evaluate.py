@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from fastapi.testclient import TestClient
 
 from cds_service.cli import main
 from fhir_fixtures.catalog import bundle as fixture_bundle
 from fhir_fixtures.catalog import drafts as fixture_drafts
 from fhir_fixtures.hook_requests import build_request
-from fhir_fixtures.load import load
 from fhir_fixtures.materialize import materialize
-from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
+from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fixtures_loaded  # noqa: F401 (fixture)
 
 TODAY = date(2026, 11, 21)
 BASE = "http://testserver"
@@ -183,11 +181,8 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def loaded(fhir_server: FhirTestServer) -> Iterator[FhirTestServer]:  # noqa: F811
-    fhir_server.reset()
-    with requests.Session() as session:
-        load(fhir_server.base_url, today=TODAY, session=session)
-    yield fhir_server
-    fhir_server.reset()
+    with fixtures_loaded(fhir_server, TODAY):
+        yield fhir_server
 
 
 @pytest.mark.fhir_server

@@ -4,11 +4,6 @@ idempotent repeats, durability across restarts and across two real uvicorn worke
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +18,7 @@ from cds_service.cli import main
 from cds_service.settings import Settings
 from cds_service.store.models import FeedbackRecord
 from cds_service.store.store import Store, open_store
+from tests.support.serve_process import served
 from tests.support.store_cards import accepted, make_card, overridden
 from tests.support.store_postgres import store_database_url
 
@@ -156,50 +152,20 @@ WORKERS = 2
 POSTS = 80
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_serving(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"cds-service exited early: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{base}/cds-services", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("cds-service did not start in time")
-
-
 def test_two_uvicorn_workers_posting_concurrently_lose_nothing(store_database_url: str) -> None:
     cards = [make_card(f"node-{i % 5}") for i in range(POSTS)]
     store = open_store(app_settings(store_database_url))
     store.record_issued_cards(service_id=SERVICE, hook_instance="h", patient_id="p", cards=cards)
 
-    port = _free_port()
-    env = {**os.environ, "CDS_AUTH_MODE": "disabled", "CDS_DATABASE_URL": store_database_url,
-           "CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    command = [sys.executable, "-m", "cds_service", "serve", "--port", str(port), "--workers", str(WORKERS),
-               "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(base, process)
+    with served(workers=WORKERS, log_level="warning", CDS_DATABASE_URL=store_database_url) as server:
 
         def post(card: dict) -> int:
             # A fresh connection per post, so the kernel spreads them over both workers.
             body = {"feedback": [accepted(card), overridden(card, at="2026-11-21T12:00:00Z")]}
-            return httpx.post(f"{base}{FEEDBACK}", json=body, timeout=30).status_code
+            return httpx.post(f"{server.base}{FEEDBACK}", json=body, timeout=30).status_code
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(post, cards))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert statuses == [200] * POSTS
     with store.engine.connect() as connection:
         rows = connection.execute(select(func.count()).select_from(FeedbackRecord)).scalar_one()

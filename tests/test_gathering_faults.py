@@ -15,7 +15,7 @@ from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import NO_FHIR_SERVER, gather
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.services import prefetch_templates
-from tests.support.gathering_stub_server import Answer, refused_url, stub_fhir_server
+from tests.support.gathering_stub_server import Answer, patient_then, refused_url, stub_fhir_server
 
 TOKEN = "tok-faults-8c1e55d2b7"
 PATIENT_ID = "pt-faults-42"
@@ -77,15 +77,6 @@ def _assert_clean(caplog: pytest.LogCaptureFixture, *texts: str) -> None:
         assert TOKEN not in text and PATIENT_ID not in text
 
 
-def _patient_ok(answer: Answer) -> Any:
-    """Answer the Patient read; every search gets `answer`."""
-    def behaviour(path: str, base: str) -> Answer:
-        if path.startswith(f"/fhir/Patient/{PATIENT_ID}"):
-            return Answer(body=PATIENT)
-        return answer
-    return behaviour
-
-
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
@@ -102,7 +93,7 @@ def _patient_ok(answer: Answer) -> Any:
     ],
 )
 def test_server_failures_name_every_search_key(answer, reason, client, caplog):
-    with stub_fhir_server(_patient_ok(answer)) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, answer)) as stub:
         missing = _missing(_body(stub.base_url), client)
     assert missing == {key: reason for key in KEYS if key != "patient"}
     _assert_clean(caplog, str(missing))
@@ -172,7 +163,7 @@ def test_a_page_over_the_size_cap_is_refused(client, monkeypatch, close_delimite
     monkeypatch.setattr(limits, "MAX_PAGE_BYTES", 4096)
     big = {"resourceType": "Bundle", "type": "searchset", "entry": [
         {"resource": {"resourceType": "Condition", "id": f"c{i}", "code": {"text": "x" * 100}}} for i in range(60)]}
-    with stub_fhir_server(_patient_ok(Answer(body=big, close_delimited=close_delimited))) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, Answer(body=big, close_delimited=close_delimited))) as stub:
         missing = _missing(_body(stub.base_url), client)
     assert missing == {key: "FHIR server answered a page over the size limit (4096 bytes)"
                        for key in KEYS if key != "patient"}

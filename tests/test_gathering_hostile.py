@@ -24,7 +24,7 @@ from cds_service.gathering.records import RawRecord
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.services import prefetch_templates
 from tests.support.gathering_data import nested_extensions
-from tests.support.gathering_stub_server import NEVER, Answer, stub_fhir_server
+from tests.support.gathering_stub_server import NEVER, Answer, patient_then, stub_fhir_server
 
 PATIENT_ID = "pt-hostile-31"
 TOKEN = "tok-hostile-e4a9c07d"
@@ -80,14 +80,6 @@ def _searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[
 def _condition(resource_id: str) -> dict[str, Any]:
     return {"resourceType": "Condition", "id": resource_id, "subject": {"reference": f"Patient/{PATIENT_ID}"},
             "code": {"text": "calcific tendinitis of the foot"}}
-
-
-def _patient_then(answer: Answer) -> Any:
-    def behaviour(path: str, base: str) -> Answer:
-        if path.startswith(f"/fhir/Patient/{PATIENT_ID}"):
-            return Answer(body=PATIENT)
-        return answer
-    return behaviour
 
 
 def _second_page_trickles(path: str, base: str) -> Answer:
@@ -178,7 +170,7 @@ def _million_empty_entries() -> bytes:
 
 def test_a_page_of_a_million_non_resources_is_refused_before_it_is_parsed(client):
     page = _million_empty_entries()  # 3 MB, under the page cap; 24x that once parsed
-    with stub_fhir_server(_patient_then(Answer(body=page))) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, Answer(body=page))) as stub:
         tracemalloc.start()
         try:
             missing = _missing(_body(stub.base_url), client, deadline=30)
@@ -194,7 +186,7 @@ def test_a_page_of_a_million_non_resources_is_refused_before_it_is_parsed(client
 def test_the_answers_of_one_call_are_bounded_in_bytes_together(client, monkeypatch):
     monkeypatch.setattr(limits, "MAX_CALL_BYTES", 20_000)
     page = _searchset(*(_condition(f"c{i}") for i in range(30)))  # about 5 kB each
-    with stub_fhir_server(_patient_then(Answer(body=page))) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, Answer(body=page))) as stub:
         missing = _missing(_body(stub.base_url), client)
     assert missing and set(missing.values()) == {"the FHIR server's answers to this call exceed 20000 bytes"}
     assert len(missing) < len(SEARCH_KEYS)  # the first few pages fitted
@@ -226,14 +218,14 @@ def test_a_prefetch_bundle_over_the_entry_cap_is_missing(client, monkeypatch):
 
 
 def test_json_nested_too_deep_to_parse_fails_the_key_not_the_service(client):
-    with stub_fhir_server(_patient_then(Answer(body=b"[" * 5000 + b"]" * 5000))) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, Answer(body=b"[" * 5000 + b"]" * 5000))) as stub:
         missing = _missing(_body(stub.base_url), client, deadline=30)
     assert set(missing.values()) == {"FHIR server answered JSON nested too deeply to read"}
 
 
 def test_a_resource_nested_too_deep_is_a_data_issue(client):
     deep = {**_condition("c-deep"), "extension": nested_extensions(150)}
-    with stub_fhir_server(_patient_then(Answer(body=_searchset(deep, _condition("c-ok"))))) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, Answer(body=_searchset(deep, _condition("c-ok"))))) as stub:
         record = _gather(_body(stub.base_url), client)
     # Gathering does not walk every resource; the facts step checks the depth of what it selects (both
     # Conditions are calcifications of the foot) before validation recurses through it.
@@ -245,7 +237,7 @@ def test_a_resource_nested_too_deep_is_a_data_issue(client):
 
 def test_data_issues_are_listed_up_to_the_cap_and_counted_beyond(client):
     junk = {"resourceType": "Bundle", "type": "searchset", "entry": ["junk"] * 5000}
-    with stub_fhir_server(_patient_then(Answer(body=junk))) as stub:
+    with stub_fhir_server(patient_then(PATIENT_ID, Answer(body=junk))) as stub:
         record = _gather(_body(stub.base_url), client)
     assert len(record.issues) == limits.MAX_LISTED_ISSUES
     assert record.issues_not_listed == 5000 * len(SEARCH_KEYS) - limits.MAX_LISTED_ISSUES

@@ -26,7 +26,7 @@ from cds_service.gathering.fhir_client import HTTP_LIBRARY_LOGGERS, FhirClient, 
 from cds_service.gathering.gather import gather
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.settings import Settings
-from tests.support.gathering_stub_server import NEVER, Answer, refused_url, stub_fhir_server
+from tests.support.gathering_stub_server import NEVER, Answer, patient_then, refused_url, stub_fhir_server
 from tests.support.served_app import served_app
 
 PATIENT_ID = "pt-logscan-88d1f3"
@@ -81,23 +81,15 @@ def _gather(fhir_server: str, *, read_timeout: float = 5.0, deadline: float = 2.
         client.close()
 
 
-def _patient_then(answer: Answer) -> Any:
-    def behaviour(path: str, base: str) -> Answer:
-        if "/Patient/" in path:
-            return Answer(body={"resourceType": "Patient", "id": PATIENT_ID})
-        return answer
-    return behaviour
-
-
 BEHAVIOURS = {
-    "answers": _patient_then(Answer()),
+    "answers": patient_then(PATIENT_ID, Answer()),
     "500": lambda path, base: Answer(status=500, body="Internal error for " + path),
     "redirect": lambda path, base: Answer(status=302, body=""),
     "not json": lambda path, base: Answer(body="<html>" + path + "</html>", content_type="text/html"),
     "read timeout": lambda path, base: Answer(delay=1.0),
     "deadline": lambda path, base: Answer(trickle=0.3),
     "never": lambda path, base: Answer(delay=NEVER),
-    "next link elsewhere": _patient_then(Answer(body={
+    "next link elsewhere": patient_then(PATIENT_ID, Answer(body={
         "resourceType": "Bundle", "type": "searchset",
         "link": [{"relation": "next", "url": f"http://127.0.0.2:9/fhir/Condition?patient={PATIENT_ID}"}]})),
 }

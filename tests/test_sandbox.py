@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from fastapi.testclient import TestClient
 
 from cds_service.sandbox.markdown import render_markdown
 from fhir_fixtures.catalog import PATIENTS
 from fhir_fixtures.catalog import bundle as fixture_bundle
 from fhir_fixtures.hook_requests import build_request
-from fhir_fixtures.load import load
 from tests.support.auth_tokens import EHR_ISS, es384_key, write_clients
-from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
+from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fixtures_loaded  # noqa: F401 (fixture)
 
 RUN = "/sandbox/api/run"
 TODAY = date(2026, 11, 21)
@@ -151,11 +149,8 @@ def test_markdown_is_rendered_without_raw_html_or_script_links() -> None:
 
 @pytest.fixture(scope="module")
 def loaded(fhir_server: FhirTestServer) -> Iterator[FhirTestServer]:  # noqa: F811
-    fhir_server.reset()
-    with requests.Session() as session:
-        load(fhir_server.base_url, today=TODAY, session=session)
-    yield fhir_server
-    fhir_server.reset()
+    with fixtures_loaded(fhir_server, TODAY):
+        yield fhir_server
 
 
 @pytest.mark.fhir_server

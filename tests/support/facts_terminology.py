@@ -7,9 +7,11 @@ Shorthand is expanded: "M61.071 / .072 / .079" -> M61.072, M61.079; "M61.171–M
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SHARED_TERMINOLOGY", "SYSTEM_LABELS", "verified_codes"]
+__all__ = ["SHARED_TERMINOLOGY", "SYSTEM_LABELS", "codings", "verified_codes"]
 
 SHARED_TERMINOLOGY = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "terminology.md"
 
@@ -56,3 +58,15 @@ def verified_codes(path: Path = SHARED_TERMINOLOGY) -> set[tuple[str, str]]:
         for code in codes:
             found.add((system, code))
     return found
+
+
+def codings(value: Any) -> Iterator[dict[str, Any]]:
+    """Every coding (a dict with a system and a code) anywhere in a JSON value, however deep."""
+    if isinstance(value, dict):
+        if "system" in value and "code" in value:
+            yield value
+        for item in value.values():
+            yield from codings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from codings(item)

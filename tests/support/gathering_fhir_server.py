@@ -14,13 +14,16 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-__all__ = ["FhirTestServer", "fhir_server", "running_fhir_server", "transaction_bundles"]
+from fhir_fixtures.load import LoadReport, load
+
+__all__ = ["FhirTestServer", "fhir_server", "fixtures_loaded", "running_fhir_server", "transaction_bundles"]
 
 SERVER_DIR = Path(__file__).resolve().parents[1] / "fhir_server"
 START_TIMEOUT_SECONDS = 60.0
@@ -169,3 +172,14 @@ def fhir_server() -> Iterator[FhirTestServer]:
         pytest.skip("node is not installed: the real FHIR server (tests/fhir_server) needs Node.js 20.19+")
     with running_fhir_server(node) as server:
         yield server
+
+
+@contextmanager
+def fixtures_loaded(server: FhirTestServer, today: date) -> Iterator[LoadReport]:
+    """The fixture patients (fhir_fixtures, dates rendered for `today`) on an emptied `server`; emptied
+    again after the block."""
+    server.reset()
+    with requests.Session() as session:
+        report = load(server.base_url, today=today, session=session)
+    yield report
+    server.reset()

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["NEVER", "Answer", "StubFhirServer", "refused_url", "stub_fhir_server"]
+from tests.support.serve_process import free_port
+
+__all__ = ["NEVER", "Answer", "Behaviour", "StubFhirServer", "patient_then", "refused_url", "stub_fhir_server"]
 
 NEVER = 3600.0  # a delay no test waits out: the server never answers
 POLL_SECONDS = 0.02
@@ -42,6 +44,15 @@ class Answer:
 
 
 Behaviour = Callable[[str, str], Answer]  # (path with query, base url) -> answer
+
+
+def patient_then(patient_id: str, answer: Answer) -> Behaviour:
+    """Answers the read of Patient `patient_id`; every other request (the searches) gets `answer`."""
+    def behaviour(path: str, base: str) -> Answer:
+        if path.startswith(f"/fhir/Patient/{patient_id}"):
+            return Answer(body={"resourceType": "Patient", "id": patient_id})
+        return answer
+    return behaviour
 
 
 class _Server(ThreadingHTTPServer):
@@ -161,7 +172,4 @@ def stub_fhir_server(behaviour: Behaviour | None = None) -> Iterator[StubFhirSer
 
 def refused_url() -> str:
     """A loopback URL nothing listens on (a port just bound and released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/fhir"
+    return f"http://127.0.0.1:{free_port()}/fhir"

@@ -92,12 +92,14 @@ def running(
 
 @contextmanager
 def served(*, workers: int = 1, log_level: str = "info", **environment: str) -> Iterator[Served]:
-    """`cds-service serve` with auth disabled, a fresh SQLite store and `environment` (CDS_... = value)."""
+    """`cds-service serve` with auth disabled, a fresh SQLite store (unless `environment` names another
+    CDS_DATABASE_URL) and `environment` (CDS_... = value)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="cds-serve-") as directory:
-        env = service_env(CDS_AUTH_MODE="disabled", CDS_DATABASE_URL=f"sqlite:///{directory}/cds.db",
-                          CDS_PUBLIC_BASE_URL=base, **environment)
+        defaults = {"CDS_AUTH_MODE": "disabled", "CDS_DATABASE_URL": f"sqlite:///{directory}/cds.db",
+                    "CDS_PUBLIC_BASE_URL": base}
+        env = service_env(**{**defaults, **environment})
         argv = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                 "--log-level", log_level]
         with running(argv, base, env, Path(directory) / "server.log", cwd=Path(directory)) as server:

@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.serve_process import free_port
 
 __all__ = ["PostgresServer", "fresh_postgres_database", "postgres_server", "postgres_url", "store_database_url"]
 
@@ -32,12 +33,6 @@ START_TIMEOUT_SECONDS = 60
 def _find_bin(name: str) -> str | None:
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[4]))
     return candidates[-1] if candidates else shutil.which(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -90,7 +85,7 @@ def _start() -> PostgresServer:
         [*as_user, initdb, "-D", str(data_dir), "-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync"],
         check=True, capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data_dir} -c fsync=off -c max_connections=100"
     subprocess.run(
         [*as_user, pg_ctl, "-D", str(data_dir), "-o", options, "-l", str(data_dir / "server.log"),
