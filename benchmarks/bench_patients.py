@@ -21,9 +21,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from fhir_fixtures.catalog import resources  # noqa: E402
-from fhir_fixtures.hook_requests import USER_ID  # noqa: E402
+from fhir_fixtures.hook_requests import USER_ID, prefetch_from  # noqa: E402
 from fhir_fixtures.materialize import materialize  # noqa: E402
-from fhir_fixtures.search import search  # noqa: E402
 
 __all__ = ["BASE_PATIENTS", "NOT_READ", "bench_request", "bench_requests", "padded_request"]
 
@@ -81,23 +80,12 @@ def _history(labs: list[JSON], wanted: int, seed: int) -> list[JSON]:
     return extra
 
 
-def _prefetch(pool: list[JSON], patient_id: str) -> JSON:
-    from cds_service.services import prefetch_templates
-
-    prefetch: JSON = {}
-    for item in prefetch_templates():
-        key, template = (item.key, item.template) if hasattr(item, "key") else item
-        query = template.replace("{{context.patientId}}", patient_id).replace("{{context.userId}}", USER_ID)
-        prefetch[key] = search(query, pool, patient_id)
-    return prefetch
-
-
 def _request(pool: list[JSON], patient_id: str, seed: int) -> JSON:
     return {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{patient_id}:{seed}")),
         "context": {"userId": USER_ID, "patientId": patient_id},
-        "prefetch": _prefetch(pool, patient_id),
+        "prefetch": prefetch_from(patient_id, pool),
     }
 
 
@@ -153,7 +141,8 @@ def padded_request(total: int, read: bool, today: date, index: int = 0) -> JSON:
     if total <= have:
         return body
     if read:
-        padding = _history([r for r in pool if _is_lab(r)], total - have + len([r for r in pool if _is_lab(r)]), index)
+        labs = [r for r in pool if _is_lab(r)]
+        padding = _history(labs, total - have + len(labs), index)
     else:
         padding = [NOT_READ[i % len(NOT_READ)](i, patient_id) for i in range(total - have)]
     key = next(k for k, v in body["prefetch"].items() if isinstance(v, dict) and v.get("resourceType") == "Bundle")

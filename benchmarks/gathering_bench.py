@@ -21,14 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -43,7 +39,8 @@ from cds_service.protocol.parse import parse_hook_request  # noqa: E402
 from cds_service.services import fetch_query, prefetch_keys, prefetch_templates  # noqa: E402
 from tests.support.gathering_data import bulk_patient  # noqa: E402
 from tests.support.gathering_fhir_server import running_fhir_server  # noqa: E402
-from tests.support.gathering_stub_server import Answer, stub_fhir_server  # noqa: E402
+from benchmarks.bench_support import stub_server_process  # noqa: E402
+from tests.support.gathering_stub_server import Answer  # noqa: E402
 
 HOOK_INSTANCE = "0d6c1f8e-1b2a-4c3d-9e8f-7a6b5c4d3e2f"
 TOKEN = "bench-token"
@@ -84,9 +81,9 @@ def main() -> int:
         prefetch = _as_prefetch(server.base_url, context, client)
     given = {**body, "prefetch": prefetch}
     merge_times = _time_gather(given, context, client, args.runs, args.warmup)
-    with canned_server(canned, 0.0) as base_url:
+    with stub_server_process(_Canned, canned, 0.0) as base_url:
         canned_times = _time_gather({**body, "fhirServer": base_url}, context, client, args.runs, args.warmup)
-    with canned_server(canned, args.latency) as base_url:
+    with stub_server_process(_Canned, canned, args.latency) as base_url:
         slow_times = _time_gather({**body, "fhirServer": base_url}, context, client, args.runs, args.warmup)
         per_key = _time_each_key(base_url, context, client, args.runs)
     client.close()
@@ -199,24 +196,6 @@ class _Canned:
     def __call__(self, path: str, stub_base: str) -> Answer:
         root = stub_base.rsplit("/fhir", 1)[0]
         return Answer(body=self.canned[unquote(path)].replace(b"{{ROOT}}", root.encode()), delay=self.latency)
-
-
-def _serve(canned: dict[str, bytes], latency: float, channel: Connection) -> None:
-    with stub_fhir_server(_Canned(canned, latency)) as stub:
-        channel.send(stub.base_url)
-        channel.recv()  # until the benchmark is done with it
-
-
-@contextmanager
-def canned_server(canned: dict[str, bytes], latency: float) -> Iterator[str]:
-    ours, theirs = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(canned, latency, theirs), daemon=True)
-    process.start()
-    try:
-        yield ours.recv()
-    finally:
-        ours.send("stop")
-        process.join(timeout=10)
 
 
 def _as_prefetch(base_url: str, context: Any, client: FhirClient) -> dict[str, Any]:

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.gathering_stub_server import NEVER, Answer, stub_fhir_server  # noqa: E402
+from benchmarks.bench_support import free_port, peak_rss_mib, stub_server_process  # noqa: E402
+from tests.support.gathering_stub_server import NEVER, Answer  # noqa: E402
 
 PATIENT_ID = "pt-hostile-bench"
 PV = "/cds-services/foot-calcification-patient-view"
@@ -69,37 +67,6 @@ def _behaviour(scenario: str) -> Any:
     }
     answer = answers[scenario]
     return lambda path, base: answer(path)
-
-
-def _serve(scenario: str, channel: Connection) -> None:
-    with stub_fhir_server(_behaviour(scenario)) as stub:
-        channel.send(stub.base_url)
-        channel.recv()
-
-
-@contextmanager
-def hostile_server(scenario: str) -> Iterator[str]:
-    ours, theirs = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(scenario, theirs), daemon=True)
-    process.start()
-    try:
-        yield ours.recv()
-    finally:
-        ours.send("stop")
-        process.join(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @contextmanager
@@ -162,7 +129,7 @@ def main() -> int:
     scenarios = ["healthy", "trickle", "slow-first-byte", "never-answers", "million-entry-pages", "7-MB-pages",
                  "other-patient-read", "deep-nesting"]
     for scenario in scenarios:
-        with hostile_server(scenario) as fhir, service(args.deadline) as (url, pid):
+        with stub_server_process(_behaviour, scenario) as fhir, service(args.deadline) as (url, pid):
             idle = peak_rss_mib(pid)
             body = json.dumps(_request(fhir)).encode()
             rows.append(_run(scenario, url, body, args.repeat, pid, idle))

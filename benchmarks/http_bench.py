@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,11 +25,14 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_support import free_port  # noqa: E402
+
 SERVICE = "foot-calcification-patient-view"
 
 
 def default_request() -> dict:
-    sys.path.insert(0, str(REPO))
     from fhir_fixtures import PATIENTS, build_request  # noqa: PLC0415 - only when no file is given
     from fhir_fixtures.catalog import resources  # noqa: PLC0415
 
@@ -56,12 +58,6 @@ def add_history(body: dict, per_test: int) -> None:
                 bundle["entry"].append({"fullUrl": f"Observation/{old['id']}", "resource": old})
     total = sum(len(b.get("entry", [])) for b in body["prefetch"].values() if isinstance(b, dict) and "entry" in b)
     print(f"with lab history: {total} resources in prefetch")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def peak_rss_kib(pid: int) -> int:

@@ -22,7 +22,6 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,14 +42,10 @@ from cds_service.protocol.parse import parse_hook_request  # noqa: E402
 from cds_service.render.cards import RenderContext, render_cards  # noqa: E402
 from cds_service.render.local import localize_cards  # noqa: E402
 from cds_service.services import service_by_id  # noqa: E402
+from cds_service.tools.run import NoRecorder  # noqa: E402
 
 SERVICE = "foot-calcification-patient-view"
 BASE_URL = "http://127.0.0.1:8080"
-
-
-class _NoRecorder:
-    def record_issued_cards(self, **_: Any) -> None:
-        pass
 
 
 async def _steps(body: bytes, call: Invocation, today: date, times: dict[str, float]) -> None:
@@ -94,7 +89,7 @@ def main() -> int:
     bodies = [json.dumps(b).encode() for b in bench_requests(args.patients, today)]
     service = service_by_id(SERVICE)
     assert service is not None
-    call = Invocation(service, BASE_URL, FhirClient(), load_pathway_config(), _NoRecorder(), default_card_ids())
+    call = Invocation(service, BASE_URL, FhirClient(), load_pathway_config(), NoRecorder(), default_card_ids())
 
     async def warm_up() -> None:
         for body in bodies:

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_patients import bench_requests, count_resources, padded_request  # noqa: E402
+from benchmarks.bench_support import free_port, peak_rss_mib  # noqa: E402
 
 SERVICE_PATH = "/cds-services/foot-calcification-patient-view"
 SCALING_SIZES = (10, 100, 1_000, 10_000)
@@ -92,12 +92,6 @@ def ensure_wrk() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
         if process.poll() is not None:
@@ -128,13 +122,6 @@ def run_wrk(wrk: str, url: str, connections: int, duration: int, script: Path, b
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)
     return WrkResult(rps, p50, p99, total, errors)
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start(command: list[str], env: dict[str, str], port: int, probe: str) -> subprocess.Popen[bytes]:

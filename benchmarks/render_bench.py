@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import statistics
 import sys
@@ -42,11 +41,6 @@ RICHEST = ("fc-ckd-metastatic", "fc-dfi-osteomyelitis", "fc-necrotizing", "fc-fl
            "fc-dfi-compartment", "fc-diabetic-ulcer", "fc-tendinitis-no-xr", "fc-xr-ordered")
 
 
-def _to_json(rendered: Any) -> list[Any]:
-    """The cards as the response carries them, whatever the render step returns (models or dicts)."""
-    return [card if isinstance(card, dict) else card.model_dump(mode="json", exclude_none=True) for card in rendered]
-
-
 def _prepared(patient: str, hook: str) -> tuple[Any, Any, RenderContext] | None:
     from tests.support.e2e_run import SERVICE_BY_HOOK
 
@@ -54,8 +48,6 @@ def _prepared(patient: str, hook: str) -> tuple[Any, Any, RenderContext] | None:
     service = SERVICE_BY_HOOK[hook]
     request, context = parse_hook_request(build_request(patient, hook, TODAY), hook)
     raw = asyncio.run(gather(request, context, FhirClient()))
-    if inspect.isawaitable(raw):  # the gathering step may be async
-        raw = asyncio.run(raw)
     data = to_clinical_data(raw, context.patientId)
     facts = build_facts(data, hook=hook, today=TODAY, config=config)
     results = evaluate(facts, config)
@@ -71,7 +63,7 @@ def _time(prepared: tuple[Any, Any, RenderContext], runs: int) -> tuple[list[flo
     size = 0
     for _ in range(runs):
         start = time.perf_counter()
-        body = json.dumps({"cards": _to_json(render_cards(results, facts, context))})
+        body = json.dumps({"cards": render_cards(results, facts, context)})
         samples.append((time.perf_counter() - start) * 1e6)
         size = len(body)
     return samples, len(results), size

@@ -12,7 +12,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_support import free_port  # noqa: E402
+
 PROTOCOLS = {"plain httptools": "httptools", "with the limits": "cds_service.serving:LimitedHttpToolsProtocol"}
 SERVER = """
 import sys, uvicorn
@@ -32,12 +35,6 @@ options = uvicorn_options(get_settings(), host="127.0.0.1", port=int(sys.argv[1]
 options["http"] = sys.argv[2]
 uvicorn.run(**options)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(protocol: str, path: str, seconds: int, connections: int, directory: str) -> float:

@@ -22,21 +22,17 @@ JSON = dict[str, Any]
 BASE_URL = "http://127.0.0.1:8080"
 
 
-class _NoRecorder:
-    def record_issued_cards(self, **_: Any) -> None:
-        pass
-
-
 def cards_for(patient: str, hook: str, today: date, *, fixture_set: str = "fc") -> list[JSON]:
     from cds_service.gathering.fhir_client import FhirClient
     from cds_service.guideline.config import load_pathway_config
     from cds_service.invocation import Invocation, invoke
     from cds_service.services import SERVICES
+    from cds_service.tools.run import NoRecorder
 
     service = next(s for s in SERVICES if s.hook == hook)
     client = FhirClient()
     try:
-        call = Invocation(service, BASE_URL, client, load_pathway_config(), _NoRecorder())
+        call = Invocation(service, BASE_URL, client, load_pathway_config(), NoRecorder())
         request = _source(fixture_set).build_request(patient, hook, today)
         return asyncio.run(invoke(call, request, today=today))["cards"]
     finally:

@@ -14,14 +14,18 @@ from typing import Any
 
 from fhir_fixtures.builders import (
     CLINICAL,
+    CONDITION_CATEGORY,
     DCM,
+    DR_CATEGORY,
     ICD10CM,
+    INTERPRETATION,
     LOINC,
     OBS_CATEGORY,
     SNOMED,
     UCUM,
     VERIFICATION,
     Coding,
+    ref,
 )
 
 __all__ = [
@@ -45,8 +49,6 @@ __all__ = [
 
 JSON = dict[str, Any]
 CPT = "http://www.ama-assn.org/go/cpt"
-DR_CATEGORY = "http://terminology.hl7.org/CodeSystem/v2-0074"
-CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 LOCAL = "http://hospital.example.org/fhir/CodeSystem"  # the EHR's own code systems live under it
 
@@ -147,9 +149,7 @@ def observation(
     if absent:
         resource["dataAbsentReason"] = concept((ABSENT, absent))
     if interpretation:
-        resource["interpretation"] = [
-            concept(("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", interpretation))
-        ]
+        resource["interpretation"] = [concept((INTERPRETATION, interpretation))]
     if reference_range:
         low, high, unit = reference_range
         bounds: JSON = {}
@@ -230,7 +230,7 @@ def order(
     if reason_codes:
         resource["reasonCode"] = list(reason_codes)
     if reasons:
-        resource["reasonReference"] = [{"reference": f"{r['resourceType']}/{r['id']}"} for r in reasons]
+        resource["reasonReference"] = [ref(r) for r in reasons]
     return resource
 
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import date
 from functools import cache
@@ -48,7 +47,7 @@ def bundle(patient: str) -> JSON:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"resource": copy.deepcopy(r), "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
             for r in resources(patient)
         ],
     }
@@ -57,5 +56,6 @@ def bundle(patient: str) -> JSON:
 def build_request(
     patient: str, hook: str, today: date | None = None, with_prefetch: bool = True, *, fhir_server: str | None = None
 ) -> JSON:
-    orders = drafts(patient)[hook] if hook != "patient-view" else None
-    return request_from(patient, hook, resources(patient), orders, today, with_prefetch, fhir_server=fhir_server)
+    story = json.loads(_story(patient))  # one parse for both the record and the drafts
+    orders = story["drafts"][hook] if hook != "patient-view" else None
+    return request_from(patient, hook, story["resources"], orders, today, with_prefetch, fhir_server=fhir_server)
