@@ -17,14 +17,13 @@ from pydantic.json_schema import models_json_schema
 
 from cds_service import __version__
 from cds_service.protocol.feedback import FeedbackRequest
-from cds_service.protocol.request import CONTEXT_MODELS, HookRequest
+from cds_service.protocol.request import CONTEXT_MODELS, UUID_PATTERN, HookRequest
 from cds_service.protocol.response import CdsResponse
 from cds_service.services import SERVICES, CdsService
 
 __all__ = ["install_openapi", "openapi_document"]
 
 REF = "#/components/schemas/{model}"
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 TEMPLATED_PATHS = ("/cds-services/{service_id}", "/cds-services/{service_id}/feedback")
 BEARER = [{"ehrJwt": []}]
 

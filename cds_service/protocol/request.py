@@ -27,6 +27,9 @@ __all__ = [
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 USER_REFERENCE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
 RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+# hookInstance: the protocol's UUID, in any case (ops/openapi.py advertises the same pattern).
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+UUID = re.compile(UUID_PATTERN)
 RESOURCE_REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 
 
@@ -148,6 +151,7 @@ CONTEXT_MODELS: dict[str, type[PatientViewContext]] = {
 }
 
 
+
 class HookRequest(_Lenient):
     hook: str = Field(min_length=1)
     hookInstance: str
@@ -160,7 +164,7 @@ class HookRequest(_Lenient):
     @field_validator("hookInstance")
     @classmethod
     def _uuid(cls, value: str) -> str:
-        if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value):
+        if not UUID.fullmatch(value):
             raise ValueError("must be a UUID")
         return value
 
