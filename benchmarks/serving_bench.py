@@ -50,7 +50,7 @@ def run(protocol: str, path: str, seconds: int, connections: int, directory: str
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+        out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
                              capture_output=True, text=True, check=True).stdout
         return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     finally:
