@@ -107,7 +107,10 @@ def servers(fhir_server: FhirTestServer) -> Iterator[dict[str, FhirTestServer]]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[FhirClient]:
-    fhir = FhirClient()  # the defaults: 10 pages at most per query
+    # The default page bound (10 pages at most per query). The read timeout is longer than the default: the
+    # test server scans a big chart for each search, and on a loaded machine one answer can take more than
+    # 10 s; its speed is not what these tests check (TEST_SERVER_DEADLINE_SECONDS says the same).
+    fhir = FhirClient(read_timeout=60.0)
     yield fhir
     fhir.close()
 
