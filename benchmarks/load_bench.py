@@ -130,6 +130,32 @@ def start(command: list[str], env: dict[str, str], port: int, probe: str) -> sub
     return process
 
 
+def start_baseline(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The bare-parse baseline (`baseline_app.py`) with the uvicorn options of `cds-service serve`."""
+    return start([sys.executable, "-m", "uvicorn", "benchmarks.baseline_app:app", "--port", str(port),
+                  "--workers", "1", "--log-level", "warning", "--no-access-log"], env, port, "/docs-not-here")
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def write_wrk_inputs(work: Path, payloads: list[bytes]) -> tuple[list[Path], Path]:
+    """The request bodies as files in `work`, and the wrk script that cycles through them."""
+    files = []
+    for index, payload in enumerate(payloads):
+        files.append(work / f"body-{index:02d}.json")
+        files[-1].write_bytes(payload)
+    script = work / "bodies.lua"
+    script.write_text(WRK_SCRIPT)
+    return files, script
+
+
 def sequential_ms(url: str, body: bytes, runs: int) -> float:
     samples = []
     with httpx.Client(timeout=120) as client:
@@ -162,12 +188,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="cds-bench-") as tmp:
         work = Path(tmp)
-        files = []
-        for index, payload in enumerate(payloads):
-            files.append(work / f"body-{index:02d}.json")
-            files[-1].write_bytes(payload)
-        script = work / "bodies.lua"
-        script.write_text(WRK_SCRIPT)
+        files, script = write_wrk_inputs(work, payloads)
 
         service_port, baseline_port = free_port(), free_port()
         env = {
@@ -180,9 +201,7 @@ def main() -> int:
         }
         service = start([sys.executable, "-m", "cds_service", "serve", "--port", str(service_port), "--workers", "1",
                          "--log-level", "warning"], env, service_port, "/healthz")
-        baseline = start([sys.executable, "-m", "uvicorn", "benchmarks.baseline_app:app", "--port",
-                          str(baseline_port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-                         env, baseline_port, "/docs-not-here")
+        baseline = start_baseline(baseline_port, env)
         try:
             service_url = f"http://127.0.0.1:{service_port}{SERVICE_PATH}"
             baseline_url = f"http://127.0.0.1:{baseline_port}{SERVICE_PATH}"
@@ -251,12 +270,7 @@ def main() -> int:
                       f"({slopes[0][1]:.1f} us above the bare parse), not read {slopes[1][0]:.1f} us "
                       f"({slopes[1][1]:.1f} us above the bare parse)")
         finally:
-            for process in (service, baseline):
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop([service, baseline])
 
     if not args.skip_fetch:
         print()

@@ -25,15 +25,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_patients import bench_requests
-from benchmarks.bench_support import free_port
-from benchmarks.load_bench import (
+from benchmarks.bench_patients import bench_requests  # noqa: E402
+from benchmarks.bench_support import free_port  # noqa: E402
+from benchmarks.load_bench import (  # noqa: E402
     SERVICE_PATH,
-    WRK_SCRIPT,
     WrkResult,
     ensure_wrk,
     run_wrk,
     start,
+    start_baseline,
+    stop,
+    write_wrk_inputs,
 )
 
 VARIANTS: tuple[tuple[str, str], ...] = (
@@ -59,23 +61,13 @@ def main() -> int:
     payloads = [json.dumps(body).encode() for body in bench_requests(args.patients, date.today())]
     with tempfile.TemporaryDirectory(prefix="cds-what-if-") as tmp:
         work = Path(tmp)
-        files = []
-        for index, payload in enumerate(payloads):
-            files.append(work / f"body-{index:02d}.json")
-            files[-1].write_bytes(payload)
-        script = work / "bodies.lua"
-        script.write_text(WRK_SCRIPT)
+        files, script = write_wrk_inputs(work, payloads)
 
         servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
         try:
             port = free_port()
             base_env = {**os.environ, "PYTHONPATH": str(REPO)}
-            servers["baseline"] = (
-                start([sys.executable, "-m", "uvicorn", "benchmarks.baseline_app:app", "--port", str(port),
-                       "--workers", "1", "--log-level", "warning", "--no-access-log"],
-                      base_env, port, "/docs-not-here"),
-                f"http://127.0.0.1:{port}{SERVICE_PATH}",
-            )
+            servers["baseline"] = (start_baseline(port, base_env), f"http://127.0.0.1:{port}{SERVICE_PATH}")
             for index, (name, parts) in enumerate(VARIANTS):
                 port = free_port()
                 env = {
@@ -98,12 +90,7 @@ def main() -> int:
                     results.setdefault(name, []).append(run_wrk(wrk, url, args.connections, args.duration, script,
                                                                 files))
         finally:
-            for process, _ in servers.values():
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop([process for process, _ in servers.values()])
 
     baseline = max(results["baseline"], key=lambda r: r.rps)
     for name, runs in results.items():
