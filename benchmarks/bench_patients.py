@@ -103,29 +103,28 @@ def bench_requests(count: int, today: date, labs: int = 150) -> list[JSON]:
     return [bench_request(i, today, labs) for i in range(count)]
 
 
-# Resources the pathway does not read: vital signs and an unrelated chronic problem (real LOINC/SNOMED codes
+def _unread_observation(
+    resource_id: str, patient_id: str, category: str, code: str, display: str, when: str, value: float, unit: str
+) -> JSON:
+    return {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    }
+
+
+# Resources the pathway does not read: vital signs and a lab test outside the pathway (real LOINC codes
 # already used by benchmarks/facts_bench.py).
 NOT_READ = (
-    lambda i, p: {
-        "resourceType": "Observation",
-        "id": f"nr-bp-{i}",
-        "status": "final",
-        "subject": {"reference": f"Patient/{p}"},
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
-        "code": {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
-        "effectiveDateTime": f"2026-01-{1 + i % 28:02d}T08:00:00Z",
-        "valueQuantity": {"value": 120 + i % 30, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"},
-    },
-    lambda i, p: {
-        "resourceType": "Observation",
-        "id": f"nr-hb-{i}",
-        "status": "final",
-        "subject": {"reference": f"Patient/{p}"},
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-        "code": {"coding": [{"system": LOINC, "code": "718-7", "display": "Hemoglobin [Mass/volume] in Blood"}]},
-        "effectiveDateTime": f"2026-02-{1 + i % 28:02d}T08:00:00Z",
-        "valueQuantity": {"value": 12 + (i % 30) / 10, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
-    },
+    lambda i, p: _unread_observation(f"nr-bp-{i}", p, "vital-signs", "8480-6", "Systolic blood pressure",
+                                     f"2026-01-{1 + i % 28:02d}T08:00:00Z", 120 + i % 30, "mm[Hg]"),
+    lambda i, p: _unread_observation(f"nr-hb-{i}", p, "laboratory", "718-7", "Hemoglobin [Mass/volume] in Blood",
+                                     f"2026-02-{1 + i % 28:02d}T08:00:00Z", 12 + (i % 30) / 10, "g/dL"),
 )
 
 

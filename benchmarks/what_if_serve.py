@@ -69,17 +69,12 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
 
-    import uvicorn
+    from cds_service.cli import main as cds_service
 
-    from cds_service.ops.startup import load_settings, preflight
-    from cds_service.serving import uvicorn_options
-
-    settings = load_settings()
-    preflight(settings)
     switch_off(parts)
-    # workers=1 serves in this process, so the stand-ins above are what the app calls.
-    uvicorn.run(**uvicorn_options(settings, host="127.0.0.1", port=args.port, workers=1, log_level="warning"))
-    return 0
+    # `cds-service serve` itself (settings, preflight, logging, uvicorn options); with one worker uvicorn
+    # serves in this process, so the stand-ins above are what the app calls.
+    return cds_service(["serve", "--port", str(args.port), "--workers", "1", "--log-level", "warning"])
 
 
 if __name__ == "__main__":
