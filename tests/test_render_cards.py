@@ -59,9 +59,13 @@ def test_every_card_is_complete_and_valid(name: str, card: Card) -> None:
     assert card.source.label == pathway_spec().label
     assert card.source.url == f"{BASE}/pathway/{node.id}"
     assert card.source.topic.system == f"{BASE}/pathway" and card.source.topic.display == node.title
-    for seed in node.seeds:
-        assert f"> {seed.quote}" in card.detail
-        assert seed.source in card.detail
+    # A card quotes the node's seeds that support its advice (nodes.toml `rules` / `when`), at least one
+    # unconditional one, each under its citation by document title and section.
+    quoted = [seed for seed in node.seeds if f"> {seed.quote}" in card.detail]
+    assert any(not seed.when for seed in quoted), card.detail
+    for seed in quoted:
+        assert f"({seed.source})" in card.detail
+    assert "seed 0" not in card.detail and "\u00a7" not in card.detail
     assert "What in the record led to this" in card.detail
     for reason in card.overrideReasons or ():
         assert reason.system == f"{BASE}/override-reason" and reason.display

@@ -8,9 +8,11 @@ seeds do not give, its card template and what it may suggest. The logic of each 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 __all__ = [
     "HOOKS",
@@ -35,11 +37,35 @@ class SeedCitation:
     heading: str
     quote: str  # exact sentence from the seed
     reference: str  # the seed's inline reference number(s), "" when it gives none
+    document: str = ""  # the seed document's title, from [seed_document] in nodes.toml
+    # The rules (names) whose cards quote this sentence; empty: every rule of the node. A card quotes what
+    # supports its own advice (the MRI-over-CT card does not quote "CT may be considered").
+    rules: tuple[str, ...] = ()
+    # A card variable that must hold for the quote to be shown: "name" (truthy) or "name=value" (equal, or
+    # in the list), e.g. "scenarios=bone-destruction". Empty: always.
+    when: str = ""
 
     @property
     def source(self) -> str:
-        ref = f", ref. {self.reference}" if self.reference else ""
-        return f"seed {self.file.split('_', 1)[0]} \u00a7 {self.heading}{ref}"
+        """The citation as a person writes it: document title, section (when it is not the title) and the
+        document's own reference number: 'Treatment Approach ..., "Initial Assessment" (ref. 1)'."""
+        title = self.document or self.file
+        section = "" if title.startswith(self.heading) else f', "{self.heading}"'
+        ref = f" (ref. {self.reference})" if self.reference else ""
+        return f"{title}{section}{ref}"
+
+    def applies(self, fired: str, variables: Mapping[str, Any]) -> bool:
+        """Is this quote shown on a card of the rules `fired` ("a,b"), whose template variables are
+        `variables`?"""
+        if self.rules and not set(fired.split(",")) & set(self.rules):
+            return False
+        if not self.when:
+            return True
+        name, _, wanted = self.when.partition("=")
+        value = variables.get(name)
+        if not wanted:
+            return bool(value)
+        return value == wanted or (isinstance(value, list | tuple | set | frozenset) and wanted in value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +128,12 @@ def _tuple(entry: dict, key: str) -> tuple[str, ...]:
     return tuple(entry.get(key, ()))
 
 
-def _node(entry: dict, reasons: dict[str, str]) -> NodeSpec:
+def _seed(seed: dict, documents: dict[str, str]) -> SeedCitation:
+    fields = {**seed, "rules": tuple(seed.get("rules", ())), "document": documents.get(seed.get("file", ""), "")}
+    return SeedCitation(**fields)
+
+
+def _node(entry: dict, reasons: dict[str, str], documents: dict[str, str]) -> NodeSpec:
     node_id = entry.get("id", "?")
     try:
         spec = NodeSpec(
@@ -111,7 +142,7 @@ def _node(entry: dict, reasons: dict[str, str]) -> NodeSpec:
             indicator=entry["indicator"],
             hooks=_tuple(entry, "hooks"),
             template=entry["template"],
-            seeds=tuple(SeedCitation(**seed) for seed in entry["seed"]),
+            seeds=tuple(_seed(seed, documents) for seed in entry["seed"]),
             rules=tuple(
                 Rule(name=r["name"], hooks=tuple(r["hooks"]), trigger=r["trigger"], all=tuple(r["all"]),
                      any=tuple(r.get("any", ())))
@@ -130,6 +161,15 @@ def _node(entry: dict, reasons: dict[str, str]) -> NodeSpec:
     rule_hooks = {hook for rule in spec.rules for hook in rule.hooks}
     if not rule_hooks <= set(HOOKS) or rule_hooks != set(spec.hooks):
         raise ValueError(f"{NODES_FILE}: node {node_id!r} declares hooks {spec.hooks} but its rules cover {sorted(rule_hooks)}")
+    rule_names = {rule.name for rule in spec.rules}
+    for seed in spec.seeds:
+        if not set(seed.rules) <= rule_names:
+            raise ValueError(f"{NODES_FILE}: node {node_id!r}: seed {seed.quote!r} names rules {seed.rules}, not in {sorted(rule_names)}")
+        if seed.file not in documents:
+            raise ValueError(f"{NODES_FILE}: node {node_id!r}: seed file {seed.file!r} has no [seed_document] title")
+    for rule in spec.rules:  # every card cites: each rule has a quote shown whatever its variables
+        if not any(not s.when and (not s.rules or rule.name in s.rules) for s in spec.seeds):
+            raise ValueError(f"{NODES_FILE}: node {node_id!r}: rule {rule.name!r} has no unconditional seed quote")
     unknown = [code for code in spec.override_reasons if code not in reasons]
     if unknown:
         raise ValueError(f"{NODES_FILE}: node {node_id!r} uses undeclared override reasons {unknown}")
@@ -151,7 +191,8 @@ def _same_order(data: dict) -> tuple[dict[str, str], str]:
 def parse_pathway_spec(text: str) -> PathwaySpec:
     data = tomllib.loads(text)
     reasons = dict(data.get("override_reason", {}))
-    nodes = tuple(_node(entry, reasons) for entry in data.get("node", ()))
+    documents = {file: doc["title"] for file, doc in data.get("seed_document", {}).items()}
+    nodes = tuple(_node(entry, reasons, documents) for entry in data.get("node", ()))
     ids = [n.id for n in nodes]
     if len(ids) != len(set(ids)):
         raise ValueError(f"{NODES_FILE}: duplicate node ids in {ids}")

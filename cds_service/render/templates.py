@@ -18,10 +18,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, pass_context
 from jinja2.runtime import Context
 
-from cds_service.render.text import evidence_line
+from cds_service.render.text import evidence_items, evidence_line
 
 __all__ = ["CardTemplate", "card_template", "markdown_env", "markdown_escape", "page_env", "text_env"]
 
@@ -56,7 +56,24 @@ def _base(**kwargs: Any) -> Environment:
         **kwargs,
     )
     env.filters["evidence_line"] = evidence_line
+    env.filters["evidence_items"] = evidence_items
+    env.globals["citations"] = _citations
     return env
+
+
+@pass_context
+def _citations(context: Context) -> list[dict[str, Any]]:
+    """The card's seed quotes that support this card's advice (`SeedCitation.applies`: per rule, per
+    variable), in nodes.toml order; consecutive quotes of one source share one citation line."""
+    groups: list[dict[str, Any]] = []
+    for seed in context["seeds"]:
+        if not seed.applies(context.get("rule", ""), context):
+            continue
+        if groups and groups[-1]["source"] == seed.source:
+            groups[-1]["quotes"].append(seed.quote)
+        else:
+            groups.append({"source": seed.source, "quotes": [seed.quote]})
+    return groups
 
 
 @lru_cache(maxsize=1)

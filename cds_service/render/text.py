@@ -20,6 +20,7 @@ __all__ = [
     "MAX_LINE_ITEMS",
     "MAX_TEXT_CHARS",
     "bounded",
+    "evidence_items",
     "evidence_line",
     "evidence_list",
     "record_text",
@@ -59,14 +60,102 @@ def _capped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
+# Record text is cut at sentence boundaries, never inside a sentence: a boundary is ". ", "! ", "? " or
+# "; " before a capital or a digit ("XR Foot 3 Views; Pathologic calcification; Soft tissue ... No soft
+# tissue gas."). "; without contrast" (lower case) stays one sentence.
+_BOUNDARY = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(\[])")
+# A short label before ": " says what the record is ("Radiograph of the foot (done):", "Draft order:"); it stays.
+_HEAD = re.compile(r"^([^:.;]{1,60}):\s+(?=\S)")
+# When not all sentences fit, those that say what was found or what was not found are kept first: a cut
+# must not hide "No soft tissue gas." or "Osseous structures intact." (a reading aid, not a clinical rule).
+_NEGATION = re.compile(r"\b(no|not|without|negative|absent|intact|unremarkable|normal|resolved|unchanged)\b", re.I)
+_FINDING = re.compile(
+    r"calcif|ossif|phlebolith|chondrocalcinosis|ca\+\+|\bmass|destruction|erosion|osteomyelitis|\bgas\b|abscess"
+    r"|fluffy|speckled|lamellated|tumou?r|sarcoma|fracture",
+    re.I,
+)
+MAX_SENTENCE_CHARS = 400  # one sentence longer than MAX_TEXT_CHARS is shown whole up to this, then cut at a word
+
+
+def _split(text: str) -> tuple[str, list[str]]:
+    """("Radiograph of the foot (done)", ["XR Foot 3 Views;", "Soft tissue ... head.", ...])."""
+    head = ""
+    match = _HEAD.match(text)
+    if match:
+        head, text = match.group(1), text[match.end():]
+    segments = [s for s in _BOUNDARY.split(text) if s]
+    if segments and segments[-1].endswith(ELLIPSIS) and len(segments) > 1:
+        segments.pop()  # cut upstream inside a sentence: the whole sentences before it stay, the fragment goes
+    return head, segments
+
+
+def _key(segment: str) -> str:
+    return " ".join(segment.lower().rstrip(" .;:,!?").split())
+
+
+def _join(head: str, segments: list[str | None]) -> str:
+    """Kept segments in order; `None` marks a left-out run, shown once as an ellipsis."""
+    parts: list[str] = []
+    for segment in segments:
+        if segment is None:
+            if parts and parts[-1] != ELLIPSIS:
+                parts.append(ELLIPSIS)
+            continue
+        parts.append(segment)
+    while parts and parts[0] == ELLIPSIS:
+        parts.pop(0)
+    body = " ".join(parts).rstrip(" ;,")
+    if not head:
+        return body
+    return f"{head}: {body}" if body else head
+
+
+def _word_cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ELLIPSIS
+
+
+def _fit(text: str, limit: int = MAX_TEXT_CHARS, drop: frozenset[str] = frozenset()) -> str:
+    """`text` in at most `limit` characters of whole sentences, without the sentences in `drop` (keys
+    shown by another line); the sentences left out are marked with an ellipsis. The sentences that carry a
+    finding or a negation are kept before others. A single sentence longer than `limit` is shown whole up
+    to MAX_SENTENCE_CHARS, and cut at a word beyond (free text without sentence ends)."""
+    if not drop and len(text) <= limit and not text.endswith(ELLIPSIS):
+        return text
+    head, segments = _split(text)
+    segments = [s for s in segments if _key(s) not in drop]
+    whole = _join(head, list(segments))
+    if len(whole) <= limit:
+        return whole
+    rank = sorted(range(len(segments)),
+                  key=lambda i: (0 if i == 0 else 1 if _NEGATION.search(segments[i]) or _FINDING.search(segments[i]) else 2, i))
+    kept: set[int] = set()
+    for i in rank:
+        trial = kept | {i}
+        if len(_join(head, [s if j in trial else None for j, s in enumerate(segments)])) <= limit:
+            kept = trial
+    if not any(_NEGATION.search(segments[i]) or _FINDING.search(segments[i]) for i in kept):
+        found = next((i for i in range(len(segments)) if _FINDING.search(segments[i]) or _NEGATION.search(segments[i])), None)
+        if found is not None and len(_join(head, [segments[found]])) <= MAX_SENTENCE_CHARS:
+            kept = {found}  # the finding, whole, rather than what the record is without it
+    if not kept:
+        return _word_cut(_join(head, segments[:1]) if segments else head, limit)
+    return _join(head, [s if j in kept else None for j, s in enumerate(segments)])
+
+
 def bounded(value: str, limit: int = MAX_TEXT_CHARS) -> str:
     """At most `limit` characters, otherwise unchanged: for text carried into a FHIR resource."""
     return _capped(value, limit)
 
 
 def record_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """One line of at most `limit` characters, without SNOMED semantic tags."""
-    return _capped(_normal(value, limit), limit)
+    """One line of at most `limit` characters of whole sentences (`_fit`), without SNOMED semantic tags."""
+    return _fit(_normal(value, limit), limit)
 
 
 def record_values(value: Any) -> Any:
@@ -84,66 +173,96 @@ def _shown(label: str, when: date | None) -> str:
     return f"{label} ({when.isoformat()})" if when else label
 
 
-def _shows_whole(line: str, part: str) -> bool:
-    """`part` appears in `line` as whole words ("Problem 1" is not in "Problem 10")."""
-    start = line.find(part)
-    while start != -1:
-        end = start + len(part)
-        if (start == 0 or not line[start - 1].isalnum()) and (end == len(line) or not line[end].isalnum()):
-            return True
-        start = line.find(part, start + 1)
-    return False
+# A sentence this long, repeated on one day in two records, is one report copied: it is shown once.
+_COPIED_SENTENCE_CHARS = 40
 
 
-def evidence_list(rows: Iterable[Mapping[str, Any]], limit: int = MAX_EVIDENCE_LINES) -> tuple[list[str], int]:
-    """The lines of an evidence list ("label (date)"), each once, and how many more were left out.
+def _lines(rows: Iterable[Mapping[str, Any]], *, dated: bool = True, one_per_record: bool = False) -> list[str]:
+    """Evidence rows as card lines, each record once and no sentence twice.
 
-    A line is left out when it repeats another, when it names a Condition already listed (one problem
-    can back two questions, in two wordings), or when another line of the same date shows all of it (a
-    radiograph line that quotes its report's finding in full, and the finding on its own). A draft order
-    and the reason written on it are two facts about one resource, and both stay."""
-    lines: list[tuple[str, str, date | None]] = []  # (shown, full label, date)
+    A row is left out when its label is empty, when it names a Condition already listed (one problem
+    can back two questions, in two wordings), or when its reference was shown (same record). Among rows of
+    one date or one record, sentences are compared (`_split`): a row all of whose sentences another row
+    shows is left out when that row fits whole in MAX_TEXT_CHARS; otherwise those sentences are taken out
+    of the longer row and the short row stays (so the long row does not lose its own finding to the cut).
+    A sentence of another row of the same record, or a long sentence repeated on the same day, is shown
+    once (the first time). A draft order and the reason written on it are two facts about one resource,
+    and both stay in a list; on one line (`one_per_record`) a record is shown once."""
+    items: list[tuple[str, date | None, str]] = []  # (label before the cap, when, reference)
     conditions: set[str] = set()
     for row in rows:
-        label = _normal(row["label"], MAX_TEXT_CHARS)  # compared before the cap, shown after it
+        label = _normal(row["label"], MAX_TEXT_CHARS)
         reference = row.get("reference") or ""
         if not label or reference in conditions:
             continue
         if reference.startswith("Condition/"):  # one problem, one line, whatever question it answered
             conditions.add(reference)
-        lines.append((_shown(_capped(label, MAX_TEXT_CHARS), row.get("when")), label, row.get("when")))
-    labels_of_day: dict[date | None, list[str]] = {}  # a line is compared with the lines of its own date
-    for _, label, when in lines:
-        labels_of_day.setdefault(when, []).append(label)
-    kept = []
-    earlier: set[str] = set()
-    for shown, label, when in lines:
-        repeated = shown in earlier
-        earlier.add(shown)
-        contained = any(
-            label != other_label and _shows_whole(other_label, label)
-            and len(other_label) <= MAX_TEXT_CHARS  # shown whole, so nothing is lost
-            for other_label in labels_of_day[when]
-        )
-        if not repeated and not contained:
-            kept.append(shown)
+        items.append((label, row.get("when"), reference))
+    parts = [_split(label) for label, _, _ in items]
+    keys = [{_key(s) for s in segments} for _, segments in parts]
+    heads = [_key(head) for head, _ in parts]
+
+    def related(i: int, j: int) -> bool:
+        return items[i][1] == items[j][1] or bool(items[i][2] and items[i][2] == items[j][2])
+
+    dropped: set[int] = set()
+    take_out: dict[int, set[str]] = {}
+    for b in range(len(items)):
+        containers = [
+            a for a in range(len(items))
+            if a != b and related(a, b) and keys[b] and keys[b] <= keys[a] and (not heads[b] or heads[b] == heads[a])
+            and (len(keys[a]) > len(keys[b]) or (keys[a] == keys[b] and a < b and heads[a] == heads[b]))
+            and a not in dropped
+        ]
+        if not containers:
+            continue
+        if any(len(items[a][0]) <= MAX_TEXT_CHARS for a in containers):
+            dropped.add(b)  # shown whole inside a line that fits
+        else:
+            for a in containers:
+                take_out.setdefault(a, set()).update(keys[b])
+    shown: list[str] = []
+    seen_texts: set[str] = set()
+    seen_references: set[str] = set()
+    sentences_by_day: dict[date | None, set[str]] = {}
+    sentences_by_record: dict[str, set[str]] = {}
+    for i, (label, when, reference) in enumerate(items):
+        if i in dropped:
+            continue
+        if one_per_record and reference and reference in seen_references:
+            continue
+        copied = {k for k in sentences_by_day.get(when, set()) if len(k) >= _COPIED_SENTENCE_CHARS}
+        repeated = copied | (sentences_by_record.get(reference, set()) if reference else set())
+        drop = frozenset((take_out.get(i, set()) | repeated) & keys[i])
+        if drop and drop == keys[i] and not parts[i][0]:
+            continue  # every sentence is already on the card
+        text = _shown(_fit(label, MAX_TEXT_CHARS, drop), when if dated else None)
+        if not text or text in seen_texts:
+            continue
+        seen_texts.add(text)
+        if reference:
+            seen_references.add(reference)
+            sentences_by_record.setdefault(reference, set()).update(keys[i] - drop)
+        sentences_by_day.setdefault(when, set()).update(keys[i] - drop)
+        shown.append(text)
+    return shown
+
+
+def evidence_list(rows: Iterable[Mapping[str, Any]], limit: int = MAX_EVIDENCE_LINES) -> tuple[list[str], int]:
+    """The lines of an evidence list ("label (date)", `_lines`), and how many more were left out."""
+    kept = _lines(rows)
     return kept[:limit], max(0, len(kept) - limit)
+
+
+def evidence_items(rows: Iterable[Mapping[str, Any]], *, dated: bool = True) -> list[str]:
+    """The pieces `evidence_line` joins, uncapped in number: for a template to tell what it already shows."""
+    return _lines(rows, dated=dated, one_per_record=True)
 
 
 def evidence_line(rows: Iterable[Mapping[str, Any]], limit: int = MAX_LINE_ITEMS, *, dated: bool = True) -> str:
     """Evidence joined on one line ("A (date); B; and 2 more"): one record once, however many facts it
     backs (same reference or same words)."""
-    shown: list[str] = []
-    references: set[str] = set()
-    for row in rows:
-        label = record_text(row["label"])
-        reference = row.get("reference")
-        text = _shown(label, row.get("when") if dated else None)
-        if not label or text in shown or (reference and reference in references):
-            continue
-        shown.append(text)
-        if reference:
-            references.add(reference)
+    shown = _lines(rows, dated=dated, one_per_record=True)
     more = len(shown) - limit
     return "; ".join(shown[:limit]) + (f"; and {more} more" if more > 0 else "")
 
