@@ -64,7 +64,9 @@ def test_every_card_is_complete_and_valid(name: str, card: Card) -> None:
     quoted = [seed for seed in node.seeds if f"> {seed.quote}" in card.detail]
     assert any(not seed.when for seed in quoted), card.detail
     for seed in quoted:
-        assert f"({seed.source})" in card.detail
+        assert f"({seed.source})" in card.detail or (
+            f"> {seed.quote} (ref. {seed.reference})" in card.detail and f"({seed.where})" in card.detail
+        ) or (not seed.reference and f"({seed.where})" in card.detail)
     assert "seed 0" not in card.detail and "\u00a7" not in card.detail
     assert "What in the record led to this" in card.detail
     for reason in card.overrideReasons or ():

@@ -46,13 +46,17 @@ class SeedCitation:
     when: str = ""
 
     @property
-    def source(self) -> str:
-        """The citation as a person writes it: document title, section (when it is not the title) and the
-        document's own reference number: 'Treatment Approach ..., "Initial Assessment" (ref. 1)'."""
+    def where(self) -> str:
+        """Document title and section (when the section is not the title): 'Treatment Approach ...,
+        "Initial Assessment"', 'Soft Tissue Calcifications (radiology differential)'."""
         title = self.document or self.file
-        section = "" if title.startswith(self.heading) else f', "{self.heading}"'
-        ref = f" (ref. {self.reference})" if self.reference else ""
-        return f"{title}{section}{ref}"
+        return title if title.startswith(self.heading) else f'{title}, "{self.heading}"'
+
+    @property
+    def source(self) -> str:
+        """The citation as a person writes it: `where` and the document's own reference number:
+        'Treatment Approach ..., "Initial Assessment" (ref. 1)'."""
+        return f"{self.where} (ref. {self.reference})" if self.reference else self.where
 
     def applies(self, fired: str, variables: Mapping[str, Any]) -> bool:
         """Is this quote shown on a card of the rules `fired` ("a,b"), whose template variables are

@@ -4,6 +4,8 @@ deployment changed locally (the pathway configuration file), next to the seed ci
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.codesystem import CodeSystem
@@ -18,11 +20,34 @@ from cds_service.render.templates import page_env
 __all__ = ["index_page", "node_page", "override_reason_code_system"]
 
 
+_SEED_MENTION = re.compile(r"\bseed (\d{3})(?: refs? (\d+(?:, \d+)*))?")
+
+
+@lru_cache(maxsize=1)
+def _document_titles() -> dict[str, str]:
+    """Seed file number ("000") -> the document's title, from the seeds the nodes cite."""
+    return {s.file.split("_", 1)[0]: s.document for n in pathway_spec().nodes for s in n.seeds if s.document}
+
+
+def _cited(text: str) -> str:
+    """Code comments say "seed 000 ref 2"; a page a clinician reads names the document ("Treatment
+    Approach for Soft Tissue Calcifications in the Foot, ref. 2")."""
+    titles = _document_titles()
+
+    def title(match: re.Match[str]) -> str:
+        name = titles.get(match.group(1))
+        if name is None:
+            return match.group(0)
+        return f"{name}, ref. {match.group(2)}" if match.group(2) else name
+
+    return _SEED_MENTION.sub(title, text)
+
+
 def _question(name: str) -> dict[str, Any]:
     negated = name.startswith("not ")
     key = name[4:] if negated else name
     fn = QUESTIONS.get(key)
-    doc = " ".join((fn.__doc__ or "").split()) if fn else "(unknown question)"
+    doc = _cited(" ".join((fn.__doc__ or "").split())) if fn else "(unknown question)"
     return {"name": key, "negated": negated, "doc": doc}
 
 

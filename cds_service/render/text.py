@@ -221,8 +221,9 @@ def _lines(rows: Iterable[Mapping[str, Any]], *, dated: bool = True, one_per_rec
         else:
             for a in containers:
                 take_out.setdefault(a, set()).update(keys[b])
-    shown: list[str] = []
-    seen_texts: set[str] = set()
+    # One line per wording: the same words on several dates (a weekly encounter diagnosis, a report
+    # copied forward) are one line with the latest date and how many entries there are.
+    shown: dict[str, list[date | None]] = {}
     seen_references: set[str] = set()
     sentences_by_day: dict[date | None, set[str]] = {}
     sentences_by_record: dict[str, set[str]] = {}
@@ -236,16 +237,24 @@ def _lines(rows: Iterable[Mapping[str, Any]], *, dated: bool = True, one_per_rec
         drop = frozenset((take_out.get(i, set()) | repeated) & keys[i])
         if drop and drop == keys[i] and not parts[i][0]:
             continue  # every sentence is already on the card
-        text = _shown(_fit(label, MAX_TEXT_CHARS, drop), when if dated else None)
-        if not text or text in seen_texts:
+        text = _fit(label, MAX_TEXT_CHARS, drop)
+        if not text:
             continue
-        seen_texts.add(text)
+        dates = shown.setdefault(text, [])
+        if when not in dates:
+            dates.append(when)
         if reference:
             seen_references.add(reference)
             sentences_by_record.setdefault(reference, set()).update(keys[i] - drop)
         sentences_by_day.setdefault(when, set()).update(keys[i] - drop)
-        shown.append(text)
-    return shown
+    return [_dated(text, dates) if dated else text for text, dates in shown.items()]
+
+
+def _dated(text: str, dates: list[date | None]) -> str:
+    known = sorted(d for d in dates if d is not None)
+    if len(dates) == 1 or not known:
+        return _shown(text, dates[0] if len(dates) == 1 else None)
+    return f"{text} ({known[-1].isoformat()}; {len(dates)} entries since {known[0].isoformat()})"
 
 
 def evidence_list(rows: Iterable[Mapping[str, Any]], limit: int = MAX_EVIDENCE_LINES) -> tuple[list[str], int]:

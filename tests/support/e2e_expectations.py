@@ -298,7 +298,7 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     # one surgical referral per response: the infection card (first in the response) offers the consultation,
     # the surgical-referral card names it (nodes.toml [one_offer_per_order], local default)
     ("fc-dfi-osteomyelitis", "patient-view", "surgical-referral"): Detail(
-        no_suggestions=True, detail_mentions_all=("Surgical consultation: see the card",)
+        no_suggestions=True, detail_mentions_all=("Surgical consultation: offered on the card",)
     ),
     ("fc-dfi-osteomyelitis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(7, 21)),)),
     ("fc-dfi-osteomyelitis", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
