@@ -64,16 +64,26 @@ def _base(**kwargs: Any) -> Environment:
 @pass_context
 def _citations(context: Context) -> list[dict[str, Any]]:
     """The card's seed quotes that support this card's advice (`SeedCitation.applies`: per rule, per
-    variable), in nodes.toml order; consecutive quotes of one source share one citation line."""
+    variable), in nodes.toml order. Consecutive quotes of one document section share one citation line;
+    its reference number goes on that line when the quotes share it, else after each quote (as the seed
+    writes it), so no citation is printed twice in a row."""
     groups: list[dict[str, Any]] = []
     for seed in context["seeds"]:
         if not seed.applies(context.get("rule", ""), context):
             continue
-        if groups and groups[-1]["source"] == seed.source:
-            groups[-1]["quotes"].append(seed.quote)
+        if groups and groups[-1]["where"] == seed.where:
+            groups[-1]["seeds"].append(seed)
         else:
-            groups.append({"source": seed.source, "quotes": [seed.quote]})
-    return groups
+            groups.append({"where": seed.where, "seeds": [seed]})
+    out = []
+    for group in groups:
+        seeds = group["seeds"]
+        if len({s.reference for s in seeds}) == 1:
+            out.append({"source": seeds[0].source, "quotes": [s.quote for s in seeds]})
+        else:
+            quotes = [f"{s.quote} (ref. {s.reference})" if s.reference else s.quote for s in seeds]
+            out.append({"source": group["where"], "quotes": quotes})
+    return out
 
 
 @lru_cache(maxsize=1)
