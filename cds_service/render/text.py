@@ -74,6 +74,7 @@ _FINDING = re.compile(
     r"|fluffy|speckled|lamellated|tumou?r|sarcoma|fracture",
     re.I,
 )
+_MAX_SEGMENTS = 60  # sentences looked at in one label (its first MAX_TEXT_CHARS * 4 characters)
 MAX_SENTENCE_CHARS = 400  # one sentence longer than MAX_TEXT_CHARS is shown whole up to this, then cut at a word
 
 
@@ -83,7 +84,7 @@ def _split(text: str) -> tuple[str, list[str]]:
     match = _HEAD.match(text)
     if match:
         head, text = match.group(1), text[match.end():]
-    segments = [s for s in _BOUNDARY.split(text) if s]
+    segments = [s for s in _BOUNDARY.split(text) if s][:_MAX_SEGMENTS]
     if segments and segments[-1].endswith(ELLIPSIS) and len(segments) > 1:
         segments.pop()  # cut upstream inside a sentence: the whole sentences before it stay, the fragment goes
     return head, segments
@@ -205,12 +206,26 @@ def _lines(rows: Iterable[Mapping[str, Any]], *, dated: bool = True, one_per_rec
     def related(i: int, j: int) -> bool:
         return items[i][1] == items[j][1] or bool(items[i][2] and items[i][2] == items[j][2])
 
+    # A row's containers are found through its sentences (an index sentence -> rows), not by comparing
+    # all pairs: a chart of thousands of rows stays linear.
+    rows_with: dict[tuple[str, object], set[int]] = {}  # (sentence, ("day", date) or ("record", ref)) -> rows
+    for i, row_keys in enumerate(keys):
+        for k in row_keys:
+            rows_with.setdefault((k, ("day", items[i][1])), set()).add(i)
+            if items[i][2]:
+                rows_with.setdefault((k, ("record", items[i][2])), set()).add(i)
     dropped: set[int] = set()
     take_out: dict[int, set[str]] = {}
     for b in range(len(items)):
+        if not keys[b]:
+            continue
+        day, record = ("day", items[b][1]), ("record", items[b][2])
+        rarest = min(keys[b], key=lambda k: len(rows_with[(k, day)]))
+        candidates = rows_with[(rarest, day)] | rows_with.get((rarest, record), set())
         containers = [
-            a for a in range(len(items))
-            if a != b and related(a, b) and keys[b] and keys[b] <= keys[a] and (not heads[b] or heads[b] == heads[a])
+            a for a in sorted(candidates)
+            if a != b and keys[b] <= keys[a]
+            and (not heads[b] or heads[b] == heads[a])
             and (len(keys[a]) > len(keys[b]) or (keys[a] == keys[b] and a < b and heads[a] == heads[b]))
             and a not in dropped
         ]
@@ -225,16 +240,15 @@ def _lines(rows: Iterable[Mapping[str, Any]], *, dated: bool = True, one_per_rec
     # copied forward) are one line with the latest date and how many entries there are.
     shown: dict[str, list[date | None]] = {}
     seen_references: set[str] = set()
-    sentences_by_day: dict[date | None, set[str]] = {}
+    long_sentences_by_day: dict[date | None, set[str]] = {}
     sentences_by_record: dict[str, set[str]] = {}
     for i, (label, when, reference) in enumerate(items):
         if i in dropped:
             continue
         if one_per_record and reference and reference in seen_references:
             continue
-        copied = {k for k in sentences_by_day.get(when, set()) if len(k) >= _COPIED_SENTENCE_CHARS}
-        repeated = copied | (sentences_by_record.get(reference, set()) if reference else set())
-        drop = frozenset((take_out.get(i, set()) | repeated) & keys[i])
+        day, record = long_sentences_by_day.get(when, set()), sentences_by_record.get(reference, set())
+        drop = frozenset(k for k in keys[i] if k in day or k in record or k in take_out.get(i, ()))
         if drop and drop == keys[i] and not parts[i][0]:
             continue  # every sentence is already on the card
         text = _fit(label, MAX_TEXT_CHARS, drop)
@@ -246,7 +260,8 @@ def _lines(rows: Iterable[Mapping[str, Any]], *, dated: bool = True, one_per_rec
         if reference:
             seen_references.add(reference)
             sentences_by_record.setdefault(reference, set()).update(keys[i] - drop)
-        sentences_by_day.setdefault(when, set()).update(keys[i] - drop)
+        long_sentences_by_day.setdefault(when, set()).update(
+            k for k in keys[i] - drop if len(k) >= _COPIED_SENTENCE_CHARS)
     return [_dated(text, dates) if dated else text for text, dates in shown.items()]
 
 
