@@ -264,3 +264,22 @@ def test_a_cross_reference_says_where_to_order_in_words_a_clinician_reads() -> N
     for card in found:
         named = re.findall(r'offered on the card "([^"]+)", not repeated here\.', card["detail"])
         assert named and set(named) <= titles
+
+
+def test_the_malignancy_card_says_which_kind_of_finding_when_the_pathway_tells_it() -> None:
+    # pathway/surgery.py may pass `diagnosed` / `morphology` (booleans); the wording follows, and without
+    # them the card still names the finding through its evidence.
+    from cds_service.facts.model import Evidence
+    from cds_service.pathway.result import NodeResult
+    from cds_service.render.cards import RenderContext, render_card
+    from tests.support.pathway_facts import facts
+
+    finding = Evidence("Amorphous, fluffy, confluent calcified mass of the midfoot.", "DiagnosticReport/1", D1)
+    context = RenderContext(base_url="https://x", service_id="s", hook_instance="h")
+    for variables, says in (({"morphology": True}, "Imaging describes an amorphous, fluffy, confluent calcification"),
+                            ({"diagnosed": True}, "A malignant tumour is recorded as a diagnosis"),
+                            ({}, "because of the finding below.")):
+        result = NodeResult("malignancy-referral", "critical", (finding,), variables=variables, rule="patient-view")
+        detail = render_card(result, facts(), context)["detail"]
+        assert says in detail and "Amorphous, fluffy, confluent calcified mass of the midfoot." in detail
+        assert "an osteosarcoma, a malignant soft tissue neoplasm" not in detail
