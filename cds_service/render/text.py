@@ -3,10 +3,11 @@
 Record text can be anything an EHR stores: SNOMED fully specified names with their semantic tag
 ("Cellulitis of foot (disorder)"), line breaks that would break a markdown list or table, or megabytes
 of free text. Every string a card takes from the record passes through `record_text` (tag dropped,
-whitespace collapsed, length capped), and every list of evidence through `evidence_list` /
-`evidence_line` (repeats dropped, count capped with "and N more"), so the response stays proportional
-to what the card has to say, not to the input.
-"""
+whitespace collapsed, length capped at a sentence boundary: never inside a sentence, keeping first the
+sentences that carry a finding or a negation), and every list of evidence through `evidence_list` /
+`evidence_line` (repeats dropped at sentence level across lines, the same words on several dates as one
+line, count capped with "and N more"), so the response stays proportional to what the card has to say,
+not to the input, and a clinician reads each sentence once."""
 
 from __future__ import annotations
 
