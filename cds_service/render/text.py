@@ -122,6 +122,11 @@ def _word_cut(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + ELLIPSIS
 
 
+def _carries(segment: str) -> bool:
+    """Does this sentence say what was found, or what was not?"""
+    return bool(_FINDING.search(segment) or _NEGATION.search(segment))
+
+
 def _fit(text: str, limit: int = MAX_TEXT_CHARS, drop: frozenset[str] = frozenset()) -> str:
     """`text` in at most `limit` characters of whole sentences, without the sentences in `drop` (keys
     shown by another line); the sentences left out are marked with an ellipsis. The sentences that carry a
@@ -134,15 +139,14 @@ def _fit(text: str, limit: int = MAX_TEXT_CHARS, drop: frozenset[str] = frozense
     whole = _join(head, list(segments))
     if len(whole) <= limit:
         return whole
-    rank = sorted(range(len(segments)),
-                  key=lambda i: (0 if i == 0 else 1 if _NEGATION.search(segments[i]) or _FINDING.search(segments[i]) else 2, i))
+    rank = sorted(range(len(segments)), key=lambda i: (0 if i == 0 else 1 if _carries(segments[i]) else 2, i))
     kept: set[int] = set()
     for i in rank:
         trial = kept | {i}
         if len(_join(head, [s if j in trial else None for j, s in enumerate(segments)])) <= limit:
             kept = trial
-    if not any(_NEGATION.search(segments[i]) or _FINDING.search(segments[i]) for i in kept):
-        found = next((i for i in range(len(segments)) if _FINDING.search(segments[i]) or _NEGATION.search(segments[i])), None)
+    if not any(_carries(segments[i]) for i in kept):
+        found = next((i for i, segment in enumerate(segments) if _carries(segment)), None)
         if found is not None and len(_join(head, [segments[found]])) <= MAX_SENTENCE_CHARS:
             kept = {found}  # the finding, whole, rather than what the record is without it
     if not kept:
