@@ -45,11 +45,11 @@ class Import:
         return f"{self.source}:{self.line} imports {self.target}"
 
 
-def _imports_of(path: Path) -> list[Import]:
-    source = path.relative_to(REPO).as_posix()
-    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+def _imports_of(text: str, source: str) -> list[Import]:
+    """Every import in `text`, the file at `source` (relative to the repository, `/`-separated)."""
+    package = ".".join(source.removesuffix(".py").split("/")[:-1])
     found: list[Import] = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=source)):
+    for node in ast.walk(ast.parse(text, filename=source)):
         if isinstance(node, ast.Import):
             found += [Import(source, alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -59,7 +59,7 @@ def _imports_of(path: Path) -> list[Import]:
             else:
                 module = node.module or ""
             found.append(Import(source, module, node.lineno))
-            if "." not in module:  # `from cds_service import render` imports the module cds_service.render
+            if node.module is None or "." not in module:  # `from cds_service import render`, `from .. import facts`
                 found += [Import(source, f"{module}.{alias.name}", node.lineno) for alias in node.names]
         elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
               and isinstance(node.args[0].value, str)
@@ -70,7 +70,8 @@ def _imports_of(path: Path) -> list[Import]:
 
 @cache
 def all_imports() -> tuple[Import, ...]:
-    return tuple(imp for path in sorted(PACKAGE.rglob("*.py")) for imp in _imports_of(path))
+    return tuple(imp for path in sorted(PACKAGE.rglob("*.py"))
+                 for imp in _imports_of(path.read_text(), path.relative_to(REPO).as_posix()))
 
 
 def _under(module: str, package: str) -> bool:
@@ -93,8 +94,20 @@ def _cds_packages() -> list[str]:
                   if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__"))
 
 
-def test_the_scan_sees_imports() -> None:
-    # The checks below are only as good as the scan: it must see module-level, lazy and relative imports.
+def test_the_scan_sees_every_kind_of_import() -> None:
+    # The checks below are only as good as the scan: module level, lazy, relative, from a package, by name.
+    text = (
+        "import cds_service.render.cards\n"
+        "from cds_service import pathway\n"
+        "from .. import facts\n"
+        "from ..store.models import IssuedCard\n"
+        "def later():\n"
+        "    from fhir_fixtures.catalog import PATIENTS\n"
+        "    importlib.import_module('tests.support')\n"
+    )
+    targets = {imp.target for imp in _imports_of(text, "cds_service/guideline/probe.py")}
+    assert {"cds_service.render.cards", "cds_service.pathway", "cds_service.facts", "cds_service.store.models",
+            "fhir_fixtures.catalog", "tests.support"} <= targets
     targets = {imp.target for imp in all_imports()}
     assert "cds_service.guideline.nodes" in targets  # module level, many files
     assert "cds_service.invocation" in targets
