@@ -12,10 +12,13 @@ LOCK_OPTIONS := --quiet --generate-hashes --allow-unsafe --all-build-deps --stri
 
 .PHONY: serve test test-deps lock
 
-# Runs the service with the development defaults: 127.0.0.1:8080, authentication disabled.
+# Runs the service with the development defaults: 127.0.0.1:8080, authentication disabled, the fixture
+# patients offered by the sandbox page (given from here: the service never imports fhir_fixtures).
 serve: $(SERVE_VENV)/.locked
 	$(SERVE_VENV)/bin/pip install --quiet --no-deps --no-build-isolation .
-	CDS_AUTH_MODE=$${CDS_AUTH_MODE:-disabled} $(SERVE_VENV)/bin/cds-service serve --host 127.0.0.1 --port 8080
+	CDS_AUTH_MODE=$${CDS_AUTH_MODE:-disabled} \
+	CDS_SANDBOX_PATIENTS=$${CDS_SANDBOX_PATIENTS-fhir_fixtures.sandbox:PATIENTS} \
+	$(SERVE_VENV)/bin/cds-service serve --host 127.0.0.1 --port 8080
 
 # Installs the test dependencies (Python, the Node FHIR server, PostgreSQL, Chromium with playwright-core for
 # the sandbox page) and runs every test.

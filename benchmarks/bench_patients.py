@@ -2,7 +2,7 @@
 
 Each patient starts from one of the fixture patients that are in the pathway, gets its own patient id, and
 gets a lab history (older copies of its results, a week apart, values varied per patient) up to `labs`
-lab results; the prefetch is then answered the way the fixtures answer it (`fhir_fixtures.search`, the
+lab results; the prefetch is then answered the way the fixtures answer it (`cds_service.tools.bundle_search`, the
 service's own templates), so every body is what an EHR would send. Nothing can win by caching one body.
 """
 

@@ -20,6 +20,7 @@ from cds_service.ops.access import AccessLogMiddleware
 from cds_service.ops.openapi import install_openapi
 from cds_service.routes import discovery, feedback, hooks, pages
 from cds_service.sandbox import routes as sandbox
+from cds_service.sandbox.samples import load_samples
 from cds_service.settings import Settings, get_settings
 from cds_service.snooze import SnoozeGate
 from cds_service.store.snooze import SnoozeStore
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     if settings.sandbox_on:
+        app.state.sandbox_samples = load_samples(settings.sandbox_patients)  # given from outside cds_service
         app.include_router(sandbox.router)
         if settings.auth_mode == "required":
             log.warning(

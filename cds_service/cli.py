@@ -178,7 +178,7 @@ def _print_report(settings: Settings, args: argparse.Namespace) -> int:
     from cds_service.store.store import open_store
 
     if args.html:
-        from cds_service.store.report_html import write_html_report
+        from cds_service.reports.feedback_html import write_html_report
 
         return write_html_report(settings, args.html, service_id=args.service)
     store = open_store(settings)

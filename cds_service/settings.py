@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # The testers' sandbox page (GET /sandbox). Unset: on when auth is disabled, off when auth is required
     # (it runs hooks without a token and fetches from any FHIR server URL it is given).
     sandbox_enabled: bool | None = None
+    # The sandbox's ready-made patients: `module:attribute` of a provider (sandbox/samples.py), given from
+    # outside the service; `make serve` names the fixture patients. Unset: none (the other sources work).
+    sandbox_patients: str | None = None
 
     @property
     def sandbox_on(self) -> bool:

@@ -6,6 +6,7 @@
 - `load`: POST the bundles to a FHIR server
 - `table`: the README table, from the real evaluator
 - `author`: the stories the JSON files are written from
+- `sandbox`: the patients as the sandbox page offers them (`CDS_SANDBOX_PATIENTS=fhir_fixtures.sandbox:PATIENTS`)
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cds_service.tools.bundle_search import FHIR_BASE, search
 from fhir_fixtures.catalog import FIXTURES_DIR, HOOKS, PATIENTS, drafts, resources
 from fhir_fixtures.materialize import materialize
-from fhir_fixtures.search import FHIR_BASE, search
 
 __all__ = ["USER_ID", "build_prefetch", "build_request", "main", "prefetch_from", "request_from", "request_path"]
 

@@ -119,6 +119,17 @@ def test_untrusted_configuration_is_one_line(tmp_path: Path) -> None:
     assert "CDS_PATHWAY_CONFIG" in line and "imaging_lookback_dayz" in line
 
 
+@pytest.mark.parametrize(("spec", "named"), [
+    ("no_such_module:PATIENTS", "no_such_module"),
+    ("fhir_fixtures.sandbox:NOBODY", "NOBODY"),
+    ("fhir_fixtures.sandbox", "module:attribute"),
+    ("fhir_fixtures.catalog:HOOKS", "has no ids, story, bundle, drafts"),
+])
+def test_sandbox_patients_that_cannot_be_loaded_stop_the_start(tmp_path: Path, spec: str, named: str) -> None:
+    line = one_line(cli(["serve"], dev_env(tmp_path, CDS_SANDBOX_PATIENTS=spec)))
+    assert "cannot start: CDS_SANDBOX_PATIENTS" in line and named in line, line
+
+
 @pytest.mark.parametrize("workers", ["0", "-3", "two"])
 def test_workers_below_one_are_refused(tmp_path: Path, workers: str) -> None:
     result = cli(["serve", "--workers", workers], dev_env(tmp_path))

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from cds_service.cli import main
 from cds_service.store.models import IssuedCard
-from cds_service.store.report_html import build_charts
+from cds_service.reports.feedback_html import build_charts
 from fhir_fixtures.hook_requests import build_request
 
 PV = "/cds-services/foot-calcification-patient-view"

@@ -2,7 +2,8 @@
 
 1. Property-based: random resources of every shape (tests/support/shapes.py); whenever the facts step's
    selection would read one, at least one of the service's templates must return it. The templates are
-   evaluated by `fhir_fixtures.search`, the FHIR search subset the fixtures use.
+   evaluated by `cds_service.tools.bundle_search`, the FHIR search subset the fixtures and the testers'
+   tools use.
 2. That subset is checked against the real FHIR server (tests/fhir_server): for a few hundred such
    resources, every template returns the same resources from both.
 """
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from cds_service.facts.access import json_type_problem
 from cds_service.facts.select import is_relevant, skip_reason
 from cds_service.services import prefetch_templates
-from fhir_fixtures.search import matches, search
+from cds_service.tools.bundle_search import matches, search
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 from tests.support.shapes import random_resource
 

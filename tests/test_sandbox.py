@@ -21,6 +21,13 @@ from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fix
 
 RUN = "/sandbox/api/run"
 TODAY = date(2026, 11, 21)
+FIXTURE_PATIENTS = "fhir_fixtures.sandbox:PATIENTS"  # what `make serve` offers (CDS_SANDBOX_PATIENTS)
+
+
+@pytest.fixture
+def make_client(make_client: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    """conftest's app, its sandbox given the fixture patients as `make serve` gives them."""
+    return lambda **overrides: make_client(**{"sandbox_patients": FIXTURE_PATIENTS, **overrides})
 
 
 def required(tmp_path: Path) -> dict[str, Any]:
@@ -40,6 +47,19 @@ def test_on_by_default_in_development_off_when_auth_is_required(tmp_path: Path, 
     assert make_client(**required(tmp_path)).post(RUN, json={"source": "fixture"}).status_code == 404
     assert make_client(**required(tmp_path), sandbox_enabled=True).get("/sandbox").status_code == 200
     assert make_client(sandbox_enabled=False).get("/sandbox").status_code == 404
+
+
+def test_without_ready_made_patients_the_other_sources_still_work(make_client: Callable[..., TestClient]) -> None:
+    # The service is not given the fixture patients (CDS_SANDBOX_PATIENTS unset): it lists none and says why.
+    client = make_client(sandbox_patients=None)
+    assert client.get("/sandbox/api/fixtures").json() == {"fixtures": []}
+    refused = client.post(RUN, json={"source": "fixture", "fixture": "fc-outside"})
+    assert refused.status_code == 400
+    assert refused.json()["issues"] == [{"field": "fixture",
+                                         "problem": "this service has no ready-made patients (CDS_SANDBOX_PATIENTS is unset)"}]
+    pasted = client.post(RUN, json={"source": "bundle", "bundle": fixture_bundle("fc-diabetic-ulcer"),
+                                    "today": TODAY.isoformat()})
+    assert pasted.status_code == 200 and pasted.json()["status"] == 200 and pasted.json()["response"]["cards"]
 
 
 def test_the_page_loads_nothing_from_elsewhere(make_client: Callable[..., TestClient]) -> None:

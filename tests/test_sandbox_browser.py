@@ -21,6 +21,8 @@ import pytest
 
 from tests.support.serve_process import Served, served
 
+FIXTURE_PATIENTS = "fhir_fixtures.sandbox:PATIENTS"  # what `make serve` offers (CDS_SANDBOX_PATIENTS)
+
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
 FIXTURE = "fc-tendinitis-no-xr"  # README: initial-radiograph (warning), differential-diagnosis, conservative-care
@@ -50,7 +52,7 @@ def _browser_available() -> None:
 @pytest.fixture(scope="module")
 def served_sandbox() -> Iterator[Served]:
     """A real `cds-service serve`, auth disabled (so the sandbox is on by default)."""
-    with served(log_level="warning") as server:
+    with served(log_level="warning", CDS_SANDBOX_PATIENTS=FIXTURE_PATIENTS) as server:
         yield server
 
 

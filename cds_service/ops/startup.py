@@ -96,8 +96,9 @@ def describe_startup_failure(exc: BaseException, settings: Settings | None = Non
 
     from cds_service.auth.authenticator import AuthConfigurationError
     from cds_service.guideline.config import PathwayConfigError
+    from cds_service.sandbox.samples import SamplesConfigError
 
-    if isinstance(exc, StartupError):
+    if isinstance(exc, (StartupError, SamplesConfigError)):
         return str(exc)
     if isinstance(exc, ValidationError):
         return settings_problem(exc)
@@ -131,3 +132,7 @@ def preflight(settings: Settings) -> None:
 
         load_enabled_clients(settings)
     load_pathway_config(settings.pathway_config)
+    if settings.sandbox_on:
+        from cds_service.sandbox.samples import load_samples
+
+        load_samples(settings.sandbox_patients)

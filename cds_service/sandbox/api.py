@@ -8,13 +8,13 @@ fixture's, the Bundle's draft ServiceRequests, or pasted ones) and, for order-se
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cds_service.errors import BadRequest, issues_from_validation_error
 from cds_service.sandbox.markdown import render_markdown
+from cds_service.sandbox.samples import Samples
 from cds_service.tools.hook_input import (
     HOOKS,
     InputError,
@@ -24,7 +24,7 @@ from cds_service.tools.hook_input import (
     request_from_bundle,
 )
 
-__all__ = ["RunInput", "build_request", "fixture_list", "parse_run_input", "presentable"]
+__all__ = ["RunInput", "build_request", "parse_run_input", "presentable"]
 
 JSON = dict[str, Any]
 
@@ -59,37 +59,9 @@ def _fail(field: str, problem: str) -> BadRequest:
     return BadRequest([{"field": field, "problem": problem}])
 
 
-@lru_cache(maxsize=1)
-def fixture_list() -> list[JSON]:
-    """The bundled patients: id, story, and their draft orders per order hook (reference, label, selected)."""
-    from fhir_fixtures.catalog import PATIENTS, drafts
-    from fhir_fixtures.table import story
-
-    listed = []
-    for patient in PATIENTS:
-        orders = drafts(patient)
-        listed.append({
-            "id": patient,
-            "story": story(patient),
-            "drafts": {
-                hook: [
-                    {
-                        "reference": f"{d['resourceType']}/{d['id']}",
-                        "label": ((d.get("code") or {}).get("text") or next(
-                            (c.get("display") for c in (d.get("code") or {}).get("coding", []) if c.get("display")),
-                            d["resourceType"])),
-                        "selected": hook == "order-sign" or f"{d['resourceType']}/{d['id']}" in orders[hook].get("selections", []),
-                    }
-                    for d in orders[hook]["draftOrders"]
-                ]
-                for hook in ("order-select", "order-sign")
-            },
-        })
-    return listed
-
-
-def build_request(run: RunInput) -> JSON:
-    """The CDS Hooks request the input describes, or a 400 naming the field and the problem."""
+def build_request(run: RunInput, samples: Samples) -> JSON:
+    """The CDS Hooks request the input describes, or a 400 naming the field and the problem. `samples`: the
+    ready-made patients the service was given (CDS_SANDBOX_PATIENTS), for the `fixture` source."""
     today = run.today or date.today()
     try:
         drafts = draft_orders_from(run.drafts) if run.drafts is not None else None
@@ -97,19 +69,18 @@ def build_request(run: RunInput) -> JSON:
         raise _fail("drafts", str(exc)) from None
     try:
         if run.source == "fixture":
-            from fhir_fixtures.catalog import PATIENTS, bundle
-            from fhir_fixtures.catalog import drafts as fixture_drafts
-
-            if run.fixture not in PATIENTS:
+            if not samples.ids:
+                raise _fail("fixture", "this service has no ready-made patients (CDS_SANDBOX_PATIENTS is unset)")
+            if run.fixture not in samples.ids:
                 raise _fail("fixture", "is not one of the bundled fixture patients")
             selections = run.selections
             if drafts is None and run.hook != "patient-view":
-                orders = fixture_drafts(run.fixture)[run.hook]
+                orders = samples.provider.drafts(run.fixture)[run.hook]
                 drafts = orders["draftOrders"]
                 if selections is None and run.hook == "order-select":
                     selections = orders["selections"]
-            return request_from_bundle(bundle(run.fixture), hook=run.hook, patient_id=run.fixture, today=today,
-                                       drafts=drafts, selections=selections)
+            return request_from_bundle(samples.provider.bundle(run.fixture), hook=run.hook, patient_id=run.fixture,
+                                       today=today, drafts=drafts, selections=selections)
         if run.source == "bundle":
             if run.bundle is None:
                 raise _fail("bundle", "is required: paste a FHIR Bundle of one patient's record")

@@ -2,7 +2,7 @@
 
     GET  /sandbox                 the page (HTML; its script and style are served below)
     GET  /sandbox/static/{name}   sandbox.js, sandbox.css
-    GET  /sandbox/api/fixtures    the bundled fixture patients, their stories and draft orders
+    GET  /sandbox/api/fixtures    the ready-made patients (CDS_SANDBOX_PATIENTS), their stories and draft orders
     POST /sandbox/api/run         build the request, run it through the hooks' own code path on the chosen
                                   day (cards recorded, snooze applied, as a hook call), answer
                                   {serviceId, status, request, response, detailHtml}
@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from cds_service.protocol.parse import parse_json
 from cds_service.routes.hooks import served_invocation
-from cds_service.sandbox.api import build_request, fixture_list, parse_run_input, presentable
+from cds_service.sandbox.api import build_request, parse_run_input, presentable
 from cds_service.tools.run import run_hook, service_for_hook
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router"]
@@ -56,14 +56,14 @@ def static(name: str) -> Response:
 
 
 @router.get("/api/fixtures")
-def fixtures() -> dict[str, Any]:
-    return {"fixtures": fixture_list()}
+def fixtures(request: Request) -> dict[str, Any]:
+    return {"fixtures": request.app.state.sandbox_samples.listing}
 
 
 @router.post("/api/run")
 async def run(request: Request) -> dict[str, Any]:
     run_input = parse_run_input(parse_json(await request.body()))
-    body = build_request(run_input)
+    body = build_request(run_input, request.app.state.sandbox_samples)
     service = service_for_hook(body["hook"])  # the request's own, or the one chosen: build_request set it
     assert service is not None  # build_request checked the hook
     # The hooks' own call, with the app's FHIR client, writer, card ids, snooze and deadline; only the day differs.

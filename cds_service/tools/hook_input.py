@@ -2,7 +2,7 @@
 record (collection, searchset or transaction), or a FHIR server URL and a patient id.
 
 From a Bundle, every prefetch key of the service is answered the way a FHIR server would answer its query
-(`fhir_fixtures.search`, the same code that answers the fixtures' prefetch), so the service reads exactly
+(`tools/bundle_search.py`, the same code that answers the fixtures' prefetch), so the service reads exactly
 what it would read from a real server holding that record: code filters included. Date tokens of the
 fixtures (`{{today-30d}}`) are rendered for the chosen day. For the order hooks, the draft orders are the
 ones given, or else the Bundle's ServiceRequests with status `draft`.
@@ -16,8 +16,8 @@ from datetime import date
 from typing import Any
 
 from cds_service.guideline.nodes import HOOKS
-from fhir_fixtures.materialize import TOKEN, render_date
-from fhir_fixtures.search import FHIR_BASE, search
+from cds_service.tools.bundle_search import FHIR_BASE, search
+from cds_service.tools.date_tokens import TOKEN, render_date
 
 __all__ = [
     "BUNDLE_TYPES",

@@ -1,4 +1,6 @@
-"""Just enough FHIR search to answer this service's prefetch templates from the fixture resources.
+"""Just enough FHIR search to answer this service's prefetch templates from a list of resources: a tester's
+Bundle (`tools/hook_input.py`: the sandbox, `cds-service evaluate`) and the fixture patients (`fhir_fixtures`
+uses it; it lives here because the service's own tools need it, and cds_service never imports fhir_fixtures).
 
 The templates (`cds_service.services.prefetch_templates()`) use `patient`, `code` and `category` (token
 lists, with or without a system), `status`, and `_sort` / `_count` (which shape pages, not the result set);
@@ -71,7 +73,7 @@ def matches(resource: JSON, params: list[tuple[str, str]], patient_id: str) -> b
             if not _token_match(mods, tokens):
                 return False
         else:
-            raise ValueError(f"prefetch search parameter {name!r} is not supported by fhir_fixtures.search")
+            raise ValueError(f"prefetch search parameter {name!r} is not supported by cds_service.tools.bundle_search")
     return True
 
 
