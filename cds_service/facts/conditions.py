@@ -24,7 +24,7 @@ from typing import Any
 from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text_of
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import Evidence, Infection, Problem, Side
-from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site, one_side
+from cds_service.facts.recognise import body_site_elsewhere, body_site_side, display_of, foot_site, one_side
 from cds_service.facts.text import Match, match_concepts, match_read, side_in_text, statement_cue
 from cds_service.facts.values import number_of
 from cds_service.guideline.valuesets import ValueSets
@@ -217,6 +217,7 @@ class _Condition:
     # The code, read once: it is tested against some thirty value sets.
     code_pairs: tuple[tuple[str | None, str | None], ...] = ()
     code_texts: tuple[str, ...] = ()
+    valuesets: ValueSets | None = None
 
     @property
     def when(self) -> date | None:
@@ -241,6 +242,7 @@ def _view(condition: Any, valuesets: ValueSets, birth_date: date | None = None) 
         elsewhere=body_site_elsewhere(condition, valuesets),
         code_pairs=tuple(codings(code)),
         code_texts=code_texts,
+        valuesets=valuesets,
     )
 
 
@@ -263,7 +265,10 @@ def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str
 
 def _side(found: Match, view: _Condition) -> Side | None:
     # A laterality conflict gives no side rather than the wrong one.
-    word = one_side(found.member.side if found.member is not None else None, side_in_text(*view.texts))
+    written = side_in_text(*view.texts)
+    coded_site = body_site_side(view.model, view.valuesets) if view.valuesets is not None else None
+    written = one_side(coded_site, written) if written and coded_site else written or coded_site
+    word = one_side(found.member.side if found.member is not None else None, written)
     return Side(word) if word else None
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ImagingKind",
     "body_site_elsewhere",
     "body_site_place",
+    "body_site_side",
     "display_of",
     "foot_site",
     "imaging_kind",
@@ -242,6 +243,12 @@ def _names_other_place(words: str) -> bool:
     return any(word not in _PLACELESS_WORDS and not word.isdigit() for word in normalised.split())
 
 
+def body_site_side(resource: Any, valuesets: ValueSets) -> str | None:
+    """The side a coded foot bodySite carries ("Left foot" 22335008), else None."""
+    member = valuesets["foot-body-site"].member(codings(*_body_sites(resource)))
+    return member.side if member is not None else None
+
+
 def body_site_elsewhere(resource: Any, valuesets: ValueSets | None = None) -> bool:
     """Whether the resource's bodySite names a place other than the foot (thigh, hand, shoulder, or a code
     that is neither a foot nor a lower-limb structure) and none of its bodySites names the foot. A region
@@ -350,6 +357,7 @@ def imaging_kind(
         # often mentions the other side for comparison, so it gives a side only when nothing else does.
         # (Read only once the resource is known to be foot imaging: most resources are not.)
         stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
+        stated = one_side(body_site_side(resource, valuesets), stated) if stated else body_site_side(resource, valuesets)
         return one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
 
     # 1. a foot imaging code (the code names site and modality)
