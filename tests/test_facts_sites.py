@@ -95,11 +95,13 @@ def test_sandbox_pama_lower_extremity_order_with_a_reason_elsewhere_is_not_foot_
 
 
 def test_reason_reference_to_a_condition_of_another_site() -> None:
-    # The referenced Condition's words ("of knee") or its coded-only bodySite name the other site. (Only
-    # Conditions the selection step keeps can be read: a Condition outside every value set is not fetched
-    # into the facts, so a reasonReference to it reads as no reason.)
-    knee_mass = condition("knee", text="Soft tissue mass of knee", onset=days_ago(3))
-    _, order = _order(_draft(MRI_JOINT, reason_refs=["Condition/knee"]), knee_mass)
+    # The referenced Condition's words ("of knee") or its coded-only bodySite name the other site; a
+    # Condition no value set selects is kept for the draft that references it (parse.py).
+    knee = condition("knee", (SNOMED, "125601008", "Injury of knee"), onset=days_ago(3))
+    _, order = _order(_draft(MRI_JOINT, reason_refs=["Condition/knee"]), knee)
+    assert order.category == "other"
+    knee_mass = condition("mass", text="Soft tissue mass of knee", onset=days_ago(3))
+    _, order = _order(_draft(MRI_JOINT, reason_refs=["Condition/mass"]), knee_mass)
     assert order.category == "other"
     coded_site = condition("knee2", (ICD10CM, "R22.41"), body_site=KNEE)
     _, order = _order(_draft(CT_LOWER, reason_refs=["Condition/knee2"]), coded_site)
