@@ -73,7 +73,8 @@ def test_registered_culture_is_no_result() -> None:
 
 def test_component_organism_is_positive() -> None:
     obs = observation("cx", WOUND_CULTURE)
-    obs["component"] = [{"code": {"text": "Organism"}, "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": "3092008"}]}}]
+    organism = {"coding": [{"system": SNOMED, "code": "3092008"}]}
+    obs["component"] = [{"code": {"text": "Organism"}, "valueCodeableConcept": organism}]
     f = facts_for(obs)
     assert f.labs[LabTest.CULTURE].positive is True
 

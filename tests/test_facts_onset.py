@@ -93,7 +93,9 @@ def test_an_age_of_the_current_year_of_life_is_not_six_weeks_old() -> None:
 def test_draft_order_reason_reads_the_onset_too() -> None:
     draft = service_request("d1", ("http://loinc.org", "36305-1", "XR Foot 3 Views"), status="draft",
                             reason_refs=["Condition/calc"])
-    record = raw_record(_with({"onsetPeriod": {"end": "2026-03-01"}}), drafts=(draft,), selections=("ServiceRequest/d1",))
+    record = raw_record(_with({"onsetPeriod": {"end": "2026-03-01"}}), drafts=(draft,),
+                        selections=("ServiceRequest/d1",))
     record.patient["birthDate"] = BIRTH.isoformat()
-    f = build_facts(to_clinical_data(record, PATIENT_ID), hook="order-select", today=TODAY, config=load_pathway_config())
+    data = to_clinical_data(record, PATIENT_ID)
+    f = build_facts(data, hook="order-select", today=TODAY, config=load_pathway_config())
     assert {p.onset for p in f.problems} == {date(2026, 3, 1)}

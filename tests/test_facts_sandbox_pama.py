@@ -68,7 +68,7 @@ def test_a_knee_order_gets_no_card_or_suggestion_about_it(
 
 def test_the_same_order_for_a_foot_reason_is_read_as_possibly_the_foot(make_client: Callable[..., TestClient]) -> None:
     foot = {"text": "Calcific tendinitis of the right foot"}
-    order = _pama("73721", "Magnetic resonance (eg, proton) imaging, any joint of lower extremity; without contrast material", foot)
+    order = _pama("73721", "Magnetic resonance (eg, proton) imaging, any joint of lower extremity", foot)
     answer = _call(make_client(), order)
     # The patient has no radiograph: the selected possibly-foot MRI is answered (plain X-ray first).
     assert "pama-1" in json.dumps(answer)

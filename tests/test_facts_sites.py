@@ -26,7 +26,8 @@ from tests.support.facts_builders import (
 from tests.support.pathway_facts import results_by_node
 
 CPT = "http://www.ama-assn.org/go/cpt"
-MRI_JOINT = (CPT, "73721", "Magnetic resonance (eg, proton) imaging, any joint of lower extremity; without contrast material")
+MRI_JOINT = (CPT, "73721",
+             "Magnetic resonance (eg, proton) imaging, any joint of lower extremity; without contrast material")
 CT_LOWER = (CPT, "73700", "Computed tomography, lower extremity; without contrast material")
 MRI_OTHER_THAN_JOINT = (CPT, "73718")
 CALCIFIC_TENDINITIS_RIGHT_FOOT = (ICD10CM, "M65.271", "Calcific tendinitis, right ankle and foot")

@@ -42,7 +42,8 @@ def test_every_value_set_code_is_in_terminology(verified: set[tuple[str, str]]) 
 def test_sources_verified_elsewhere_name_where_they_were_read() -> None:
     sources = load_valuesets().sources
     for name in VERIFIED_ELSEWHERE_SOURCES:
-        assert "issue 16" in sources[name] and ("@" in sources[name] or "pages" in sources[name] or "tables" in sources[name])
+        where = sources[name]
+        assert "issue 16" in where and ("@" in where or "pages" in where or "tables" in where), name
 
 
 def test_prefix_families_are_only_icd10_stems() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from cds_service.facts.access import get, reference_of, text
 from cds_service.facts.classification import classify
-from cds_service.facts.conditions import condition_counts, condition_facts, onset_start
+from cds_service.facts.conditions import condition_counts, condition_facts
 from cds_service.facts.dates import to_date
 from cds_service.facts.imaging import REPORT_STATUSES, imaging_facts
 from cds_service.facts.labs import latest_labs
@@ -53,7 +53,7 @@ def _diabetic_foot_infection(diabetes: Evidence | None, infections: list[Infecti
 def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayConfig) -> Facts:
     valuesets = load_valuesets()
     birth_date = to_date(get(data.patient, "birthDate")) if data.patient is not None else None
-    conditions = [c for c in data.conditions if not _after(c, today, birth_date)]
+    conditions = [c for c in data.conditions if not _after(c, today)]
     from_conditions = condition_facts(tuple(conditions), valuesets, birth_date)
     labs = latest_labs(data.observations, today=today, config=config, valuesets=valuesets)
     from_imaging = imaging_facts(
@@ -155,9 +155,10 @@ def _deceased(patient: Any, today: date) -> Evidence | None:
     return None
 
 
-def _after(condition: Any, today: date, birth_date: date | None = None) -> bool:
-    """A Condition recorded or starting after `today` is not part of an evaluation as of `today`. (The start
-    read is the latest it can have been, so an onsetAge of the current year of age is not "after".)"""
+def _after(condition: Any, today: date) -> bool:
+    """A Condition recorded or starting after `today` is not part of an evaluation as of `today`. Only a
+    stated start counts here: `onset_start` gives the latest a start can have been (an onsetAge of the
+    current year of age may end after today), which says nothing about a future problem."""
     onset = to_date(get(condition, "onsetDateTime")) or to_date(get(get(condition, "onsetPeriod"), "start"))
     if onset is None and get(condition, "onsetDateTime") is None:
         onset = to_date(get(condition, "recordedDate"))

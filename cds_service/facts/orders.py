@@ -105,7 +105,9 @@ def read_order(
         if match_concepts(valuesets[name], [code]) is not None:
             # "No site given" and "another site" are different answers: only the first may be the foot. With no
             # bodySite, the reason may give the site (a debridement for a knee wound is not of the foot).
-            site = foot_site(order, valuesets=valuesets) or ("elsewhere" if body_site_elsewhere(order, valuesets) else None)
+            site = foot_site(order, valuesets=valuesets)
+            if site is None and body_site_elsewhere(order, valuesets):
+                site = "elsewhere"
             if site is None:
                 site = order_reason_place(order, valuesets, resolve)
             return DraftOrder(category="procedure", procedure=procedure, body_site=site, **common)

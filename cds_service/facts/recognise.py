@@ -357,7 +357,8 @@ def imaging_kind(
         # often mentions the other side for comparison, so it gives a side only when nothing else does.
         # (Read only once the resource is known to be foot imaging: most resources are not.)
         stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
-        stated = one_side(body_site_side(resource, valuesets), stated) if stated else body_site_side(resource, valuesets)
+        site_side = body_site_side(resource, valuesets)  # a coded "Left foot" bodySite
+        stated = one_side(site_side, stated) if stated and site_side else stated or site_side
         return one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
 
     # 1. a foot imaging code (the code names site and modality)
