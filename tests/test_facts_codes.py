@@ -85,3 +85,8 @@ def test_diabetic_patient_with_coded_only_osteomyelitis_has_a_diabetic_foot_infe
 def test_text_stays_a_fallback_for_a_code_we_do_not_list() -> None:
     f = facts_for(condition("dm", ("http://example.org/local", "DM2"), text="Type 2 diabetes"))
     assert f.diabetes is not None
+
+
+def test_a_coded_only_ankle_or_foot_injury_is_a_dystrophic_cause_and_a_knee_injury_is_not() -> None:
+    assert facts_for(condition("t", (ICD10CM, "S93.04XA"))).dystrophic_causes != ()
+    assert facts_for(condition("t", (ICD10CM, "S83.004A"))).dystrophic_causes == ()
