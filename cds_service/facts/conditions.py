@@ -16,18 +16,20 @@ verificationStatus is not refuted/entered-in-error (spec "Vocabulary"). No fact 
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from cds_service.facts.access import codings, concept_texts, concepts, get, status_code, text_of
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import Evidence, Infection, Problem, Side
-from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site, one_side
+from cds_service.facts.recognise import body_site_elsewhere, body_site_side, display_of, foot_site, one_side
 from cds_service.facts.text import Match, match_concepts, match_read, side_in_text, statement_cue
+from cds_service.facts.values import number_of
 from cds_service.guideline.valuesets import ValueSets
 
-__all__ = ["COUNTING_CLINICAL_STATUSES", "ConditionFacts", "condition_counts", "condition_facts"]
+__all__ = ["COUNTING_CLINICAL_STATUSES", "ConditionFacts", "condition_counts", "condition_facts", "onset_start"]
 
 COUNTING_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
 EXCLUDED_VERIFICATION_STATUSES = frozenset({"refuted", "entered-in-error"})
@@ -106,6 +108,65 @@ DYSTROPHIC_CONCEPTS = frozenset(
 )
 
 
+# UCUM age units (FHIR Age) and the words EHRs print instead -> (months, days) per unit.
+_AGE_UNITS = {"a": (12, 0), "mo": (1, 0), "wk": (0, 7), "d": (0, 1)}
+_AGE_WORDS = {"year": "a", "years": "a", "yr": "a", "yrs": "a", "y": "a", "month": "mo", "months": "mo",
+              "week": "wk", "weeks": "wk", "day": "d", "days": "d"}
+
+
+def _add_age(birth: date, age: Any) -> date | None:
+    """The last day of an Age counted from `birth`: "aged 50 a" runs to the day before the 51st birthday,
+    so this is the latest the problem can have begun. None for a unit that is not a calendar age."""
+    value = number_of(get(age, "value"))
+    unit = get(age, "code") or get(age, "unit")
+    unit = _AGE_WORDS.get(str(unit).strip().lower(), str(unit).strip()) if unit else None
+    if value is None or value < 0 or unit not in _AGE_UNITS:
+        return None
+    whole = value == int(value)
+    amount = value + 1 if whole else value  # to the end of that year (month, week, day) of age
+    months_per, days_per = _AGE_UNITS[unit]
+    try:
+        if months_per:
+            year, month = divmod(birth.month - 1 + int(amount * months_per), 12)
+            year += birth.year
+            when = date(year, month + 1, min(birth.day, calendar.monthrange(year, month + 1)[1]))
+        else:
+            when = birth + timedelta(days=int(amount * days_per))
+    except (OverflowError, ValueError):
+        return None
+    return when - timedelta(days=1) if whole else when
+
+
+def onset_start(condition: Any, birth_date: date | None = None) -> date | None:
+    """When the problem began, from any onset[x], at the latest it can have been (a fact never broader than
+    the record: a 6-week rule must not fire on a start the record does not give):
+    onsetDateTime; onsetPeriod.start, else its end ("began no later than"); onsetAge and onsetRange from the
+    patient's birthDate (an age in whole years is read to its last day; a range to its high end; a range
+    with only a low end gives no latest start); onsetString only when it is a date. None otherwise."""
+    when = to_date(get(condition, "onsetDateTime"))
+    if when is not None:
+        return when
+    period = get(condition, "onsetPeriod")
+    if period is not None:
+        when = to_date(get(period, "start")) or to_date(get(period, "end"))
+        if when is not None:
+            return when
+    if birth_date is not None:
+        age = get(condition, "onsetAge")
+        if age is not None:
+            return _add_age(birth_date, age)
+        onset_range = get(condition, "onsetRange")
+        if onset_range is not None:
+            high = get(onset_range, "high")
+            if high is not None:
+                return _add_age(birth_date, high)
+            # A range with only a low end says "no earlier than": no latest start, so no start to count from.
+    text = get(condition, "onsetString")
+    if isinstance(text, str) and len(text.strip()) >= 4 and text.strip()[:4].isdigit():
+        return to_date(text.strip())
+    return None
+
+
 def condition_counts(condition: Any) -> bool:
     """A current problem: clinicalStatus absent or active/recurrence/relapse, not refuted or entered in
     error, and its own text does not say it is negated or past."""
@@ -156,6 +217,7 @@ class _Condition:
     # The code, read once: it is tested against some thirty value sets.
     code_pairs: tuple[tuple[str | None, str | None], ...] = ()
     code_texts: tuple[str, ...] = ()
+    valuesets: ValueSets | None = None
 
     @property
     def when(self) -> date | None:
@@ -165,9 +227,9 @@ class _Condition:
         return Evidence(self.label, self.reference, self.when)
 
 
-def _view(condition: Any, valuesets: ValueSets) -> _Condition:
+def _view(condition: Any, valuesets: ValueSets, birth_date: date | None = None) -> _Condition:
     code = get(condition, "code")
-    onset = to_date(get(condition, "onsetDateTime")) or to_date(get(get(condition, "onsetPeriod"), "start"))
+    onset = onset_start(condition, birth_date)
     code_texts = tuple(concept_texts(code))  # read once: the label, the texts and every value set use them
     return _Condition(
         model=condition,
@@ -180,6 +242,7 @@ def _view(condition: Any, valuesets: ValueSets) -> _Condition:
         elsewhere=body_site_elsewhere(condition, valuesets),
         code_pairs=tuple(codings(code)),
         code_texts=code_texts,
+        valuesets=valuesets,
     )
 
 
@@ -202,7 +265,10 @@ def _find(valuesets: ValueSets, name: str, view: _Condition) -> tuple[Match, str
 
 def _side(found: Match, view: _Condition) -> Side | None:
     # A laterality conflict gives no side rather than the wrong one.
-    word = one_side(found.member.side if found.member is not None else None, side_in_text(*view.texts))
+    written = side_in_text(*view.texts)
+    coded_site = body_site_side(view.model, view.valuesets) if view.valuesets is not None else None
+    written = one_side(coded_site, written) if written and coded_site else written or coded_site
+    word = one_side(found.member.side if found.member is not None else None, written)
     return Side(word) if word else None
 
 
@@ -252,7 +318,9 @@ def _eschar(valuesets: ValueSets, view: _Condition) -> tuple[bool, bool]:
     return dry and not wet, wet
 
 
-def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> ConditionFacts:
+def condition_facts(
+    conditions: tuple[Any, ...], valuesets: ValueSets, birth_date: date | None = None
+) -> ConditionFacts:
     facts = ConditionFacts()
     for condition in conditions:
         if not condition_counts(condition):
@@ -260,11 +328,11 @@ def condition_facts(conditions: tuple[Any, ...], valuesets: ValueSets) -> Condit
             # granuloma) still explains it when resolved; seed 000 names "post-traumatic calcifications".
             # Refuted, entered-in-error or negated ones never count.
             if not _never_counts(condition):
-                view = _view(condition, valuesets)
+                view = _view(condition, valuesets, birth_date)
                 if any(_find(valuesets, name, view) for name in _DYSTROPHIC_SETS):
                     facts.dystrophic.append(view.evidence())
             continue
-        view = _view(condition, valuesets)
+        view = _view(condition, valuesets, birth_date)
         problem = _entry_problem(valuesets, view)
         if problem is not None:
             facts.problems.append(problem)

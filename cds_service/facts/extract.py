@@ -52,8 +52,9 @@ def _diabetic_foot_infection(diabetes: Evidence | None, infections: list[Infecti
 @normalising_once()  # each text of the call normalised once, whatever the value sets it is tested against
 def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayConfig) -> Facts:
     valuesets = load_valuesets()
+    birth_date = to_date(get(data.patient, "birthDate")) if data.patient is not None else None
     conditions = [c for c in data.conditions if not _after(c, today)]
-    from_conditions = condition_facts(tuple(conditions), valuesets)
+    from_conditions = condition_facts(tuple(conditions), valuesets, birth_date)
     labs = latest_labs(data.observations, today=today, config=config, valuesets=valuesets)
     from_imaging = imaging_facts(
         data,
@@ -69,8 +70,23 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         infections.append(Infection("positive-culture", culture.reference, culture.describe(), culture.when))
 
     selections = set(data.selections)
+    # A draft's reasonReference is read for the site it names (a knee injury): only the record's Conditions
+    # and reports can be reasons, looked up by reference when a draft has one.
+    reasons: dict[str, Any] | None = None
+
+    def resolve(reference: str) -> Any:
+        nonlocal reasons
+        if reasons is None:
+            reasons = {reference_of(r): r for r in (*conditions, *data.diagnostic_reports)}
+        return reasons.get(reference)
+
     drafts = [
-        (read_order(draft, selected=reference_of(draft) in selections, valuesets=valuesets, raw=draft), draft)
+        (
+            read_order(
+                draft, selected=reference_of(draft) in selections, valuesets=valuesets, raw=draft, resolve=resolve
+            ),
+            draft,
+        )
         for draft in data.draft_orders
     ]
     # Active imaging orders are ImagingEvents (status "ordered"); the rest are read like draft orders.
@@ -87,7 +103,7 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
             {reference_of(r): r for r in data.diagnostic_reports if text(r, "status") in REPORT_STATUSES}
         )
         foot_problems = frozenset(p.reference for p in problems)
-        problems += draft_order_problems(drafts, resources, valuesets, foot_problems)
+        problems += draft_order_problems(drafts, resources, valuesets, foot_problems, birth_date)
 
     classification = classify(
         infections=infections,
@@ -140,6 +156,10 @@ def _deceased(patient: Any, today: date) -> Evidence | None:
 
 
 def _after(condition: Any, today: date) -> bool:
-    """A Condition recorded or starting after `today` is not part of an evaluation as of `today`."""
-    onset = to_date(get(condition, "onsetDateTime")) or to_date(get(condition, "recordedDate"))
+    """A Condition recorded or starting after `today` is not part of an evaluation as of `today`. Only a
+    stated start counts here: `onset_start` gives the latest a start can have been (an onsetAge of the
+    current year of age may end after today), which says nothing about a future problem."""
+    onset = to_date(get(condition, "onsetDateTime")) or to_date(get(get(condition, "onsetPeriod"), "start"))
+    if onset is None and get(condition, "onsetDateTime") is None:
+        onset = to_date(get(condition, "recordedDate"))
     return onset is not None and onset > today

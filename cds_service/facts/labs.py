@@ -10,14 +10,15 @@ the other tests `lab_lookback_days` (90 d); both ends of a window are included.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from cds_service.facts.access import codings, concept_texts, get, items, text_of
+from cds_service.facts.access import codings, concept_texts, get, items, ref_of, reference_of, text_of
 from cds_service.facts.dates import clinical_date, clinical_value, to_sort_key, within
 from cds_service.facts.model import LabResult, LabTest
 from cds_service.facts.recognise import display_of, lab_test_of
-from cds_service.facts.text import label_of
+from cds_service.facts.text import affirmed_term, label_of
 from cds_service.facts.units import CANONICAL_UNIT, normalise_unit, to_canonical
 from cds_service.facts.values import Reading, compare, is_absent, number_of, reading
 from cds_service.guideline.config import PathwayConfig
@@ -133,20 +134,76 @@ def interpret(test: LabTest, observation: Any, config: PathwayConfig) -> tuple[b
     return None, None, None
 
 
-def _culture_positive(observation: Any, valuesets: ValueSets) -> tuple[bool | None, str | None]:
-    found = _from_interpretation(observation)
-    if found is not None:
-        return found[0], "interpretation"
-    texts = concept_texts(get(observation, "valueCodeableConcept"))
-    value_string = text_of(get(observation, "valueString"))
-    if value_string is not None and value_string.strip():
-        texts.append(value_string)
-    if not texts and not list(codings(get(observation, "valueCodeableConcept"))):
-        return None, None
-    negative = valuesets["culture-negative"]
-    if any(negative.matches_text(text) for text in texts):
+# Interpretation codes that say a culture grew something, or that it did not.
+_CULTURE_POSITIVE = frozenset({"POS", "DET", "A", "AA"})
+_CULTURE_NEGATIVE = frozenset({"NEG", "ND", "N"})
+
+
+def _culture_values(observation: Any) -> list[tuple[list[tuple[str | None, str | None]], list[str]]]:
+    """(codings, texts) of each value a culture carries: its value[x] and each component's value."""
+    values = []
+    for holder in (observation, *items(observation, "component")):
+        concept = get(holder, "valueCodeableConcept")
+        texts = concept_texts(concept)
+        value_string = text_of(get(holder, "valueString"))
+        if value_string is not None and value_string.strip():
+            texts.append(value_string)
+        pairs = list(codings(concept))
+        if pairs or texts:
+            values.append((pairs, texts))
+    return values
+
+
+def _value_growth(pairs: list[tuple[str | None, str | None]], texts: list[str], valuesets: ValueSets) -> bool | None:
+    """True when one value says an organism grew, False when it says nothing (pathogenic) grew, None when
+    it is pending, preliminary or unreadable. Positive must be positive: a coded organism, or words naming
+    a pathogen or growth; "NG", "NGTD", "no growth at 48h", skin or mixed flora and "in progress" are not."""
+    if any(valuesets["culture-pending"].matches_text(text) for text in texts):
+        return None
+    organism = valuesets["culture-organism"].member(pairs) is not None
+    if any(affirmed_term(valuesets["culture-pathogen"], text) for text in texts):
+        return True
+    negative = any(valuesets["culture-negative"].matches_text(text) for text in texts)
+    if organism and not negative:
+        return True
+    if negative or any(valuesets["culture-flora"].matches_text(text) for text in texts):
+        return False
+    if any(affirmed_term(valuesets["culture-growth"], text) for text in texts):
+        return True
+    return None
+
+
+def _culture_positive(
+    observation: Any, valuesets: ValueSets, member_of: Callable[[str], Any] | None = None
+) -> tuple[bool | None, str | None]:
+    """(positive, decided_by) of a culture: "interpretation", "result" (its value or components),
+    "members" (the organism Observations of hasMember), or (None, "preliminary") for a preliminary one."""
+    if get(observation, "status") == "preliminary":
+        return None, "preliminary"  # a preliminary culture is not a positive one
+    for concept in items(observation, "interpretation"):
+        for _, code in codings(concept):
+            if code in _CULTURE_POSITIVE:
+                return True, "interpretation"
+            if code in _CULTURE_NEGATIVE:
+                return False, "interpretation"
+    found: bool | None = None
+    for pairs, texts in _culture_values(observation):
+        growth = _value_growth(pairs, texts, valuesets)
+        if growth:
+            return True, "result"
+        found = False if growth is False else found
+    if found is False:
         return False, "result"
-    return True, "result"  # an organism was named
+    # A panel: the organisms are member Observations (hasMember), each a value of its own.
+    if member_of is not None:
+        for reference in (ref_of(x) for x in items(observation, "hasMember")):
+            member = member_of(reference) if reference else None
+            if member is None or get(member, "status") not in ("final", "amended", "corrected"):
+                continue
+            for pairs, texts in _culture_values(member):
+                if _value_growth(pairs, texts, valuesets):
+                    return True, "members"
+    return None, None
 
 
 def _original(observation: Any) -> str:
@@ -161,12 +218,18 @@ def _original(observation: Any) -> str:
     return " ".join(value_string.split()) if value_string is not None and value_string.strip() else "no value"
 
 
-def _result(test: LabTest, observation: Any, config: PathwayConfig, valuesets: ValueSets) -> LabResult:
+def _result(
+    test: LabTest,
+    observation: Any,
+    config: PathwayConfig,
+    valuesets: ValueSets,
+    member_of: Callable[[str], Any] | None = None,
+) -> LabResult:
     reference = f"Observation/{get(observation, 'id')}"
     when = clinical_date(observation, "Observation")
     label = label_of(get(observation, "code")) or display_of([get(observation, "code")], valuesets) or test.value
     if test is LabTest.CULTURE:
-        positive, decided_by = _culture_positive(observation, valuesets)
+        positive, decided_by = _culture_positive(observation, valuesets, member_of)
         return LabResult(
             test,
             reference,
@@ -212,4 +275,15 @@ def latest_labs(
         key = to_sort_key(clinical_value(observation, "Observation"))
         if test not in latest or key > latest[test][0]:
             latest[test] = (key, observation)
-    return {test: _result(test, observation, config, valuesets) for test, (_, observation) in latest.items()}
+    members: dict[str, Any] | None = None
+
+    def member_of(reference: str) -> Any:
+        # Built only for a culture panel with hasMember: most calls never need it.
+        nonlocal members
+        if members is None:
+            members = {reference_of(o): o for o in observations}
+        return members.get(reference)
+
+    return {
+        test: _result(test, observation, config, valuesets, member_of) for test, (_, observation) in latest.items()
+    }

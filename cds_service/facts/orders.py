@@ -4,12 +4,22 @@ imaging order whose reason is a calcification or soft tissue mass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from cds_service.facts.access import codings, concepts, get, items, ref_of, resource_type_of
+from cds_service.facts.conditions import onset_start
 from cds_service.facts.dates import to_date
 from cds_service.facts.model import DraftOrder, LabTest, Modality, Problem, Side
-from cds_service.facts.recognise import body_site_elsewhere, display_of, foot_site, imaging_kind, lab_test_of
+from cds_service.facts.recognise import (
+    body_site_elsewhere,
+    display_of,
+    foot_site,
+    imaging_kind,
+    lab_test_of,
+    reason_place,
+)
 from cds_service.facts.text import label_of, match_concepts, side_in_text
 from cds_service.guideline.valuesets import ValueSets
 
@@ -24,7 +34,34 @@ _PROCEDURE_SETS = (
 _REASON_SETS = ("calcification-foot-site", "calcification-concept", "soft-tissue-mass-foot", "soft-tissue-mass")
 
 
-def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[str, Any] | None = None) -> DraftOrder:
+def order_reason_place(
+    order: Any, valuesets: ValueSets, resolve: Callable[[str], Any] | None = None
+) -> str | None:
+    """ "foot" / "elsewhere" / None: the site the order's reasons name, from its reasonCode and from the
+    Conditions (or reports) its reasonReference points to: their code and, for a Condition, its bodySite."""
+    reasons = list(concepts(order, "reasonCode"))
+    elsewhere = False
+    for reference in (ref_of(x) for x in items(order, "reasonReference")):
+        target = resolve(reference) if resolve is not None and reference else None
+        if target is None:
+            continue
+        if foot_site(target, valuesets=valuesets) is not None:
+            return "foot"
+        elsewhere = elsewhere or body_site_elsewhere(target, valuesets)
+        reasons.extend(concepts(target, "code", "conclusionCode"))
+    return reason_place(reasons, valuesets) or ("elsewhere" if elsewhere else None)
+
+
+def read_order(
+    order: Any,
+    *,
+    selected: bool,
+    valuesets: ValueSets,
+    raw: dict[str, Any] | None = None,
+    resolve: Callable[[str], Any] | None = None,
+) -> DraftOrder:
+    """One order as a DraftOrder. `resolve` finds the record's resource for a reasonReference ("Condition/x"),
+    so that a reason naming another site (a knee injury) is read."""
     resource_type = resource_type_of(order)
     reference = f"{resource_type}/{get(order, 'id')}"
     code = get(order, "code") or get(order, "medicationCodeableConcept")
@@ -44,6 +81,11 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
     if resource_type != "ServiceRequest":
         return DraftOrder(category="other", **common)
     kind = imaging_kind(order, resource_type, valuesets, unsited=True)
+    if kind is not None and kind.possibly_foot and order_reason_place(order, valuesets, resolve) == "elsewhere":
+        # Another site in the reason outranks "lower extremity, possibly the foot": a knee MRI (CPT 73721 "any
+        # joint of lower extremity", reason "Injury of knee") is not foot imaging, so no card and no
+        # delete/replace suggestion is made about it.
+        return DraftOrder(category="other", **common)
     if kind is not None:
         return DraftOrder(
             category="imaging",
@@ -61,8 +103,13 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
         return DraftOrder(category="referral", referral=referral.member.concept, **common)
     for name, procedure in _PROCEDURE_SETS:
         if match_concepts(valuesets[name], [code]) is not None:
-            # "No site given" and "another site" are different answers: only the first may be the foot.
-            site = foot_site(order, valuesets=valuesets) or ("elsewhere" if body_site_elsewhere(order, valuesets) else None)
+            # "No site given" and "another site" are different answers: only the first may be the foot. With no
+            # bodySite, the reason may give the site (a debridement for a knee wound is not of the foot).
+            site = foot_site(order, valuesets=valuesets)
+            if site is None and body_site_elsewhere(order, valuesets):
+                site = "elsewhere"
+            if site is None:
+                site = order_reason_place(order, valuesets, resolve)
             return DraftOrder(category="procedure", procedure=procedure, body_site=site, **common)
     if match_concepts(valuesets["follow-up"], [code]) is not None:
         return DraftOrder(category="follow-up", **common)
@@ -71,7 +118,7 @@ def read_order(order: Any, *, selected: bool, valuesets: ValueSets, raw: dict[st
 
 def draft_order_problems(
     orders: list[tuple[DraftOrder, Any]], resources: dict[str, Any], valuesets: ValueSets,
-    foot_problems: frozenset[str] = frozenset(),
+    foot_problems: frozenset[str] = frozenset(), birth_date: date | None = None,
 ) -> list[Problem]:
     """Spec entry 4: a selected draft foot/ankle imaging order whose reasonCode, or a reasonReference to a
     Condition/Observation/DiagnosticReport of the record, names a calcification or soft tissue mass
@@ -116,7 +163,7 @@ def draft_order_problems(
                     or side_in_text(*texts)
                     or (order.side.value if order.side else None)
                 )
-                onset = to_date(get(target, "onsetDateTime")) or to_date(get(get(target, "onsetPeriod"), "start"))
+                onset = onset_start(target, birth_date)
                 problems.append(
                     Problem(
                         reference=reference,

@@ -70,6 +70,13 @@ def validate(resource: JSON, where: str, patient_id: str, issues: list[DataIssue
     return True
 
 
+def _reason_references(draft: JSON) -> list[str]:
+    references = draft.get("reasonReference")
+    if not isinstance(references, list):
+        return []
+    return [r["reference"] for r in references if isinstance(r, dict) and isinstance(r.get("reference"), str)]
+
+
 @normalising_once()  # selection tests a text against several value sets: normalised once
 def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
     valuesets = load_valuesets()
@@ -99,6 +106,16 @@ def to_clinical_data(raw: RawRecord, patient_id: str) -> ClinicalData:
         for index, draft in enumerate(raw.draft_orders)
         if validate(draft, f"context.draftOrders.entry[{index}]", patient_id, issues)
     ]
+    # Issue 16: a draft's reasonReference may name a Condition no value set selects ("Injury of knee"); it
+    # is read for the site it names, so it is kept (validated) too. Only when a draft has such a reference.
+    wanted = {ref for draft in drafts for ref in _reason_references(draft)} - {
+        _label(c) for c in selected["Condition"]
+    }
+    if wanted:
+        for condition in raw.of_type("Condition"):
+            if _label(condition) in wanted and validate(condition, "record.Condition", patient_id, issues):
+                selected["Condition"].append(condition)
+                wanted.discard(_label(condition))
 
     return ClinicalData(
         patient_id=patient_id,

@@ -21,6 +21,8 @@ __all__ = [
     "LAB_SETS",
     "ImagingKind",
     "body_site_elsewhere",
+    "body_site_place",
+    "body_site_side",
     "display_of",
     "foot_site",
     "imaging_kind",
@@ -30,6 +32,7 @@ __all__ = [
     "lab_code_table",
     "lab_test_of",
     "one_side",
+    "reason_place",
 ]
 
 # Value sets a Condition is read against (anything else is not the pathway's business).
@@ -205,23 +208,79 @@ def foot_site(
     return None
 
 
+def body_site_place(concept: Any, valuesets: ValueSets) -> str | None:
+    """Where one bodySite concept is: "foot" (foot/ankle/heel/toe), "region" (a lower-limb region that may
+    hold the foot: needs foot evidence), "elsewhere" (another place), or None (no place said).
+
+    Words first: a foot word is the foot, a word naming another place ("thigh", "hand", "knee") is elsewhere,
+    a region or a tissue without a place ("lower leg", "skin") is no answer by itself. Then the code: a known
+    foot or lower-limb code says so; any other code without words names another place. A coded-only bodySite
+    of a hand or a knee is therefore elsewhere, never "lower extremity, possibly the foot"."""
+    pairs = [(system, code) for system, code in codings(concept) if system and code]
+    foot = valuesets["foot-body-site"]
+    if foot.member(pairs) is not None:
+        return "foot"
+    texts = concept_texts(concept)
+    region = False
+    for words in texts:
+        if foot.matched_term(words) is not None:
+            return "foot"
+        if _names_other_place(words):
+            return "elsewhere"
+        region = region or valuesets["lower-limb-body-site"].matched_term(words) is not None
+    if region or valuesets["lower-limb-body-site"].member(pairs) is not None:
+        return "region"
+    # Coded without words: a code that is neither the foot nor a lower-limb region is another place. Words
+    # that name no place ("Left", "Skin") over an unknown code say nothing either way.
+    return "elsewhere" if pairs and not texts else None
+
+
+def _names_other_place(words: str) -> bool:
+    """Whether a bodySite's words, once regions, tissues, sides and fillers are removed, name a place."""
+    normalised = normalise_text(words)
+    for phrase in _PLACELESS_PHRASES:
+        normalised = normalised.replace(f" {phrase} ", " ")
+    return any(word not in _PLACELESS_WORDS and not word.isdigit() for word in normalised.split())
+
+
+def body_site_side(resource: Any, valuesets: ValueSets) -> str | None:
+    """The side a coded foot bodySite carries ("Left foot" 22335008), else None."""
+    member = valuesets["foot-body-site"].member(codings(*_body_sites(resource)))
+    return member.side if member is not None else None
+
+
 def body_site_elsewhere(resource: Any, valuesets: ValueSets | None = None) -> bool:
-    """Whether the resource's bodySite names a place other than the foot (thigh, hand, shoulder...) and none
-    of its bodySites names the foot. A region that contains the foot ("lower leg"), a tissue without a
-    place ("skin") or a bodySite without words is not "elsewhere": no site given is not another site."""
+    """Whether the resource's bodySite names a place other than the foot (thigh, hand, shoulder, or a code
+    that is neither a foot nor a lower-limb structure) and none of its bodySites names the foot. A region
+    that contains the foot ("lower leg"), a tissue without a place ("skin") or no bodySite at all is not
+    "elsewhere": no site given is not another site."""
     body_sites = _body_sites(resource)
     if not body_sites:
         return False  # the common case: no site given
     valuesets = valuesets or load_valuesets()
-    if match_concepts(valuesets["foot-body-site"], body_sites) is not None:
-        return False
-    for words in concept_texts(*body_sites):
-        normalised = normalise_text(words)
-        for phrase in _PLACELESS_PHRASES:
-            normalised = normalised.replace(f" {phrase} ", " ")
-        if any(word not in _PLACELESS_WORDS and not word.isdigit() for word in normalised.split()):
-            return True
-    return False
+    places = [body_site_place(concept, valuesets) for concept in body_sites]
+    return "foot" not in places and "elsewhere" in places
+
+
+def reason_place(concept_list: list[Any], valuesets: ValueSets | None = None) -> str | None:
+    """ "foot" or "elsewhere" when an order's reasons (reasonCode concepts, or a referenced Condition's code)
+    name a site, else None. Codes first (ICD-10-CM S90-S99 ankle/foot, S00-S89 elsewhere), words as
+    fallback ("Injury of knee"). Foot evidence wins over another site: "knee and foot" may be the foot."""
+    valuesets = valuesets or load_valuesets()
+    foot_codes, other_codes = valuesets["reason-site-foot"], valuesets["reason-site-elsewhere"]
+    foot_words = valuesets["foot-body-site"]
+    elsewhere = False
+    for concept in concept_list:
+        if concept is None:
+            continue
+        pairs = [(system, code) for system, code in codings(concept) if system and code]
+        texts = concept_texts(concept)
+        if foot_codes.member(pairs) is not None or any(foot_words.matched_term(t) for t in texts):
+            return "foot"
+        elsewhere = elsewhere or other_codes.member(pairs) is not None or any(
+            other_codes.matched_term(t) is not None for t in texts
+        )
+    return "elsewhere" if elsewhere else None
 
 
 _DISPLAYS: dict[int, dict[tuple[str, str], str]] = {}
@@ -240,6 +299,13 @@ def display_of(concept_list: list[Any], valuesets: ValueSets | None = None) -> s
     for system, code in codings(*concept_list):
         if system and code and (system, code) in table:
             return table[(system, code)]
+    # A code of a family (E11.9 of "E08-E13"): the family's words and the code itself.
+    for system, code in codings(*concept_list):
+        if system and code:
+            for value_set in valuesets.sets.values():
+                member = value_set.member([(system, code)])
+                if member is not None and member.prefix:
+                    return f"{member.display} ({code})"
     return None
 
 
@@ -291,6 +357,8 @@ def imaging_kind(
         # often mentions the other side for comparison, so it gives a side only when nothing else does.
         # (Read only once the resource is known to be foot imaging: most resources are not.)
         stated = side_in_text(*concept_texts(*code_concepts, *concepts(resource, "bodySite")))
+        site_side = body_site_side(resource, valuesets)  # a coded "Left foot" bodySite
+        stated = one_side(site_side, stated) if stated and site_side else stated or site_side
         return one_side(coded, stated) if coded else stated or side_in_text(*imaging_texts(resource))
 
     # 1. a foot imaging code (the code names site and modality)

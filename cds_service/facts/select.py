@@ -33,7 +33,7 @@ from cds_service.facts.recognise import (
     lab_test_and_coding,
 )
 from cds_service.facts.values import is_absent
-from cds_service.guideline.valuesets import ValueSets, load_valuesets, normalise_text, system_uri
+from cds_service.guideline.valuesets import ValueSet, ValueSets, load_valuesets, normalise_text, system_uri
 
 __all__ = [
     "LAB_CANDIDATE_DATES",
@@ -114,9 +114,14 @@ class _Index:
 
     codings: frozenset[tuple[str, str]]
     terms: re.Pattern[str]  # one alternation of every term, on normalised (space-padded) text
+    # Value sets with ICD-10 code families (match = "prefix"): E11.65 is diabetes without being listed.
+    families: tuple[ValueSet, ...] = ()
 
     def matches(self, concept_list: list[Any]) -> bool:
-        if any((system, code) in self.codings for system, code in codings(*concept_list)):
+        pairs = list(codings(*concept_list))
+        if any((system, code) in self.codings for system, code in pairs):
+            return True
+        if any(value_set.member(pairs) is not None for value_set in self.families):
             return True
         return any(self.matches_text(text) for text in concept_texts(*concept_list))
 
@@ -139,6 +144,7 @@ def _index(valuesets: ValueSets, names: tuple[str, ...]) -> _Index:
             codings=frozenset(c for value_set in sets for c in value_set.codings),
             # never matches when there are no terms
             terms=re.compile(" (?:" + "|".join(re.escape(t) for t in terms) + ") " if terms else "(?!)"),
+            families=tuple(value_set for value_set in sets if any(m.prefix for m in value_set.members)),
         )
         _INDEXES[key] = index
     return index

@@ -23,6 +23,7 @@ __all__ = [
     "ValueSet",
     "ValueSets",
     "category_tokens",
+    "dotted_icd10",
     "load_valuesets",
     "normalise_text",
     "normalising_once",
@@ -79,6 +80,9 @@ class Member:
     concept: str | None = None
     side: str | None = None  # "right" | "left" | "bilateral" | None (unspecified or not lateral)
     site: str | None = None  # "foot" when the code itself names the foot/ankle/heel/toe
+    # True for an ICD-10 code family matched by its leading characters ("E11" is every code starting
+    # "E11"): a rule means the whole family, and listing sample codes of it misses the rest.
+    prefix: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,18 @@ class ValueSet:
     by_length: tuple[tuple[str, str], ...] = field(init=False, repr=False)
     _excluded: tuple[str, ...] = field(init=False, repr=False)  # exclude_terms, padded and normalised
 
+    _by_prefix: dict[tuple[str, str], Member] = field(init=False, repr=False)
+    _prefix_lengths: tuple[int, ...] = field(init=False, repr=False)  # longest first
+
     def __post_init__(self) -> None:
-        by_coding = {(m.system, m.code): m for m in self.members}
+        by_coding = {(m.system, m.code): m for m in self.members if not m.prefix}
         object.__setattr__(self, "_by_coding", by_coding)
+        # Exact codings only: prefetch queries and the lab code table need whole codes, not families.
         object.__setattr__(self, "codings", frozenset(by_coding))
         object.__setattr__(self, "codes", frozenset(code for _, code in by_coding))
+        by_prefix = {(m.system, m.code): m for m in self.members if m.prefix}
+        object.__setattr__(self, "_by_prefix", by_prefix)
+        object.__setattr__(self, "_prefix_lengths", tuple(sorted({len(c) for _, c in by_prefix}, reverse=True)))
         # Longest term first, so "calcific tendinitis" is reported rather than "calcific".
         terms = sorted(((normalise_text(t), t) for t in self.text_terms), key=lambda pair: -len(pair[0]))
         object.__setattr__(self, "_terms", tuple(terms))
@@ -126,8 +137,19 @@ class ValueSet:
         for system, code in codings:
             if system and code:
                 found = self._by_coding.get((system, code))
+                if found is None and self._prefix_lengths:
+                    found = self._prefix_member(system, code)
                 if found is not None:
                     return found
+        return None
+
+    def _prefix_member(self, system: str, code: str) -> Member | None:
+        """The most specific code family `code` belongs to (ICD-10 codes read dotted: "E119" is E11.9)."""
+        dotted = dotted_icd10(code)
+        for length in self._prefix_lengths:
+            found = self._by_prefix.get((system, dotted[:length]))
+            if found is not None:
+                return found
         return None
 
     def matches_codings(self, codings: Iterable[tuple[str | None, str | None]]) -> bool:
@@ -240,6 +262,9 @@ def _members(name: str, body: dict[str, Any], systems: dict[str, str], sources: 
         where = f"valueset {name!r} family {family.get('family')!r}"
         check_source(family["source"], where)
         system = _system(systems, family["system"], where)
+        match = family.get("match", "code")
+        if match not in ("code", "prefix"):
+            raise ValueError(f"{where}: match must be 'code' or 'prefix', got {match!r}")
         for side in SIDES:
             for code in family.get(side, []):
                 members.append(
@@ -252,9 +277,21 @@ def _members(name: str, body: dict[str, Any], systems: dict[str, str], sources: 
                         concept=family.get("concept"),
                         side=None if side == "unspecified" else side,
                         site=family.get("site", site),
+                        prefix=match == "prefix",
                     )
                 )
     return members
+
+
+_ICD10_UNDOTTED = re.compile(r"^[A-Z]\d[0-9A-Z]{2,5}$")
+
+
+def dotted_icd10(code: str) -> str:
+    """An ICD-10 code in its dotted form, upper case: "e119" and "E11.9" are both "E11.9"."""
+    code = code.strip().upper()
+    if "." not in code and _ICD10_UNDOTTED.match(code):
+        return f"{code[:3]}.{code[3:]}"
+    return code
 
 
 def parse_valuesets(document: dict[str, Any]) -> ValueSets:
@@ -335,5 +372,6 @@ def prefetch_codings(resource_type: str) -> list[tuple[str, str]]:
     seen: dict[tuple[str, str], None] = {}
     for name in valuesets.prefetch[resource_type]:
         for member in valuesets[name].members:
-            seen.setdefault((member.system, member.code), None)
+            if not member.prefix:  # a search token is a whole code; a family is read on arrival
+                seen.setdefault((member.system, member.code), None)
     return list(seen)
