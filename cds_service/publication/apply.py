@@ -286,7 +286,8 @@ def care_plan(
         result_plan["encounter"] = {"reference": f"Encounter/{encounter}"}
     if data_issues or issues_not_listed:
         # What the evaluation could not read is said, not dropped: an OperationOutcome beside the plan.
-        issues = [{"severity": "warning", "code": "processing", "diagnostics": f"{i['where']}: {i['problem']}"}
+        issues = [{"severity": "warning", "code": "processing",
+                   "diagnostics": ": ".join(str(i[k]) for k in ("where", "resource", "problem") if i.get(k))}
                   for i in data_issues]
         if issues_not_listed:
             issues.append({"severity": "warning", "code": "processing",

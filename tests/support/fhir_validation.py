@@ -99,10 +99,11 @@ def _in_value_set(url: str, pairs: list[tuple[str | None, str | None]], code: st
 class _Validator:
     def __init__(self, root: JSON, report: Report) -> None:
         self.root = root
+        self.current = root
         self.report = report
 
     def error(self, where: str, problem: str) -> None:
-        self.report.errors.append(f"{self.root.get('resourceType')}/{self.root.get('id')} {where}: {problem}")
+        self.report.errors.append(f"{self.current.get('resourceType')}/{self.current.get('id')} {where}: {problem}")
 
     def invariants(self, node: Any, element: JSON, where: str, base: str | None = None) -> None:
         """`base`: the node's type for the FHIRPath model (a datatype's name), else the element's path."""
@@ -123,7 +124,7 @@ class _Validator:
             try:
                 # The R4 model (with the element's path as base) resolves choice types such as `value`.
                 result = evaluate(node, {"base": base or element["path"], "expression": expression},
-                                  {"resource": self.root, "rootResource": self.root}, models["r4"])
+                                  {"resource": self.current, "rootResource": self.root}, models["r4"])
             except Exception:  # noqa: BLE001 - counted, named in the report, never passed silently
                 self.report.skipped.add(key)
                 continue
@@ -136,11 +137,13 @@ class _Validator:
         if type_name not in structure_definitions():
             self.error(where, f"no StructureDefinition kept for {type_name}")
             return
-        saved = self.root
-        if not where.endswith(".contained") and ".contained[" not in where.rsplit(".", 1)[-1]:
-            self.root = resource  # %resource: the resource itself, but a contained one's is its container
+        saved = (self.root, self.current)
+        # %resource is the resource itself; %rootResource is the container of a contained resource.
+        if not where.rsplit(".", 1)[-1].startswith("contained"):
+            self.root = resource
+        self.current = resource
         self.complex(resource, type_name, type_name, where or type_name)
-        self.root = saved
+        self.root, self.current = saved
 
     def complex(self, node: JSON, type_name: str, path: str, where: str) -> None:
         element = _elements(type_name)[path]
