@@ -31,6 +31,32 @@ FHIR_JSON = "application/fhir+json"
 _SEARCH_PARAMS = ("url", "version", "_id")
 
 
+class FhirResponse(Response):
+    media_type = FHIR_JSON
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {FHIR_JSON: {"schema": {"type": "object"}}}}
+
+
+def _error_body(description: str) -> dict[str, Any]:
+    # What the body-limit middleware and the authentication answer (errors.py's ErrorBody), before this route.
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+_READ = {200: _documented("the resource (FHIR R4 JSON)"), 404: _documented("an OperationOutcome: no resource with this id")}
+_SEARCH = {200: _documented("a searchset Bundle"), 400: _documented("an OperationOutcome: an unsupported search parameter")}
+_APPLY = {
+    200: _documented("a CarePlan containing the RequestGroup of the evaluation"),
+    400: _documented("an OperationOutcome naming the parameter that is wrong"),
+    401: _error_body("no valid JWT from a trusted EHR (WWW-Authenticate: Bearer)"),
+    404: _documented("an OperationOutcome: no PlanDefinition with this id"),
+    412: _documented("an OperationOutcome: the record could not be had from the named FHIR server"),
+    413: _error_body("the body is over CDS_MAX_BODY_BYTES"),
+    415: _error_body("the Content-Type is not a JSON type"),
+}
+
+
 def artifact_of(state: Any) -> Artifact:
     """The artifact of the app's pathway configuration, generated on first use and kept."""
     artifact = getattr(state, "fhir_artifact", None)
@@ -41,7 +67,7 @@ def artifact_of(state: Any) -> Artifact:
 
 
 def _fhir(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON)
+    return FhirResponse(orjson.dumps(body), status_code=status)
 
 
 def _outcome(status: int, code: str, message: str) -> Response:
@@ -80,37 +106,37 @@ def _read(request: Request, resource_type: str, resource_id: str) -> Response:
     return _fhir(found)
 
 
-@router.get("/PlanDefinition", response_model=None)
+@router.get("/PlanDefinition", response_model=None, response_class=FhirResponse, responses=_SEARCH)
 def search_plan_definitions(request: Request) -> Response:
     return _search(request, "PlanDefinition")
 
 
-@router.get("/PlanDefinition/{resource_id}", response_model=None)
+@router.get("/PlanDefinition/{resource_id}", response_model=None, response_class=FhirResponse, responses=_READ)
 def read_plan_definition(resource_id: str, request: Request) -> Response:
     return _read(request, "PlanDefinition", resource_id)
 
 
-@router.get("/ActivityDefinition", response_model=None)
+@router.get("/ActivityDefinition", response_model=None, response_class=FhirResponse, responses=_SEARCH)
 def search_activity_definitions(request: Request) -> Response:
     return _search(request, "ActivityDefinition")
 
 
-@router.get("/ActivityDefinition/{resource_id}", response_model=None)
+@router.get("/ActivityDefinition/{resource_id}", response_model=None, response_class=FhirResponse, responses=_READ)
 def read_activity_definition(resource_id: str, request: Request) -> Response:
     return _read(request, "ActivityDefinition", resource_id)
 
 
-@router.get("/Library", response_model=None)
+@router.get("/Library", response_model=None, response_class=FhirResponse, responses=_SEARCH)
 def search_libraries(request: Request) -> Response:
     return _search(request, "Library")
 
 
-@router.get("/Library/{resource_id}", response_model=None)
+@router.get("/Library/{resource_id}", response_model=None, response_class=FhirResponse, responses=_READ)
 def read_library(resource_id: str, request: Request) -> Response:
     return _read(request, "Library", resource_id)
 
 
-@router.get("/Bundle/{bundle_id}", response_model=None)
+@router.get("/Bundle/{bundle_id}", response_model=None, response_class=FhirResponse, responses=_READ)
 def read_bundle(bundle_id: str, request: Request) -> Response:
     if bundle_id != BUNDLE_ID:
         return _outcome(404, "not-found", f"no Bundle with id '{bundle_id[:64]}'; the artifact is Bundle/{BUNDLE_ID}")
@@ -124,7 +150,11 @@ class _NotRecorded:
         return None
 
 
-@router.post("/PlanDefinition/{resource_id}/$apply", dependencies=[Depends(require_caller)], response_model=None)
+@router.post("/PlanDefinition/{resource_id}/$apply", dependencies=[Depends(require_caller)], response_model=None,
+             response_class=FhirResponse, responses=_APPLY,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 FHIR_JSON: {"schema": {"type": "object", "description": "a FHIR R4 Parameters resource"}},
+                 "application/json": {"schema": {"type": "object"}}}}})
 async def apply_plan_definition(resource_id: str, request: Request) -> Response:
     state = request.app.state
     artifact = artifact_of(state)

@@ -121,6 +121,9 @@ class _Validator:
             # fhirpathpy 2.2.4 lacks hasValue(): on a JSON object (a complex node) it is false, and a
             # primitive that exists in JSON has a value (empty strings are caught by ele-1 above).
             expression = re.sub(r"^hasValue\(\)", "false", expression).replace(".hasValue()", ".exists()")
+            # R4's dom-3 applies as(type) to a collection (descendants()), which FHIRPath N1 engines refuse:
+            # ofType(type) is the filter it means.
+            expression = expression.replace("descendants().as(", "descendants().ofType(")
             try:
                 # The R4 model (with the element's path as base) resolves choice types such as `value`.
                 result = evaluate(node, {"base": base or element["path"], "expression": expression},
