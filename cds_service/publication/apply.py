@@ -33,7 +33,6 @@ ACTION_TYPE = "http://terminology.hl7.org/CodeSystem/action-type"
 _CDS_ACTION_TYPE = {"create": "create", "update": "update", "delete": "remove"}
 # FHIR R4 PlanDefinition/$apply input parameters this service reads; `hook` is its own (default patient-view).
 APPLY_PARAMETERS = ("subject", "encounter", "practitioner", "data", "dataEndpoint", "hook")
-_ONE = ("subject", "encounter", "practitioner", "data", "dataEndpoint", "hook")
 
 
 class ApplyError(ValueError):
@@ -101,7 +100,7 @@ def hook_request(parameters: Any, *, today: date | None = None) -> ApplyRequest:
         if name not in APPLY_PARAMETERS:
             # Nothing ignored silently: an input the operation does not read is refused.
             raise ApplyError(f"parameter[{index}]: '{name}' is not supported; use {', '.join(APPLY_PARAMETERS)}")
-        if name in given and name in _ONE:
+        if name in given:
             raise ApplyError(f"parameter '{name}' is given more than once (one patient per call)")
         given[name] = param
     if "subject" not in given:
@@ -127,7 +126,8 @@ def hook_request(parameters: Any, *, today: date | None = None) -> ApplyRequest:
                 body["fhirAuthorization"] = auth
     except InputError as exc:
         where = "data" if "data" in given else "dataEndpoint"
-        raise ApplyError(f"parameter '{where}' {exc}") from None
+        # hook_input speaks to the `evaluate` tool's users; here the patient is the `subject` parameter.
+        raise ApplyError(f"parameter '{where}' {str(exc).replace('--patient', 'subject')}") from None
     encounter = None
     if "encounter" in given:
         encounter = _reference(_string(given["encounter"], "encounter"), "Encounter", "encounter")

@@ -7,7 +7,6 @@ authentication as the hooks. Every error is a FHIR OperationOutcome.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -24,7 +23,6 @@ from cds_service.services import SERVICES
 
 __all__ = ["FHIR_JSON", "artifact_of", "router"]
 
-log = logging.getLogger("cds_service.fhir")
 router = APIRouter(prefix=FHIR_PREFIX)
 
 FHIR_JSON = "application/fhir+json"
