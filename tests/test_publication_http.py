@@ -103,6 +103,17 @@ def test_unknown_ids_are_404_operation_outcomes(client: Any, path: str) -> None:
     assert validate(outcome).errors == []
 
 
+def test_the_served_artifact_is_the_deployments_configuration(make_client: Any, tmp_path: Path) -> None:
+    config = tmp_path / "pathway.toml"
+    config.write_text("[nodes.conservative-care]\nenabled = false\n", encoding="utf-8")
+    client = make_client(pathway_config=config)
+    served = client.get(f"/fhir/PlanDefinition/{PATHWAY_ID}").json()
+    assert served["version"].startswith("0.1.0-local.")
+    assert "node conservative-care: turned off" in served["description"]
+    hit = client.get("/fhir/PlanDefinition", params={"url": served["url"], "version": "0.1.0"}).json()
+    assert hit["total"] == 0  # the packaged version is not what this deployment serves
+
+
 def test_unsupported_search_parameter_is_400(client: Any) -> None:
     response = client.get("/fhir/PlanDefinition", params={"title": "x"})
     assert response.status_code == 400 and "title" in response.json()["issue"][0]["diagnostics"]

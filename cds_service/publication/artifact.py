@@ -136,7 +136,8 @@ class Artifact:
         return {
             "resourceType": "Bundle",
             "id": BUNDLE_ID,
-            "meta": {"versionId": self.version},
+            # The pathway's version, as every entry's `version` says (meta.versionId is a server's to set).
+            "identifier": {"system": publication().canonical_base, "value": f"{BUNDLE_ID}|{self.version}"},
             "type": "collection",
             "entry": [{"fullUrl": r["url"], "resource": r} for r in self.resources],
         }
