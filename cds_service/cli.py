@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from cds_service import __version__
 from cds_service.tools import evaluate as evaluate_parser
-from cds_service.tools import pathway_check
+from cds_service.tools import pathway_check, pathway_export
 
 if TYPE_CHECKING:
     from cds_service.settings import Settings
@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Tools for testers and pathway owners (issue 11), implemented in their own modules.
     evaluate_parser.add_parser(commands)
-    pathway_check.add_parser(commands)
+    pathway_export.add_parser(pathway_check.add_parser(commands))  # pathway check, pathway export
     return parser
 
 

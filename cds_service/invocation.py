@@ -25,6 +25,7 @@ from cds_service.gathering.records import DataIssue
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
 from cds_service.pathway.local import apply_node_settings
+from cds_service.pathway.result import NodeResult
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.render.local import localize_cards
@@ -36,7 +37,9 @@ __all__ = [
     "DATA_ISSUES_EXTENSION",
     "DATA_ISSUES_NOT_LISTED_EXTENSION",
     "CardRecorder",
+    "Evaluation",
     "Invocation",
+    "evaluate_call",
     "invoke",
 ]
 
@@ -69,11 +72,41 @@ class Invocation:
     deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
 
 
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One evaluated call: the response `invoke` answers, and the pathway results its cards were rendered
+    from (PlanDefinition/$apply reads their evidence). Nothing is recorded yet."""
+
+    response: dict[str, Any]
+    results: tuple[NodeResult, ...]
+    patient_id: str
+    hook_instance: str
+
+
 async def invoke(
     call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None
 ) -> dict[str, Any]:
     """`deadline`: the call's, when it started earlier (the route starts it before authentication); else
     `call.deadline_seconds` from now."""
+    evaluation = await evaluate_call(call, body, today=today, deadline=deadline)
+    cards = evaluation.response["cards"]
+    if cards:
+        try:
+            # The app's recorder (store/writer.py) only queues the rows: the write happens behind the answer.
+            call.recorder.record_issued_cards(
+                service_id=call.service.id, hook_instance=evaluation.hook_instance,
+                patient_id=evaluation.patient_id, cards=cards,
+            )
+        except Exception as exc:  # noqa: BLE001 - the clinician gets the cards even when the store is down
+            # Feedback on them is still accepted: card ids are signed (card_ids.py).
+            log.error("issued cards not recorded (%s)", type(exc).__name__)
+    return evaluation.response
+
+
+async def evaluate_call(
+    call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None
+) -> Evaluation:
+    """Every step of `invoke` but recording the issued cards (shared with PlanDefinition/$apply)."""
     deadline = deadline or Deadline.after(call.deadline_seconds)
     request, context = parse_hook_request(body, call.service.hook)
     day = today or date.today()
@@ -97,16 +130,8 @@ async def invoke(
     extension = _data_issues(data.issues, raw.issues_not_listed)
     if extension is not None:
         response["extension"] = extension
-    if cards:
-        try:
-            # The app's recorder (store/writer.py) only queues the rows: the write happens behind the answer.
-            call.recorder.record_issued_cards(
-                service_id=call.service.id, hook_instance=request.hookInstance, patient_id=context.patientId, cards=cards
-            )
-        except Exception as exc:  # noqa: BLE001 - the clinician gets the cards even when the store is down
-            # Feedback on them is still accepted: card ids are signed (card_ids.py).
-            log.error("issued cards not recorded (%s)", type(exc).__name__)
-    return response
+    return Evaluation(response=response, results=tuple(results), patient_id=context.patientId,
+                      hook_instance=request.hookInstance)
 
 
 def _data_issues(issues: tuple[DataIssue, ...], not_listed_before: int) -> dict[str, Any] | None:

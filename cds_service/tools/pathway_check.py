@@ -19,7 +19,8 @@ EXIT_INVALID = 2
 _NOT_SETTINGS = {"ranges", "sources", "comments", "local"}
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any) -> Any:
+    """The `pathway` command group with its `check`; returns the group so other tools add theirs."""
     pathway = commands.add_parser("pathway", help="the pathway configuration (CDS_PATHWAY_CONFIG)")
     pathway_commands = pathway.add_subparsers(dest="pathway_command", required=True)
     check = pathway_commands.add_parser(
@@ -27,6 +28,7 @@ def add_parser(commands: Any) -> None:
     )
     check.add_argument("file", type=Path, help="the TOML file (as CDS_PATHWAY_CONFIG would name it)")
     check.set_defaults(func=run)
+    return pathway_commands
 
 
 def describe_changes(config: PathwayConfig, defaults: PathwayConfig) -> list[str]:
