@@ -121,7 +121,8 @@ def test_person_output_lists_cards_suggestions_and_data_issues(tmp_path: Path, c
     source["entry"].append(broken)
     code, out, _ = evaluate(capsys, str(write(tmp_path, "b.json", source)), "--today", TODAY.isoformat())
     assert code == 0
-    assert out.startswith("patient-view, evaluated on 2026-11-21: 3 card(s)")
+    # initial-radiograph, and conservative care carrying the classification (folded)
+    assert out.startswith("patient-view, evaluated on 2026-11-21: 2 card(s)")
     assert "[WARNING] initial-radiograph: No foot radiograph in the last 90 days" in out
     assert "  suggestions (at-most-one):" in out and "(recommended)" in out
     assert "override reasons: done-elsewhere" in out

@@ -35,12 +35,11 @@ def _with_choices(group: list[NodeResult]) -> list[NodeResult]:
 
 
 def _can_take(host: list[NodeResult], part: list[NodeResult]) -> bool:
-    """One card, one selectionBehavior: parts join when at most one of them has suggestions, or when none of
-    them is a one-of choice (at-most-one with two or more suggestions)."""
-    with_choices = _with_choices(host) + _with_choices(part)
-    if len(with_choices) <= 1:
-        return True
-    return all(r.selection_behavior == "any" or len(r.suggestions) == 1 for r in with_choices)
+    """One card, one selectionBehavior: parts join unless two of them are one-of choices (at-most-one with
+    two or more suggestions, e.g. MRI / ultrasound / CT and orthopedics / podiatry), which one card cannot
+    keep apart."""
+    one_of = [r for r in (*host, *part) if r.selection_behavior == "at-most-one" and len(r.suggestions) > 1]
+    return len(one_of) <= 1
 
 
 def _selection(group: list[NodeResult]) -> SelectionBehavior | None:
@@ -49,7 +48,8 @@ def _selection(group: list[NodeResult]) -> SelectionBehavior | None:
         return None
     if len(with_choices) == 1:
         return with_choices[0].selection_behavior
-    return "any"  # several parts' suggestions: each may be taken (a one-of part's text names its alternatives)
+    # Several parts' suggestions: each may be taken; a one-of part's own text names its alternatives ("or").
+    return "any"
 
 
 def _pointers(result: NodeResult, root_of: dict[str, str], own_root: str) -> tuple[OfferedElsewhere, ...]:
@@ -81,6 +81,8 @@ def compose(results: list[NodeResult], config: PathwayConfig) -> list[NodeResult
             root = root_of[target]
             if root == result.node_id or not _can_take(groups[root], groups[result.node_id]):
                 continue
+            if SEVERITY[groups[root][0].indicator] > SEVERITY[result.indicator]:
+                continue  # never onto a less urgent card (e.g. a node the pathway owners made critical)
             moved = groups.pop(result.node_id)
             groups[root].extend(moved)
             for member in moved:

@@ -12,6 +12,7 @@ scenario and fixture is validated against them in `tests/test_render_cards.py`),
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -43,6 +44,7 @@ UUID_NAMESPACE = uuid.UUID("6f1c2a8e-3d0b-5c47-9a51-2f7e4b8d9c10")
 # Only on cards that carry folded nodes (cds_service.pathway.compose); a card of one node needs none.
 NODES_EXTENSION = "org.foot-calcification-cds.nodes"
 FOLDED_TEMPLATE = "_folded.md.j2"
+_DATE_SUFFIX = re.compile(r" \(\d{4}-\d{2}-\d{2}\)$")
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,12 @@ def _node(node_id: str) -> NodeSpec:
     return node
 
 
-def _folded_detail(result: NodeResult, facts: Facts, context: RenderContext) -> str:
+def _folded_detail(result: NodeResult, host_lines: list[str], facts: Facts, context: RenderContext) -> str:
     """The folded nodes' part of the detail (`cards/_folded.md.j2`): each one's recommendation (or summary,
     nodes.toml fold_shows), the record entries it rests on that the card does not show yet, where its orders
     are offered, and its seed citations."""
     shown = {e.reference or e.label for e in result.evidence}
+    lines = [_DATE_SUFFIX.sub("", line) for line in host_lines]  # the record lines the card lists so far
     folded = []
     for part in result.folded:
         node = _node(part.node_id)
@@ -123,6 +126,24 @@ def _folded_detail(result: NodeResult, facts: Facts, context: RenderContext) -> 
                 block = template.detail.blocks[name]
                 blocks.append("".join(block(template.detail.new_context(variables))).strip())
         advice = "\n\n".join(b for b in blocks if b)
+        # A record line the blocks already quote in full (a report sentence in "Morphology seen") is not
+        # listed again below them.
+        # Nor one that a line listed above already shows in full (a report's finding, and the radiograph
+        # line quoting it).
+        quoted = advice.replace("\\", "")
+        kept = []
+        for line in variables["evidence"]:
+            text = _DATE_SUFFIX.sub("", line)
+            if text.replace("\\", "") in quoted or any(text in earlier for earlier in lines):
+                continue
+            # A line quoting one listed above keeps what it adds (the study), not the quote again.
+            for earlier in lines:
+                if len(earlier) >= 20 and earlier in text:
+                    text = text.replace(earlier, "").strip().rstrip(";:,").strip()
+            date_suffix = _DATE_SUFFIX.search(line)
+            kept.append(text + (date_suffix.group(0) if date_suffix else ""))
+            lines.append(text)
+        variables["evidence"] = kept
         # The blocks are markdown already (escaped when rendered): they go in after the template ran.
         slot = f"\x1efolded-{len(folded)}\x1e"
         folded.append({**variables, "summary": summary, "advice_slot": slot, "advice": advice})
@@ -140,7 +161,7 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> JSO
     summary = template.summary(variables)
     detail = template.detail.render(variables)
     if result.folded:
-        detail += "\n" + _folded_detail(result, facts, context)
+        detail += "\n" + _folded_detail(result, variables["evidence"], facts, context)
     detail = separate_blocks(detail)
     base = context.base_url.rstrip("/")
     card_uuid = context.card_ids.card(service_id=context.service_id, node_id=result.node_id,

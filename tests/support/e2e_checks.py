@@ -354,7 +354,8 @@ def check_response(patient: str, hook: str, request: JSON, response: JSON, today
         where = f"{tag} {node}"
         for each in carried(card):
             if each in expected and indicators[each] != expected[each]:
-                problems.append(f"{where}: indicator of {each} expected {expected[each]!r}; got {indicators[each]!r}")
+                which = "" if each == node else f" of {each}"
+                problems.append(f"{where}: indicator{which} expected {expected[each]!r}; got {indicators[each]!r}")
         problems += _check_common(where, card, patient, request, drafts, known, active)
         for each in carried(card):  # what a node's suggestions must do, on the card that carries them
             detail = DETAILS.get((patient, hook, each))
