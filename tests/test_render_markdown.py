@@ -15,8 +15,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from fhir_fixtures.catalog import HOOKS, PATIENTS
-from tests.support.e2e_run import run_fixture
 from tests.support.e2e_checks import carried
+from tests.support.e2e_run import run_fixture
 
 TODAY = date(2026, 11, 21)
 JSON = dict[str, Any]

@@ -333,3 +333,50 @@ def test_the_checks_find_what_issue_16_saw() -> None:
     assert cut_evidence_lines(cut)
     assert not confirmed_osteomyelitis([{"resourceType": "Condition",
                                          "code": {"text": "No evidence of osteomyelitis of the right foot"}}])
+
+
+# --- composition rules (cds_service/pathway/compose.py), on node results ----------------------------------
+
+
+def _result(node: str, indicator: str, *suggestions: str, one_of: bool = False, elsewhere: str | None = None) -> Any:
+    from cds_service.pathway.result import CreateOrder, NodeResult, OfferedElsewhere, ProposedSuggestion
+
+    proposed = tuple(ProposedSuggestion(key=s, label=s, actions=(CreateOrder(s),)) for s in suggestions)
+    return NodeResult(node_id=node, indicator=indicator, evidence=(), suggestions=proposed,  # type: ignore[arg-type]
+                      selection_behavior=("at-most-one" if one_of else "any") if proposed else None,
+                      offered_elsewhere=(OfferedElsewhere("Surgical consultation", elsewhere),) if elsewhere else ())
+
+
+def test_compose_folds_into_the_first_card_that_can_take_it_and_keeps_every_suggestion() -> None:
+    from dataclasses import replace
+
+    from cds_service.pathway.compose import compose
+
+    config = load_pathway_config()
+    infection = _result("infection-management", "warning", "referral-surgeon")
+    surgical = _result("surgical-referral", "warning", elsewhere="infection-management")
+    repeat = _result("repeat-radiograph", "info", "xr-foot-3-views", one_of=True)
+    cards = compose([repeat, surgical, infection, _result("differential-diagnosis", "info")], config)
+    assert [c.node_ids for c in cards] == [
+        ("infection-management", "surgical-referral", "repeat-radiograph", "differential-diagnosis")]
+    card = cards[0]
+    assert card.selection_behavior == "any"  # three nodes' suggestions on one card
+    assert [s.key for part in (card, *card.folded) for s in part.suggestions] == ["referral-surgeon", "xr-foot-3-views"]
+    assert card.folded[0].offered_elsewhere == ()  # the consultation is on this very card now
+    # Two one-of choices never share a card: the repeat film stays beside an ortho-or-podiatry choice.
+    choice = _result("surgical-referral", "warning", "referral-orthopedics", "referral-podiatry", one_of=True)
+    both = _result("repeat-radiograph", "info", "xr-a", "xr-b", one_of=True)
+    assert [c.node_ids for c in compose([choice, both], config)] == [("surgical-referral",), ("repeat-radiograph",)]
+    # Never onto a less urgent card: a classification the pathway owners made critical keeps its own card.
+    critical_class = _result("differential-diagnosis", "critical")
+    out = compose([critical_class, _result("conservative-care", "info", "referral-physiotherapy")], config)
+    assert [c.node_ids for c in out] == [("differential-diagnosis",), ("conservative-care",)]
+    # Past the limit: the rest is folded into one card, the most urgent of them first.
+    small = replace(config, max_cards=2)
+    many = [_result("urgent-surgery", "critical", "referral-surgeon"), _result("metabolic-workup", "info", "lab-pth"),
+            _result("conservative-care", "info", "referral-physiotherapy"),
+            _result("initial-radiograph", "warning", "xr-foot-3-views", one_of=True)]
+    out = compose(many, small)
+    assert [c.node_ids for c in out] == [
+        ("urgent-surgery",), ("initial-radiograph", "metabolic-workup", "conservative-care")]
+    assert out[1].indicator == "warning" and out[1].selection_behavior == "any"
