@@ -123,6 +123,7 @@ def test_person_output_lists_cards_suggestions_and_data_issues(tmp_path: Path, c
     assert code == 0
     # initial-radiograph, and conservative care carrying the classification (folded)
     assert out.startswith("patient-view, evaluated on 2026-11-21: 2 card(s)")
+    assert "  also carries: differential-diagnosis" in out
     assert "[WARNING] initial-radiograph: No foot radiograph in the last 90 days" in out
     assert "  suggestions (at-most-one):" in out and "(recommended)" in out
     assert "override reasons: done-elsewhere" in out

@@ -205,6 +205,11 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> JSO
         ]
     if result.folded:
         card["extension"] = {NODES_EXTENSION: list(result.node_ids)}
+        # Each folded node's page (its rule, seed citation and local changes), as the card's own is source.url.
+        card["links"] = [
+            {"label": f"Pathway: {_node(part.node_id).title}", "url": f"{base}/pathway/{part.node_id}", "type": "absolute"}
+            for part in result.folded
+        ]
     return card
 
 
