@@ -6,7 +6,7 @@ three hooks, in both modes: prefetch, and fetched from the tests' real FHIR serv
 - no two nodes of one response give opposite advice for the same problem (`OPPOSITE`, below), and a
   routine repeat radiograph is no card of its own next to infection, surgical or malignancy management;
 - no card states what the record contradicts (read here from the record itself, not from the service's
-  facts: a confirmed osteomyelitis, a high ESR/CRP, a deceased patient);
+  facts: a confirmed osteomyelitis, a high ESR/CRP, a recent foot radiograph report, a deceased patient);
 - at most `max_cards` cards (the configured limit), and with a smaller limit nothing is lost: the same
   nodes and the same suggestions, on fewer cards;
 - no sentence repeated within a card; no evidence line cut mid-sentence.
@@ -32,6 +32,7 @@ from fhir_fixtures.catalog import HOOKS, PATIENTS
 from fhir_fixtures.ehr import catalog as ehr
 from fhir_fixtures.load import load
 from tests.support.e2e_checks import carried
+from tests.support.e2e_expectations import XR_CODES
 from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, TEST_SERVER_DEADLINE_SECONDS, RecordedCards, run_invoke
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fixtures_loaded  # noqa: F401 (fixture)
 
@@ -140,6 +141,17 @@ def high_inflammatory_marker(record: list[JSON], days: int) -> bool:
     return False
 
 
+def recent_foot_radiograph_report(record: list[JSON], days: int) -> bool:
+    """A final report of a foot/ankle radiograph (terminology.md XR codes) dated within `days`."""
+    for r in record:
+        if r.get("resourceType") != "DiagnosticReport" or not _codes(r.get("code")) & XR_CODES:
+            continue
+        when = _when(r)
+        if r.get("status") in ("final", "amended", "corrected") and when and TODAY - timedelta(days=days) <= when <= TODAY:
+            return True
+    return False
+
+
 def deceased(record: list[JSON]) -> bool:
     patient = next((r for r in record if r.get("resourceType") == "Patient"), {})
     when = patient.get("deceasedDateTime")
@@ -180,6 +192,8 @@ def coherence_problems(response: JSON, record: list[JSON], config: PathwayConfig
             problems.append("'diagnosis still uncertain' while the record has osteomyelitis confirmed")
     if high_inflammatory_marker(record, config.infection_lab_lookback_days) and "conservative-care" in nodes:
         problems.append("'conservative care first' while the record has a high ESR or CRP")
+    if recent_foot_radiograph_report(record, config.imaging_lookback_days) and "initial-radiograph" in nodes:
+        problems.append("'no foot radiograph in the lookback' while the record has a radiograph report in it")
     if deceased(record) and config.deceased_patient == "no-cards" and cards:
         problems.append("cards for a deceased patient")
     # Within a card: no sentence said twice.
@@ -380,3 +394,21 @@ def test_compose_folds_into_the_first_card_that_can_take_it_and_keeps_every_sugg
     assert [c.node_ids for c in out] == [
         ("urgent-surgery",), ("initial-radiograph", "metabolic-workup", "conservative-care")]
     assert out[1].indicator == "warning" and out[1].selection_behavior == "any"
+
+
+def test_the_composition_data_is_checked_when_nodes_toml_is_read() -> None:
+    from importlib import resources
+
+    from cds_service.guideline.nodes import parse_pathway_spec
+
+    text = resources.files("cds_service.guideline").joinpath("nodes.toml").read_text(encoding="utf-8")
+    spec = parse_pathway_spec(text)
+    assert sorted(spec.rank) == sorted(n.id for n in spec.nodes) and spec.composition_rule.startswith("local default")
+    assert spec.node("differential-diagnosis").fold_shows == ("summary", "facts_extra")  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="rank must name every node once; missing \\['urgent-surgery'\\]"):
+        parse_pathway_spec(text.replace('  "urgent-surgery",\n', "", 1))
+    with pytest.raises(ValueError, match="folds into \\['nowhere'\\]"):
+        parse_pathway_spec(text.replace('folds_into = ["infection-management", "urgent-surgery"]',
+                                        'folds_into = ["nowhere"]', 1))
+    with pytest.raises(ValueError, match="fold_shows"):
+        parse_pathway_spec(text.replace('fold_shows = ["summary", "facts_extra"]', 'fold_shows = ["table"]', 1))
