@@ -24,6 +24,7 @@ from cds_service.gathering.local_codes import recognise_local_codes
 from cds_service.gathering.records import DataIssue
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
+from cds_service.pathway.compose import compose
 from cds_service.pathway.local import apply_node_settings
 from cds_service.pathway.result import NodeResult
 from cds_service.protocol.parse import parse_hook_request
@@ -118,6 +119,8 @@ async def evaluate_call(
     results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
     if call.snooze is not None:
         results = call.snooze.apply(results, facts, service_id=call.service.id, hook_instance=request.hookInstance)
+    # One coherent response: folded into few cards, most urgent first (after the per-node settings and snoozes).
+    results = compose(results, call.pathway)
     cards = render_cards(
         results,
         facts,

@@ -62,10 +62,19 @@ def story(patient: str, fixture_set: str = "fc") -> str:
 def _cell(cards: list[JSON], summaries: bool) -> str:
     if not cards:
         return "(no cards)"
+    from cds_service.guideline.nodes import pathway_spec
+    from cds_service.render.cards import NODES_EXTENSION
+
     parts = []
     for card in cards:
         node = ((card.get("source") or {}).get("topic") or {}).get("code", "?")
         text = f"`{node}` {card.get('indicator')}"
+        # Nodes folded into the card (cds_service.pathway.compose), each with its own indicator (nodes.toml).
+        folded = ((card.get("extension") or {}).get(NODES_EXTENSION) or [node])[1:]
+        if folded:
+            spec = pathway_spec()
+            text += " (carries " + ", ".join(
+                f"`{other}` {getattr(spec.node(other), 'indicator', '?')}" for other in folded) + ")"
         if summaries:
             text += f": {card.get('summary', '').replace('|', '/')}"
         parts.append(text)

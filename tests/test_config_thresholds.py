@@ -83,3 +83,35 @@ def test_the_app_reads_the_file_named_by_settings(tmp_path: Path) -> None:
     path.write_text("dfi_reassess_max_days = 3\n", encoding="utf-8")
     app = create_app(Settings(auth_mode="disabled", database_url=f"sqlite:///{tmp_path}/t.db", pathway_config=path))
     assert app.state.pathway.dfi_reassess_max_days == 3
+
+
+def test_the_guideline_names_the_same_lab_tests_as_the_facts() -> None:
+    from cds_service.guideline.config import LAB_TESTS
+
+    assert LAB_TESTS == tuple(test.value for test in LabTest)
+
+
+def test_max_cards_is_a_local_default_and_configurable(tmp_path: Path) -> None:
+    from cds_service.guideline.config import PathwayConfigError
+
+    assert load_pathway_config().max_cards == 4
+    assert load_pathway_config().source_of("max_cards") == "local default"
+    path = tmp_path / "pathway.toml"
+    path.write_text("max_cards = 2\n", encoding="utf-8")
+    assert load_pathway_config(path).max_cards == 2
+    path.write_text("max_cards = 0\n", encoding="utf-8")
+    with pytest.raises(PathwayConfigError, match="max_cards must be at least 1"):
+        load_pathway_config(path)
+
+
+def test_the_guideline_package_imports_nothing_above_it() -> None:
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "cds_service" / "guideline"
+    for module in package.glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                assert not name.startswith("cds_service.") or name.startswith("cds_service.guideline"), (module.name, name)

@@ -23,9 +23,9 @@ from fhir_fixtures.catalog import HOOKS
 from fhir_fixtures.ehr import catalog as ehr
 from fhir_fixtures.load import load
 from fhir_fixtures.materialize import materialize
-from tests.support.e2e_checks import node_ids
+from tests.support.e2e_checks import card_of, carried_nodes, check_composition, node_ids
 from tests.support.e2e_run import run_request
-from tests.support.ehr_expectations import EXPECTED
+from tests.support.ehr_expectations import COMPOSED, EXPECTED
 from tests.support.facts_terminology import SHARED_TERMINOLOGY, SYSTEM_LABELS, codings, verified_codes
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
@@ -36,11 +36,15 @@ JSON = dict[str, Any]
 
 
 def _nodes(response: JSON) -> dict[str, str]:
-    return {card["source"]["topic"]["code"]: card["indicator"] for card in response["cards"]}
+    """Every node the response carries (folded ones too) -> its indicator."""
+    return carried_nodes(response)
 
 
 def _check(patient: str, hook: str, response: JSON) -> None:
     assert _nodes(response) == EXPECTED[patient][hook], (patient, hook, node_ids(response))
+    problems = check_composition(f"{patient} {hook}", EXPECTED[patient][hook], COMPOSED.get((patient, hook), {}),
+                                 response)
+    assert not problems, problems
     if not EXPECTED[patient][hook]:
         assert response == {"cards": []} or response.get("cards") == []
     issues = (response.get("extension") or {}).get("org.foot-calcification-cds.data-issues", [])
@@ -49,7 +53,7 @@ def _check(patient: str, hook: str, response: JSON) -> None:
 
 
 def _card(response: JSON, node: str) -> JSON:
-    return next(card for card in response["cards"] if card["source"]["topic"]["code"] == node)
+    return card_of(response, node)
 
 
 def _created_codes(card: JSON) -> set[str]:

@@ -116,6 +116,7 @@ def test_every_card_link_and_override_reason_resolves_on_the_service(http: TestC
         reply = http.post(f"/cds-services/{SERVICE_BY_HOOK[hook].id}", json=build_request(patient, hook, today))
         for card in reply.json()["cards"]:
             pages.add(card["source"]["url"])
+            pages |= {link["url"] for link in card.get("links", [])}  # the pages of the nodes folded into it
             reasons |= {(r["system"], r["code"]) for r in card.get("overrideReasons", [])}
     assert len(pages) >= 14
     for url in sorted(pages):

@@ -69,7 +69,9 @@ def test_a_bundle_gives_the_same_cards_as_the_fixture_request(tmp_path: Path, ca
     code, from_bundle, err = evaluate(capsys, str(bundle_path), "--today", TODAY.isoformat(), "--json")
     assert (code, err) == (0, "")
     assert nodes(json.loads(from_bundle)) == nodes(json.loads(from_request))
-    assert len(json.loads(from_bundle)["cards"]) == 4
+    # The osteomyelitis rule-out (carrying the class) and the repeat radiograph; no conservative care while
+    # osteomyelitis is being ruled out (nodes.toml conservative-care rule).
+    assert len(json.loads(from_bundle)["cards"]) == 2
 
 
 @pytest.mark.parametrize("bundle_type", ["collection", "searchset"])
@@ -119,7 +121,9 @@ def test_person_output_lists_cards_suggestions_and_data_issues(tmp_path: Path, c
     source["entry"].append(broken)
     code, out, _ = evaluate(capsys, str(write(tmp_path, "b.json", source)), "--today", TODAY.isoformat())
     assert code == 0
-    assert out.startswith("patient-view, evaluated on 2026-11-21: 3 card(s)")
+    # initial-radiograph, and conservative care carrying the classification (folded)
+    assert out.startswith("patient-view, evaluated on 2026-11-21: 2 card(s)")
+    assert "  also carries: differential-diagnosis" in out
     assert "[WARNING] initial-radiograph: No foot radiograph in the last 90 days" in out
     assert "  suggestions (at-most-one):" in out and "(recommended)" in out
     assert "override reasons: done-elsewhere" in out

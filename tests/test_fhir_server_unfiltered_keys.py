@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.support.e2e_checks import carried
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.fhir_server
@@ -32,7 +33,8 @@ def _call(client, server: FhirTestServer, patient_id: str) -> list[str]:
     }
     response = client.post(PV, json=body)
     assert response.status_code == 200, response.text
-    return [card["source"]["topic"]["code"] for card in response.json()["cards"]]
+    # every node of the response, folded ones too (pathway/compose.py)
+    return [node for card in response.json()["cards"] for node in carried(card)]
 
 
 def test_a_radiology_report_under_a_local_code_is_read(client, server):

@@ -14,6 +14,7 @@ from cds_service.cli import main
 from cds_service.guideline.config import PathwayConfigError, load_pathway_config
 from cds_service.guideline.nodes import pathway_spec
 from fhir_fixtures.hook_requests import build_request
+from tests.support.e2e_checks import carried
 
 LOCAL_CATALOG = "http://hospital.example.org/order-catalog"
 LOINC = "http://loinc.org"
@@ -28,7 +29,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def nodes_of(body: dict) -> dict[str, dict]:
-    return {card["source"]["topic"]["code"]: card for card in body["cards"]}
+    """node -> the card that carries it (its own, or the one it is folded into: pathway/compose.py)."""
+    return {node: card for card in body["cards"] for node in carried(card)}
 
 
 def codings_of(card: dict) -> list[list[tuple[str, str]]]:

@@ -50,7 +50,7 @@ def test_feedback_on_cards_issued_while_the_store_was_down_is_accepted(
     store = client.app.state.store
     with monkeypatch.context() as down:
         down.setattr(store, "write_issued", _unavailable)
-        cards = client.post(f"/cds-services/{PV}", json=build_request("fc-dfi-osteomyelitis", "patient-view",
+        cards = client.post(f"/cds-services/{PV}", json=build_request("fc-dfi-compartment", "patient-view",
                                                                         date.today())).json()["cards"]
         assert fast_writer.flush(timeout=10)
     with store.engine.connect() as connection:

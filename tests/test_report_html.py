@@ -27,14 +27,14 @@ def test_the_page_has_charts_reasons_and_no_patient_data(tmp_path: Path, make_cl
     database = f"sqlite:///{tmp_path}/report.db"
     client = make_client(database_url=database)
     cards = {}
-    for patient in ("fc-tendinitis-no-xr", "fc-diabetic-ulcer", "fc-tendinitis-no-xr"):
+    for patient in ("fc-tendinitis-no-xr", "fc-xr-ordered", "fc-tendinitis-no-xr"):
         request = build_request(patient, "patient-view", date.today())
         request["hookInstance"] = str(uuid.uuid4())
         response = client.post(PV, json=request).json()
         cards[patient] = {c["source"]["topic"]["code"]: c for c in response["cards"]}
     now = datetime.now(timezone.utc).isoformat()
     radiograph = cards["fc-tendinitis-no-xr"]["initial-radiograph"]
-    conservative = cards["fc-diabetic-ulcer"]["conservative-care"]
+    conservative = cards["fc-xr-ordered"]["conservative-care"]
     feedback = [
         {"card": radiograph["uuid"], "outcome": "overridden", "outcomeTimestamp": now,
          "overrideReason": {"reason": radiograph["overrideReasons"][0], "userComment": SECRET_COMMENT}},
@@ -61,7 +61,7 @@ def test_the_page_has_charts_reasons_and_no_patient_data(tmp_path: Path, make_cl
     with client.app.state.store.engine.connect() as connection:
         hashes = set(connection.scalars(select(IssuedCard.patient_hash)))
         uuids = set(connection.scalars(select(IssuedCard.uuid)))
-    for secret in ("fc-tendinitis-no-xr", "fc-diabetic-ulcer", SECRET_COMMENT, "4711", *hashes, *uuids):
+    for secret in ("fc-tendinitis-no-xr", "fc-xr-ordered", SECRET_COMMENT, "4711", *hashes, *uuids):
         assert secret not in page
     # The numbers and the charts.
     row = re.search(r"<tr><td><a href=\"#node-initial-radiograph\">initial-radiograph</a></td>(.*?)</tr>", page)

@@ -90,14 +90,26 @@ def test_an_overridden_card_is_snoozed_for_that_patient_only(client: TestClient)
     counts = report(client)
     assert counts["initial-radiograph"].snoozed == 1
     assert counts["initial-radiograph"].overridden == 1
-    assert counts["differential-diagnosis"].snoozed == 0
+    assert counts["conservative-care"].snoozed == 0
 
 
 def test_another_patient_still_gets_the_card(client: TestClient) -> None:
     tendinitis = call(client, "fc-tendinitis-no-xr")
-    override(client, tendinitis["differential-diagnosis"])
-    assert "differential-diagnosis" not in call(client, "fc-tendinitis-no-xr")
-    assert "differential-diagnosis" in call(client, "fc-mass-undetermined")
+    override(client, tendinitis["conservative-care"])
+    assert "conservative-care" not in call(client, "fc-tendinitis-no-xr")
+    assert "conservative-care" in call(client, "fc-mass-undetermined")
+
+
+def test_overriding_a_card_snoozes_its_own_node_not_the_ones_folded_into_it(client: TestClient) -> None:
+    """The conservative-care card carries the classification (folded): the override is about the card's own
+    advice, so the classification stays in the response, on the next card it belongs to."""
+    first = call(client, "fc-tendinitis-no-xr")
+    nodes = "org.foot-calcification-cds.nodes"
+    assert first["conservative-care"]["extension"][nodes] == ["conservative-care", "differential-diagnosis"]
+    override(client, first["conservative-care"])
+    again = call(client, "fc-tendinitis-no-xr")
+    assert set(again) == {"initial-radiograph"}
+    assert again["initial-radiograph"]["extension"][nodes] == ["initial-radiograph", "differential-diagnosis"]
 
 
 def test_the_snooze_holds_across_hooks(client: TestClient) -> None:
@@ -107,10 +119,10 @@ def test_the_snooze_holds_across_hooks(client: TestClient) -> None:
 
 
 def test_new_evidence_lifts_the_snooze(client: TestClient) -> None:
-    override(client, call(client, "fc-tendinitis-no-xr")["differential-diagnosis"])
-    assert "differential-diagnosis" not in call(client, "fc-tendinitis-no-xr")
+    override(client, call(client, "fc-tendinitis-no-xr")["conservative-care"])
+    assert "conservative-care" not in call(client, "fc-tendinitis-no-xr")
     back = call(client, "fc-tendinitis-no-xr", change=add_new_condition)
-    assert "differential-diagnosis" in back
+    assert "conservative-care" in back
 
 
 def test_an_override_without_a_coded_reason_snoozes_nothing(client: TestClient) -> None:

@@ -15,11 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cds_service.facts.model import LabTest
 from cds_service.guideline.local_config import LOCAL_SECTIONS, LocalConfig, LocalConfigError, parse_local_sections
 
-__all__ = ["DEFAULTS_PATH", "PathwayConfig", "PathwayConfigError", "Range", "load_pathway_config"]
+__all__ = ["DEFAULTS_PATH", "LAB_TESTS", "PathwayConfig", "PathwayConfigError", "Range", "load_pathway_config"]
 
+# The lab tests a range may be given for: the values of `cds_service.facts.model.LabTest` (a StrEnum, so its
+# members look these keys up directly). Named here because the guideline package imports nothing above it;
+# tests/test_config_thresholds.py checks the two lists stay the same.
+LAB_TESTS = ("calcium", "phosphate", "pth", "creatinine", "egfr", "vitamin_d", "esr", "crp", "culture")
 DEFAULTS_PATH = Path(__file__).with_name("thresholds.toml")
 _RANGE_KEYS = {"low", "high", "unit", "source", "comment"}
 _SETTING_KEYS = {"value", "source", "comment"}
@@ -75,7 +78,11 @@ class PathwayConfig:
     snooze_days: int = 30
     # What a deceased patient gets: "no-cards" (nothing) or "no-suggestions" (the cards, without any order).
     deceased_patient: str = "no-cards"
-    ranges: dict[LabTest, Range] = field(default_factory=dict)
+    # At most this many cards in one response (local default 4, thresholds.toml): the rest are folded into
+    # the cards they belong to, or into one card (cds_service/pathway/compose.py).
+    max_cards: int = 4
+    # lab test name (LAB_TESTS; a LabTest member works as the key) -> its normal range
+    ranges: dict[str, Range] = field(default_factory=dict)
     # setting name (or "ranges.<test>") -> where the value comes from
     sources: dict[str, str] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
@@ -85,7 +92,7 @@ class PathwayConfig:
     @property
     def egfr_threshold(self) -> float:
         """Below this eGFR (mL/min/1.73m2) renal function is abnormal: the low end of the eGFR range."""
-        egfr = self.ranges.get(LabTest.EGFR)
+        egfr = self.ranges.get("egfr")
         return egfr.low if egfr is not None and egfr.low is not None else DEFAULT_EGFR_THRESHOLD
 
     @property
@@ -93,7 +100,7 @@ class PathwayConfig:
         """The spec's single "lookback" (imaging and labs share 90 days by default)."""
         return self.imaging_lookback_days
 
-    def range_for(self, test: LabTest) -> Range | None:
+    def range_for(self, test: str) -> Range | None:
         return self.ranges.get(test)
 
     def source_of(self, name: str) -> str:
@@ -129,12 +136,8 @@ def _apply(document: dict[str, Any], where: str, base: dict[str, Any]) -> None:
                 raise PathwayConfigError(f"{where}: 'ranges' must be a table of lab tests")
             for test_name, body in raw.items():
                 name = f"ranges.{test_name}"
-                try:
-                    LabTest(test_name)
-                except ValueError:
-                    raise PathwayConfigError(
-                        f"{where}: unknown key {name!r}; lab tests are {[t.value for t in LabTest]}"
-                    ) from None
+                if test_name not in LAB_TESTS:
+                    raise PathwayConfigError(f"{where}: unknown key {name!r}; lab tests are {list(LAB_TESTS)}")
                 if not isinstance(body, dict):
                     raise PathwayConfigError(f"{where}: {name!r} must be a table (low, high, unit, source, comment)")
                 unknown = set(body) - _RANGE_KEYS
@@ -177,7 +180,7 @@ def _build(base: dict[str, Any], local: LocalConfig) -> PathwayConfig:
         values[name] = body["value"]
         sources[name] = body.get("source", "local default")
         comments[name] = body.get("comment", "")
-    ranges: dict[LabTest, Range] = {}
+    ranges: dict[str, Range] = {}
     for test_name, body in base["ranges"].items():
         name = f"ranges.{test_name}"
         if "unit" not in body:
@@ -187,14 +190,14 @@ def _build(base: dict[str, Any], local: LocalConfig) -> PathwayConfig:
             raise PathwayConfigError(f"{name} needs 'low', 'high' or both")
         if low is not None and high is not None and low > high:
             raise PathwayConfigError(f"{name}: low {low} is above high {high}")
-        ranges[LabTest(test_name)] = Range(
+        ranges[test_name] = Range(
             low=None if low is None else float(low),
             high=None if high is None else float(high),
             unit=body["unit"],
             source=body.get("source", "local default"),
             comment=body.get("comment", ""),
         )
-        sources[name] = ranges[LabTest(test_name)].source
+        sources[name] = ranges[test_name].source
     config = replace(PathwayConfig(), **values, ranges=ranges, sources=sources, comments=comments, local=local)
     for low_name, high_name in (
         ("repeat_xr_min_days", "repeat_xr_max_days"),
@@ -204,6 +207,8 @@ def _build(base: dict[str, Any], local: LocalConfig) -> PathwayConfig:
             raise PathwayConfigError(
                 f"{low_name} ({getattr(config, low_name)}) is above {high_name} ({getattr(config, high_name)})"
             )
+    if config.max_cards < 1:
+        raise PathwayConfigError(f"max_cards must be at least 1, got {config.max_cards}")
     return config
 
 

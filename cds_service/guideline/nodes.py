@@ -29,6 +29,7 @@ __all__ = [
 HOOKS = ("patient-view", "order-select", "order-sign")
 INDICATORS = ("info", "warning", "critical")
 NODES_FILE = "nodes.toml"
+FOLD_SHOWS = ("summary", "recommendation", "facts_extra")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,12 @@ class NodeSpec:
     override_reasons: tuple[str, ...]
     # Node ids whose card, when in the same response, replaces this one (a local default, in nodes.toml).
     yields_to: tuple[str, ...] = ()
+    # Node ids whose card, when in the same response, carries this node's advice instead of a card of its
+    # own (the first one present that can take its suggestions; a local default, in nodes.toml).
+    folds_into: tuple[str, ...] = ()
+    # What a card that carries this node shows of it: blocks of its template ("summary" as a bold line,
+    # "recommendation", "facts_extra"), in this order.
+    fold_shows: tuple[str, ...] = ("recommendation",)
 
     @property
     def citation(self) -> SeedCitation:
@@ -119,6 +126,10 @@ class PathwaySpec:
     # [one_offer_per_order]: orderable -> the group of orderables that count as one order in a response
     same_order: dict[str, str] = field(default_factory=dict)
     one_offer_rule: str = ""  # its local default, in words
+    # [composition]: every node id, most urgent first within one indicator (cards are ranked critical first,
+    # then by this list), and the composition's local default in words
+    rank: tuple[str, ...] = ()
+    composition_rule: str = ""
 
     def node(self, node_id: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.id == node_id), None)
@@ -126,6 +137,10 @@ class PathwaySpec:
     def order_group(self, orderable: str) -> str:
         """Orderables of one [one_offer_per_order.groups] entry are one order; any other is its own."""
         return self.same_order.get(orderable, orderable)
+
+    def rank_of(self, node_id: str) -> int:
+        """Position of the node in [composition] rank (0 first); a node missing from it ranks last."""
+        return self.rank.index(node_id) if node_id in self.rank else len(self.rank)
 
 
 def _tuple(entry: dict, key: str) -> tuple[str, ...]:
@@ -157,11 +172,15 @@ def _node(entry: dict, reasons: dict[str, str], documents: dict[str, str]) -> No
             value_sets=_tuple(entry, "value_sets"),
             override_reasons=_tuple(entry, "override_reasons"),
             yields_to=_tuple(entry, "yields_to"),
+            folds_into=_tuple(entry, "folds_into"),
+            fold_shows=tuple(entry.get("fold_shows", ("recommendation",))),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{NODES_FILE}: node {node_id!r} is malformed: {exc!r}") from exc
     if spec.indicator not in INDICATORS:
         raise ValueError(f"{NODES_FILE}: node {node_id!r} has indicator {spec.indicator!r}; use one of {INDICATORS}")
+    if not spec.fold_shows or not set(spec.fold_shows) <= set(FOLD_SHOWS):
+        raise ValueError(f"{NODES_FILE}: node {node_id!r} has fold_shows {spec.fold_shows!r}; use one of {FOLD_SHOWS}")
     rule_hooks = {hook for rule in spec.rules for hook in rule.hooks}
     if not rule_hooks <= set(HOOKS) or rule_hooks != set(spec.hooks):
         raise ValueError(f"{NODES_FILE}: node {node_id!r} declares hooks {spec.hooks} but its rules cover {sorted(rule_hooks)}")
@@ -201,12 +220,18 @@ def parse_pathway_spec(text: str) -> PathwaySpec:
     if len(ids) != len(set(ids)):
         raise ValueError(f"{NODES_FILE}: duplicate node ids in {ids}")
     for node in nodes:
-        unknown = [other for other in node.yields_to if other not in ids or other == node.id]
-        if unknown:
-            raise ValueError(f"{NODES_FILE}: node {node.id!r} yields to {unknown}, which are not other nodes")
+        for what, others in (("yields to", node.yields_to), ("folds into", node.folds_into)):
+            unknown = [other for other in others if other not in ids or other == node.id]
+            if unknown:
+                raise ValueError(f"{NODES_FILE}: node {node.id!r} {what} {unknown}, which are not other nodes")
     same_order, rule = _same_order(data)
+    composition = data.get("composition", {})
+    rank = tuple(composition.get("rank", ()))
+    if rank and sorted(rank) != sorted(ids):
+        missing, unknown = sorted(set(ids) - set(rank)), sorted(set(rank) - set(ids))
+        raise ValueError(f"{NODES_FILE}: [composition] rank must name every node once; missing {missing}, unknown {unknown}")
     return PathwaySpec(label=data["pathway_label"], nodes=nodes, override_reasons=reasons, same_order=same_order,
-                       one_offer_rule=rule)
+                       one_offer_rule=rule, rank=rank, composition_rule=composition.get("local_default", ""))
 
 
 @lru_cache(maxsize=1)

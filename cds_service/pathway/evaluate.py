@@ -1,10 +1,11 @@
-"""Facts -> the pathway nodes that fire, in card order (critical first, then the order of nodes.toml).
+"""Facts -> the pathway nodes that fire, in card order (critical first, then nodes.toml [composition] rank).
 
 Whether a node fires is decided by its rules in `nodes.toml` (named questions, per hook); what it says
 and suggests is built by the node's function below. A builder may still return None when nothing is
 left to say (e.g. every test it would suggest is already ordered): quiet by default. Then the response
 is made consistent as a whole: a node whose card yields to another card that fired is left out
-(`yields_to`), and each order is offered by one card only (`offers.one_offer_per_order`).
+(`yields_to`), and each order is offered by one card only (`offers.one_offer_per_order`). Folding nodes
+into few cards (`compose.compose`) comes later, after the node settings and snoozes, which are per node.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from cds_service.facts.model import Facts
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.nodes import Rule, pathway_spec
 from cds_service.pathway import differential, follow_up, imaging, infection, labs, surgery
+from cds_service.pathway.compose import SEVERITY, rank_key
 from cds_service.pathway.context import Builder, NodeContext
 from cds_service.pathway.offers import one_offer_per_order
 from cds_service.pathway.questions import answer
 from cds_service.pathway.result import NodeResult
 
-__all__ = ["BUILDERS", "evaluate", "rule_fires"]
+__all__ = ["BUILDERS", "SEVERITY", "evaluate", "rule_fires"]
 
 BUILDERS: dict[str, Builder] = {
     "initial-radiograph": imaging.initial_radiograph,
@@ -38,7 +40,6 @@ BUILDERS: dict[str, Builder] = {
     "repeat-radiograph": follow_up.repeat_radiograph,
     "dfi-reassessment": follow_up.dfi_reassessment,
 }
-SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
 def rule_fires(rule: Rule, facts: Facts, limits: PathwayConfig) -> bool:
@@ -63,5 +64,5 @@ def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
         results = [replace(r, suggestions=(), selection_behavior=None) for r in results]
     present = {r.node_id for r in results}
     results = [r for r in results if not present.intersection(spec.node(r.node_id).yields_to)]  # type: ignore[union-attr]
-    results.sort(key=lambda r: SEVERITY[r.indicator])
+    results.sort(key=lambda r: rank_key(r, spec))  # the response's order: critical first, then [composition] rank
     return one_offer_per_order(results, spec.order_group)

@@ -245,6 +245,19 @@ def osteomyelitis_or_dfi_suspected(facts: Facts, limits: PathwayConfig) -> bool:
 
 
 @question
+def inflammatory_markers_high(facts: Facts, limits: PathwayConfig) -> bool:
+    """Is the ESR or the CRP high (resulted within the infection-lab lookback, 30 days)? Seed 000 ref 1 names
+    them as initial studies for osteomyelitis: a high one is no "asymptomatic or mildly symptomatic"
+    calcification (conservative care, seed 000 ref 1). A result whose direction is not given but flagged
+    abnormal counts; a low one does not."""
+    for test in (LabTest.ESR, LabTest.CRP):
+        result = facts.lab(test)
+        if result is not None and result.abnormal and result.direction != "low":
+            return True
+    return False
+
+
+@question
 def infection_related(facts: Facts, limits: PathwayConfig) -> bool:
     """Is the calcification infection-related (seed 000 refs 1, 2)?"""
     return CalcificationClass.INFECTION in lookups.calcification_classes(facts)

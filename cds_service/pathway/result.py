@@ -104,6 +104,14 @@ class NodeResult:
     rule: str = ""
     # Orders this node would suggest that another card of the response offers (set by evaluate()).
     offered_elsewhere: tuple[OfferedElsewhere, ...] = ()
+    # Other nodes whose advice this card carries (set by `cds_service.pathway.compose`): each keeps its own
+    # evidence, variables and suggestions; `selection_behavior` above then covers the card's suggestions.
+    folded: tuple[NodeResult, ...] = ()
+
+    @property
+    def node_ids(self) -> tuple[str, ...]:
+        """Every node whose advice the card carries, its own first."""
+        return (self.node_id, *(f.node_id for f in self.folded))
 
     def __post_init__(self) -> None:
         if self.suggestions and self.selection_behavior is None:

@@ -87,6 +87,8 @@ class Card(_Model):
     selectionBehavior: Literal["at-most-one", "any"] | None = None
     overrideReasons: tuple[OverrideReason, ...] | None = None
     links: tuple[Link, ...] | None = None
+    # CDS Hooks 2.0 extensions on a card; this service names the nodes a card carries (render/cards.py).
+    extension: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _selection_behavior(self) -> "Card":

@@ -120,6 +120,7 @@ def _request(args: argparse.Namespace) -> tuple[str, JSON, str]:
 def format_cards(body: JSON, *, hook: str, today: date) -> str:
     """The answer for a person: node, indicator, summary, suggestions and their actions, data issues."""
     from cds_service.invocation import DATA_ISSUES_EXTENSION
+    from cds_service.render.cards import NODES_EXTENSION
 
     cards = body.get("cards", [])
     lines = [f"{hook}, evaluated on {today.isoformat()}: {len(cards)} card(s)"]
@@ -128,6 +129,9 @@ def format_cards(body: JSON, *, hook: str, today: date) -> str:
     for card in cards:
         node = ((card.get("source") or {}).get("topic") or {}).get("code", "?")
         lines += ["", f"[{card['indicator'].upper()}] {node}: {card['summary']}"]
+        folded = ((card.get("extension") or {}).get(NODES_EXTENSION) or [node])[1:]
+        if folded:  # nodes folded into this card (pathway/compose.py): their advice is in its detail
+            lines.append("  also carries: " + ", ".join(folded))
         source = card.get("source") or {}
         if source.get("url"):
             lines.append(f"  source: {source.get('label')} <{source['url']}>")

@@ -43,7 +43,7 @@ def describe_changes(config: PathwayConfig, defaults: PathwayConfig) -> list[str
         default_range = defaults.ranges.get(test)
         if default_range is None or (lab_range.low, lab_range.high) != (default_range.low, default_range.high):
             was = default_range.describe() if default_range else "none"
-            lines.append(f"range {test.value}: {lab_range.describe()} (packaged default {was})")
+            lines.append(f"range {test}: {lab_range.describe()} (packaged default {was})")
     local = config.local
     for node in pathway_spec().nodes:
         setting = local.node(node.id)

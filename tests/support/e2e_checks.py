@@ -10,7 +10,10 @@ from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from cds_service.guideline.nodes import pathway_spec
+from cds_service.render.cards import NODES_EXTENSION
 from tests.support.e2e_expectations import (
+    COMPOSED,
     DETAILS,
     EXPECTED,
     SEED_FRAGMENTS,
@@ -19,7 +22,15 @@ from tests.support.e2e_expectations import (
     Detail,
 )
 
-__all__ = ["SEED_004_BY_PREVALENCE", "check_response", "node_ids"]
+__all__ = [
+    "SEED_004_BY_PREVALENCE",
+    "card_of",
+    "carried",
+    "carried_nodes",
+    "check_composition",
+    "check_response",
+    "node_ids",
+]
 
 # Seed 004's table, most to least prevalent (lower case, as _norm leaves the detail).
 SEED_004_BY_PREVALENCE = (
@@ -36,6 +47,28 @@ JSON = dict[str, Any]
 
 def node_ids(response: JSON) -> list[str]:
     return [((card.get("source") or {}).get("topic") or {}).get("code", "?") for card in response.get("cards", [])]
+
+
+def carried(card: JSON) -> list[str]:
+    """The nodes a card carries: its own (source.topic.code) and those folded into it (its extension)."""
+    own = ((card.get("source") or {}).get("topic") or {}).get("code", "?")
+    return list((card.get("extension") or {}).get(NODES_EXTENSION) or [own])
+
+
+def carried_nodes(response: JSON) -> dict[str, str]:
+    """Every node the response carries -> its indicator: a card's own node has the card's indicator, a
+    folded node its own (nodes.toml; no fixture gives a node a local indicator)."""
+    out: dict[str, str] = {}
+    for card in response.get("cards", []):
+        for index, node in enumerate(carried(card)):
+            spec = pathway_spec().node(node)
+            out[node] = card.get("indicator") if index == 0 else (spec.indicator if spec else "?")
+    return out
+
+
+def card_of(response: JSON, node: str) -> JSON:
+    """The card that carries `node` (its own, or the one it is folded into)."""
+    return next(card for card in response.get("cards", []) if node in carried(card))
 
 
 def _norm(text: str) -> str:
@@ -210,9 +243,10 @@ def _check_common(
         problems.append(f"{where}: source.topic.system should be <base>/pathway; got {topic.get('system')!r}")
     if not (card.get("source") or {}).get("url"):
         problems.append(f"{where}: source.url (the node's page) is missing")
-    fragments = SEED_FRAGMENTS.get(topic.get("code", ""), ())
-    if fragments and not any(f in _norm(card.get("detail") or "") for f in fragments):
-        problems.append(f"{where}: detail does not quote the seed (one of {list(fragments)})")
+    for node in carried(card):  # a card quotes the seed of every node whose advice it carries
+        fragments = SEED_FRAGMENTS.get(node, ())
+        if fragments and not any(f in _norm(card.get("detail") or "") for f in fragments):
+            problems.append(f"{where}: detail does not quote the seed of {node} (one of {list(fragments)})")
     noisy = re.findall(r"\b\d+\.\d{3,}\b", card.get("detail") or "")
     if noisy:
         problems.append(f"{where}: values printed with spurious precision: {noisy[:3]}")
@@ -263,6 +297,26 @@ def _check_common(
     return problems
 
 
+def check_composition(tag: str, expected: dict[str, str], composed: dict[str, tuple[str, ...]],
+                      response: JSON) -> list[str]:
+    """One coherent response: the nodes folded together as the table says (host -> folded nodes, in the
+    order they join), every other node on a card of its own; cards ranked critical first, then by nodes.toml
+    [composition] rank."""
+    problems: list[str] = []
+    folded = {node for parts in composed.values() for node in parts}
+    want_cards = sorted([(host, *parts) for host, parts in composed.items()]
+                        + [(node,) for node in expected if node not in composed and node not in folded])
+    got_cards = sorted(tuple(carried(card)) for card in response.get("cards", []))
+    if got_cards != want_cards:
+        problems.append(f"{tag}: cards (own node, folded nodes) expected {want_cards}; got {got_cards}")
+    spec = pathway_spec()
+    severity = {"critical": 0, "warning": 1, "info": 2}
+    keys = [(severity.get(c.get("indicator"), 9), spec.rank_of(carried(c)[0])) for c in response.get("cards", [])]
+    if keys != sorted(keys):
+        problems.append(f"{tag}: cards are not ranked critical first, then by [composition] rank: {node_ids(response)}")
+    return problems
+
+
 def check_response(patient: str, hook: str, request: JSON, response: JSON, today: date) -> list[str]:
     expected = EXPECTED[patient][hook]
     tag = f"{patient} {hook}"
@@ -276,10 +330,11 @@ def check_response(patient: str, hook: str, request: JSON, response: JSON, today
             ]
         )
     problems: list[str] = []
-    ids = node_ids(response)
+    ids = [node for card in response.get("cards", []) for node in carried(card)]
     duplicates = [n for n, count in Counter(ids).items() if count > 1]
     if duplicates:
         problems.append(f"{tag}: duplicate cards for node(s) {duplicates}")
+    problems += check_composition(tag, expected, COMPOSED.get((patient, hook), {}), response)
     if set(ids) != set(expected):
         problems.append(
             f"{tag}: nodes expected {sorted(expected)}; got {sorted(set(ids))} "
@@ -293,13 +348,17 @@ def check_response(patient: str, hook: str, request: JSON, response: JSON, today
     uuids.update(s.get("uuid") for c in response.get("cards", []) for s in c.get("suggestions", []))
     if any(count > 1 for count in uuids.values()):
         problems.append(f"{tag}: card/suggestion uuids are not unique")
+    indicators = carried_nodes(response)
     for card in response.get("cards", []):
         node = ((card.get("source") or {}).get("topic") or {}).get("code", "?")
         where = f"{tag} {node}"
-        if node in expected and card.get("indicator") != expected[node]:
-            problems.append(f"{where}: indicator expected {expected[node]!r}; got {card.get('indicator')!r}")
+        for each in carried(card):
+            if each in expected and indicators[each] != expected[each]:
+                which = "" if each == node else f" of {each}"
+                problems.append(f"{where}: indicator{which} expected {expected[each]!r}; got {indicators[each]!r}")
         problems += _check_common(where, card, patient, request, drafts, known, active)
-        detail = DETAILS.get((patient, hook, node))
-        if detail:
-            problems += _check_detail(where, detail, card, today)
+        for each in carried(card):  # what a node's suggestions must do, on the card that carries them
+            detail = DETAILS.get((patient, hook, each))
+            if detail:
+                problems += _check_detail(f"{where} ({each})" if each != node else where, detail, card, today)
     return problems

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "COMPOSED",
     "CT_CODES",
     "DETAILS",
     "EXPECTED",
@@ -55,19 +56,20 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-sign": {"metabolic-workup": INFO},
     },
     "fc-diabetic-ulcer": {
+        # no conservative care while osteomyelitis is to be ruled out (diabetes with a foot ulcer; the ESR is
+        # high): seed 000 keeps conservative care for "asymptomatic or mildly symptomatic" calcifications
         "patient-view": {
             "differential-diagnosis": INFO,
             "osteomyelitis-rule-out": WARNING,
             "repeat-radiograph": INFO,
-            "conservative-care": INFO,
         },
         "order-select": {"repeat-radiograph": INFO},  # XR drafted 8 days after the last one
         "order-sign": {"repeat-radiograph": INFO, "osteomyelitis-rule-out": WARNING},  # CRP re-offered
     },
     "fc-dfi-osteomyelitis": {
+        # osteomyelitis is diagnosed: the diagnosis no longer "remains uncertain", so no advanced-imaging card
         "patient-view": {
             "differential-diagnosis": INFO,
-            "advanced-imaging": INFO,
             "infection-management": WARNING,
             "surgical-referral": WARNING,
             "repeat-radiograph": INFO,
@@ -92,8 +94,9 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-sign": {"initial-radiograph": WARNING},
     },
     "fc-fluffy-malignancy": {
-        # repeat-radiograph yields to the critical malignancy card (nodes.toml yields_to, local default)
-        "patient-view": {"differential-diagnosis": INFO, "malignancy-referral": CRITICAL},
+        # repeat-radiograph and the (benign) classification yield to the critical malignancy card (nodes.toml
+        # yields_to, local default)
+        "patient-view": {"malignancy-referral": CRITICAL},
         "order-select": {},
         "order-sign": {},
     },
@@ -164,6 +167,35 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-select": {},
         "order-sign": {},
     },
+}
+
+# One coherent response (nodes.toml folds_into, [composition]): (fixture, hook) -> {card's own node: the
+# nodes folded into it, in the order they join (most urgent first)}. Every node of EXPECTED not named here
+# has a card of its own. The classification goes to the card of the management it leads to (seed 000:
+# "appropriate management based on the underlying cause"); the routine repeat film and the 2-4 day
+# reassessment go to the infection card; the surgical indication to the card that offers the referral.
+_CLASS = ("differential-diagnosis",)
+COMPOSED: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("fc-tendinitis-no-xr", "patient-view"): {"conservative-care": _CLASS},
+    ("fc-mass-undetermined", "patient-view"): {"metabolic-workup": _CLASS},
+    ("fc-ckd-metastatic", "patient-view"): {"metabolic-cause": _CLASS},
+    ("fc-diabetic-ulcer", "patient-view"): {"osteomyelitis-rule-out": _CLASS},
+    ("fc-dfi-osteomyelitis", "patient-view"): {
+        "infection-management": ("surgical-referral", "dfi-reassessment", "repeat-radiograph", *_CLASS),
+    },
+    ("fc-eschar-ischemia", "patient-view"): {"eschar-no-debridement": _CLASS},
+    ("fc-necrotizing", "patient-view"): {"infection-management": _CLASS},
+    ("fc-chronic-painful", "patient-view"): {"surgical-referral": _CLASS},
+    ("fc-hypervitaminosis", "patient-view"): {"metabolic-cause": _CLASS},
+    ("fc-dfi-compartment", "patient-view"): {
+        "urgent-surgery": ("surgical-referral",),
+        "infection-management": ("dfi-reassessment", *_CLASS),
+    },
+    ("fc-lab-flags", "patient-view"): {"metabolic-cause": _CLASS},
+    ("fc-xr-ordered", "patient-view"): {"conservative-care": _CLASS},
+    ("fc-phlebolith", "patient-view"): {"conservative-care": _CLASS},
+    ("fc-chondrocalcinosis", "patient-view"): {"advanced-imaging": _CLASS},
+    ("fc-all-done", "patient-view"): {"conservative-care": _CLASS},
 }
 
 # --- code sets (terminology.md) ---
@@ -289,16 +321,14 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
         creates=(_c(TEST_CODES["crp"]),), not_creates=frozenset(TEST_CODES["esr"])
     ),
     # DFI with osteomyelitis: MRI recommended; culture done; moderate -> consultation suggested, not recommended
-    ("fc-dfi-osteomyelitis", "patient-view", "advanced-imaging"): Detail(
-        creates=(_c(MRI_CODES, recommended=True),), selection="at-most-one"
-    ),
     ("fc-dfi-osteomyelitis", "patient-view", "infection-management"): Detail(
         creates=(_c(REFERRAL_SURGEON, recommended=False),), not_creates=frozenset(TEST_CODES["culture"])
     ),
-    # one surgical referral per response: the infection card (first in the response) offers the consultation,
-    # the surgical-referral card names it (nodes.toml [one_offer_per_order], local default)
+    # one surgical referral per response: the infection card offers the consultation, and carries the
+    # surgical indication (folded), so no pointer to another card is needed
     ("fc-dfi-osteomyelitis", "patient-view", "surgical-referral"): Detail(
-        no_suggestions=True, detail_mentions_all=("Surgical consultation: offered on the card",)
+        creates=(_c(REFERRAL_SURGEON),), not_creates=frozenset(REFERRAL_ORTHO_OR_PODIATRY),
+        detail_mentions_all=("Osteomyelitis with spreading soft tissue infection",)
     ),
     ("fc-dfi-osteomyelitis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(7, 21)),)),
     ("fc-dfi-osteomyelitis", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
@@ -344,9 +374,6 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     ),
     ("fc-hypervitaminosis", "patient-view", "differential-diagnosis"): Detail(
         detail_mentions_all=("metastatic", "tumoral calcinosis")
-    ),
-    ("fc-fluffy-malignancy", "patient-view", "differential-diagnosis"): Detail(
-        detail_mentions_all=("dystrophic", "osteosarcoma")
     ),
     ("fc-hypervitaminosis", "order-select", "metabolic-workup"): Detail(not_creates=frozenset(TEST_CODES["pth"])),
     # abscess + compartment syndrome in a diabetic foot: stat surgery; ESR and CRP both missing

@@ -5,7 +5,7 @@ an empty dict means exactly `{"cards": []}`. The reasons are in the comments.
 
 from __future__ import annotations
 
-__all__ = ["EXPECTED"]
+__all__ = ["COMPOSED", "EXPECTED"]
 
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 
@@ -22,6 +22,8 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     # Text only: a heel calcification; diabetes with a plantar ulcer -> rule out osteomyelitis (the negated
     # osteomyelitis is no diagnosis); the past cellulitis is no infection, so the class is undetermined ->
     # metabolic work-up and advanced imaging after the (text-only) radiograph 5 days ago; repeat radiograph.
+    # No conservative care while osteomyelitis is to be ruled out (seed 000: conservative care is for
+    # "asymptomatic or mildly symptomatic" calcifications).
     "ehr-text-only": {
         "patient-view": {
             "differential-diagnosis": INFO,
@@ -29,7 +31,6 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
             "metabolic-workup": INFO,
             "osteomyelitis-rule-out": WARNING,
             "repeat-radiograph": INFO,
-            "conservative-care": INFO,
         },
         "order-select": {"advanced-imaging": INFO},  # a CT drafted while osteomyelitis must be ruled out
         "order-sign": {"advanced-imaging": INFO, "metabolic-workup": INFO, "osteomyelitis-rule-out": WARNING},
@@ -107,4 +108,20 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "order-select": {"initial-radiograph": WARNING},
         "order-sign": {"initial-radiograph": WARNING, "metabolic-workup": INFO},
     },
+}
+
+# One coherent response (nodes.toml folds_into): (fixture, hook) -> {card's own node: the nodes folded into it,
+# in the order they join}; every other node has a card of its own. The classification goes to the card of
+# the management it leads to; the routine repeat film to the infection card.
+_CLASS = ("differential-diagnosis",)
+COMPOSED: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("ehr-mixed-coding", "patient-view"): {"conservative-care": _CLASS},
+    ("ehr-text-only", "patient-view"): {"metabolic-workup": _CLASS},
+    ("ehr-laterality-conflict", "patient-view"): {"conservative-care": _CLASS},
+    ("ehr-wet-gangrene", "patient-view"): {"infection-management": ("repeat-radiograph", *_CLASS)},
+    ("ehr-necrotizing-eschar", "patient-view"): {"infection-management": _CLASS},
+    ("ehr-lower-extremity-draft", "patient-view"): {"conservative-care": _CLASS},
+    ("ehr-statuses", "patient-view"): {"conservative-care": _CLASS},
+    ("ehr-big-dialysis", "patient-view"): {"metabolic-cause": _CLASS},
+    ("ehr-big-history", "patient-view"): {"metabolic-workup": _CLASS},
 }
