@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from cds_service.facts.model import CalcificationClass, Evidence, MorphologyHint
+from cds_service.guideline.config import load_pathway_config
+from cds_service.guideline.nodes import node_spec
+from cds_service.pathway.context import NodeContext
+from cds_service.pathway.differential import differential_diagnosis
 from tests.support.pathway_facts import calcification, classified, evidence, facts, results_by_node
 
 ORDER = ["Dystrophic", "CPPD", "Metastatic calcification", "Tumoral calcinosis", "Metastatic osteosarcoma",
@@ -44,7 +48,14 @@ def test_morphology_hints_cppd_concept_and_malignancy_flag() -> None:
     fluffy = MorphologyHint("osteosarcoma", Evidence("amorphous, fluffy, confluent calcification", "DiagnosticReport/9"),
                             malignant=True)
     cppd = calcification(label="Other chondrocalcinosis, right ankle and foot", concept="chondrocalcinosis")
-    result = _differential(morphology=(fluffy,), problems=(cppd,))
+    f = facts(morphology=(fluffy,), problems=(cppd,))
+    # In a response the class yields to the malignancy card (nodes.toml yields_to): the builder itself still
+    # flags the malignancy, for wherever its card is shown.
+    assert "malignancy-referral" in results_by_node(f) and "differential-diagnosis" not in results_by_node(f)
+    node = node_spec("differential-diagnosis")
+    assert node is not None
+    result = differential_diagnosis(NodeContext(facts=f, limits=load_pathway_config(), node=node, fired=("patient-view",)))
+    assert result is not None
     rows = {row["name"]: row["supported"] for row in result.variables["table"]}
     assert rows["CPPD"] and rows["Metastatic osteosarcoma"] and rows["Primary soft tissue osteosarcoma"]
     assert result.variables["malignancy"] is True
