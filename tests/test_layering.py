@@ -30,7 +30,6 @@ OUTSIDE = ("fhir_fixtures", "tests", "benchmarks")  # never imported by the prod
 # Arrows other engineers are removing on their branches: left out of the general rules below and checked
 # one by one (xfail until merged; the lead removes an entry here and its mark at merge).
 KNOWN = {
-    ("cds_service/guideline/config.py", "cds_service.facts.model"),
     ("cds_service/ops/health.py", "cds_service.store.migrate"),
 }
 
@@ -136,7 +135,6 @@ def test_cds_service_never_imports_fixtures_tests_or_benchmarks() -> None:
     assert _violations("cds_service", list(OUTSIDE)) == []
 
 
-@pytest.mark.xfail(strict=False, reason="removed on branch compose/gather")
 def test_known_arrow_guideline_config_to_facts_model() -> None:
     assert _violations("cds_service.guideline", ["cds_service.facts"], known_too=True) == []
 

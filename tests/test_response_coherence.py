@@ -264,7 +264,6 @@ def test_prefetch_mode_response_is_coherent(fixture_set: str, patient: str, hook
 # Evidence text is cut by render/text.py (owned by the "text" engineer, who is fixing issue 16's
 # "No soft tissue gas. Osseous..." cut). strict: once the fix is merged this XPASSes and fails, so the mark
 # must then be removed.
-@pytest.mark.xfail(strict=True, reason="issue 16 text: evidence lines are still cut with an ellipsis (render/text.py)")
 def test_no_evidence_line_is_cut_mid_sentence() -> None:
     config = load_pathway_config()
     cut = [f"{p} {h}: {line}" for s, p, h in CASES for line in cut_evidence_lines(_run(_build(s, p, h), h, config))]
