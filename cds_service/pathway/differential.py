@@ -111,7 +111,9 @@ def differential_diagnosis(ctx: NodeContext) -> NodeResult | None:
     workup_complete = facts.classification.workup_complete if facts.classification else False
     return ctx.result(
         evidence,
-        variables={"classes": class_rows, "table": table, "hints": hints,
+        # class_names: which class definitions the card quotes (nodes.toml seed `when`).
+        variables={"classes": class_rows, "class_names": [row["name"] for row in class_rows],
+                   "table": table, "hints": hints,
                    "malignancy": suspected_malignancy(facts, ctx.limits), "workup_complete": workup_complete},
     )
 

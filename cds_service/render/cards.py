@@ -23,7 +23,7 @@ from cds_service.guideline.nodes import NodeSpec, pathway_spec
 from cds_service.pathway.result import NodeResult
 from cds_service.protocol.response import MAX_SUMMARY_CHARS
 from cds_service.render.resources import build_action
-from cds_service.render.templates import card_template, markdown_env, markdown_escape
+from cds_service.render.templates import card_template, citations, markdown_env, markdown_escape
 from cds_service.render.text import bounded, evidence_list, record_text, record_values, separate_blocks
 
 __all__ = [
@@ -104,10 +104,13 @@ def _node(node_id: str) -> NodeSpec:
     return node
 
 
-def _folded_detail(result: NodeResult, host_lines: list[str], facts: Facts, context: RenderContext) -> str:
+def _folded_detail(result: NodeResult, host_variables: dict[str, Any], facts: Facts, context: RenderContext) -> str:
     """The folded nodes' part of the detail (`cards/_folded.md.j2`): each one's recommendation (or summary,
     nodes.toml fold_shows), the record entries it rests on that the card does not show yet, where its orders
     are offered, and its seed citations."""
+    host_lines: list[str] = host_variables["evidence"]
+    # A source already cited on this card is named once: later quotes from it say so instead.
+    sources = {c["source"] for c in citations(host_variables["seeds"], result.rule, host_variables)}
     shown = {e.reference or e.label for e in result.evidence}
     lines = [_DATE_SUFFIX.sub("", line) for line in host_lines]  # the record lines the card lists so far
     folded = []
@@ -146,7 +149,12 @@ def _folded_detail(result: NodeResult, host_lines: list[str], facts: Facts, cont
         variables["evidence"] = kept
         # The blocks are markdown already (escaped when rendered): they go in after the template ran.
         slot = f"\x1efolded-{len(folded)}\x1e"
-        folded.append({**variables, "summary": summary, "advice_slot": slot, "advice": advice})
+        # Only the quotes that support this node's advice, chosen as on a card of its own.
+        cited = citations(node.seeds, part.rule, variables)
+        for c in cited:
+            c["cited_above"] = c["source"] in sources
+            sources.add(c["source"])
+        folded.append({**variables, "summary": summary, "advice_slot": slot, "advice": advice, "citations": cited})
     text = markdown_env().get_template(FOLDED_TEMPLATE).render(folded=folded)
     for part in folded:
         text = text.replace(part["advice_slot"], part["advice"])
@@ -161,7 +169,7 @@ def render_card(result: NodeResult, facts: Facts, context: RenderContext) -> JSO
     summary = template.summary(variables)
     detail = template.detail.render(variables)
     if result.folded:
-        detail += "\n" + _folded_detail(result, variables["evidence"], facts, context)
+        detail += "\n" + _folded_detail(result, variables, facts, context)
     detail = separate_blocks(detail)
     base = context.base_url.rstrip("/")
     card_uuid = context.card_ids.card(service_id=context.service_id, node_id=result.node_id,

@@ -23,7 +23,7 @@ from jinja2.runtime import Context
 
 from cds_service.render.text import evidence_items, evidence_line
 
-__all__ = ["CardTemplate", "card_template", "markdown_env", "markdown_escape", "page_env", "text_env"]
+__all__ = ["CardTemplate", "card_template", "citations", "markdown_env", "markdown_escape", "page_env", "text_env"]
 
 TEMPLATE_PACKAGE = "cds_service.cards"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -63,13 +63,17 @@ def _base(**kwargs: Any) -> Environment:
 
 @pass_context
 def _citations(context: Context) -> list[dict[str, Any]]:
-    """The card's seed quotes that support this card's advice (`SeedCitation.applies`: per rule, per
-    variable), in nodes.toml order. Consecutive quotes of one document section share one citation line;
+    return citations(context["seeds"], context.get("rule", ""), context)
+
+
+def citations(seeds: Any, rule: str, variables: Any) -> list[dict[str, Any]]:
+    """The seed quotes that support a card's (or a folded node's) advice (`SeedCitation.applies`: per rule,
+    per variable), in nodes.toml order. Consecutive quotes of one document section share one citation line;
     its reference number goes on that line when the quotes share it, else after each quote (as the seed
     writes it), so no citation is printed twice in a row."""
     groups: list[dict[str, Any]] = []
-    for seed in context["seeds"]:
-        if not seed.applies(context.get("rule", ""), context):
+    for seed in seeds:
+        if not seed.applies(rule, variables):
             continue
         if groups and groups[-1]["where"] == seed.where:
             groups[-1]["seeds"].append(seed)
@@ -77,11 +81,11 @@ def _citations(context: Context) -> list[dict[str, Any]]:
             groups.append({"where": seed.where, "seeds": [seed]})
     out = []
     for group in groups:
-        seeds = group["seeds"]
-        if len({s.reference for s in seeds}) == 1:
-            out.append({"source": seeds[0].source, "quotes": [s.quote for s in seeds]})
+        group_seeds = group["seeds"]
+        if len({s.reference for s in group_seeds}) == 1:
+            out.append({"source": group_seeds[0].source, "quotes": [s.quote for s in group_seeds]})
         else:
-            quotes = [f"{s.quote} (ref. {s.reference})" if s.reference else s.quote for s in seeds]
+            quotes = [f"{s.quote} (ref. {s.reference})" if s.reference else s.quote for s in group_seeds]
             out.append({"source": group["where"], "quotes": quotes})
     return out
 
