@@ -328,7 +328,7 @@ DETAILS: dict[tuple[str, str, str], Detail] = {
     # surgical indication (folded), so no pointer to another card is needed
     ("fc-dfi-osteomyelitis", "patient-view", "surgical-referral"): Detail(
         creates=(_c(REFERRAL_SURGEON),), not_creates=frozenset(REFERRAL_ORTHO_OR_PODIATRY),
-        detail_mentions_all=("Osteomyelitis with spreading soft tissue infection",)
+        detail_mentions_all=("Osteomyelitis of the foot with a spreading soft tissue infection",)
     ),
     ("fc-dfi-osteomyelitis", "patient-view", "repeat-radiograph"): Detail(creates=(_c(XR_CODES, period=(7, 21)),)),
     ("fc-dfi-osteomyelitis", "patient-view", "dfi-reassessment"): Detail(creates=(_c(FOLLOW_UP_VISIT, period=(2, 4)),)),
