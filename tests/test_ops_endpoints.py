@@ -40,7 +40,7 @@ def test_readyz_is_ready_with_every_check_named(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "trusted_clients", "pathway_config"}
+    assert set(body["checks"]) == {"database", "trusted_clients", "pathway_config", "card_templates"}
 
 
 def test_readyz_503_names_the_database_when_it_does_not_answer(client: TestClient) -> None:
