@@ -5,13 +5,25 @@
 - metastatic: a metabolic Condition (CKD 3-5/ESRD, hyperparathyroidism, hypervitaminosis D, calcium or
   phosphate disorder), or an abnormal calcium, phosphate or PTH, eGFR below range, or vitamin D above range.
 - dystrophic: trauma, calcific tendinitis, myositis ossificans / heterotopic ossification, the seed-004
-  causes, and the seed-004 dystrophic morphologies (phlebolith, rice-grain, crescentic).
+  causes, and the seed-004 dystrophic morphologies (phlebolith, rice-grain, crescentic). Also a foot
+  ulcer at the calcification's site: seed 000, "Dystrophic calcification - occurs in damaged or abnormal
+  tissue with normal calcium metabolism", and an ulcer is damaged tissue (seed 004: "dystrophic
+  calcification means damaged tissue. Any kind of damage will do"); not when the calcification is
+  already infection-related, which names the damage more precisely (seed 000: "associated with diabetic
+  foot infections").
+- suspected malignancy (a malignant soft tissue neoplasm or osteosarcoma in the record, or the seed-004
+  "amorphous, fluffy, confluent" morphology): the calcification is dystrophic only with the suspected
+  tumour named first as its cause (seed 004 lists "Neoplasm: primary bone-forming tumor stroma,
+  osteosarcoma, tumor necrosis" among the causes of dystrophic calcification), never dystrophic on other
+  evidence alone and never idiopathic ("no identifiable cause": a suspected tumour is one).
 - idiopathic: none of these, and the metabolic work-up (calcium, phosphate, PTH, renal function) is
   complete and normal.
 - undetermined: none of these, and the work-up is not complete (or a result could not be judged).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from cds_service.facts.model import (
     CalcificationClass,
@@ -21,9 +33,24 @@ from cds_service.facts.model import (
     LabResult,
     LabTest,
     MorphologyHint,
+    Problem,
 )
+from cds_service.facts.text import side_in_text
 
-__all__ = ["METABOLIC_WORKUP", "classify", "metastatic_lab_evidence", "workup_state"]
+__all__ = [
+    "METABOLIC_WORKUP",
+    "SUSPECTED_MALIGNANCY",
+    "ULCER_AT_SITE",
+    "classify",
+    "metastatic_lab_evidence",
+    "suspicion_of_malignancy",
+    "ulcer_at_site",
+    "workup_state",
+]
+
+# The words that put a suspected tumour and an ulcer among the dystrophic evidence, as the card shows them.
+SUSPECTED_MALIGNANCY = "Suspected malignancy (a tumour is a cause of dystrophic calcification)"
+ULCER_AT_SITE = "Foot ulcer (damaged tissue at the calcification's site)"
 
 # The seed: "Laboratory evaluation should include calcium, phosphorus, parathyroid hormone, and renal
 # function tests" -- renal function is either creatinine or eGFR.
@@ -64,6 +91,33 @@ def workup_state(labs: dict[LabTest, LabResult]) -> tuple[bool, bool]:
     return complete, normal
 
 
+def _named(prefix: str, evidence: Evidence) -> Evidence:
+    return Evidence(f"{prefix}: {evidence.label}", evidence.reference, evidence.when)
+
+
+def suspicion_of_malignancy(malignancy: Sequence[Evidence], morphology: Sequence[MorphologyHint]) -> list[Evidence]:
+    """A malignancy in the record, or a malignant morphology on imaging (seed 004), labelled as the
+    suspected tumour."""
+    found = [*malignancy, *(m.evidence for m in morphology if m.malignant)]
+    return [_named(SUSPECTED_MALIGNANCY, e) for e in dict.fromkeys(found)]
+
+
+def ulcer_at_site(foot_ulcer: Evidence | None, problems: Sequence[Problem]) -> list[Evidence]:
+    """The foot ulcer, when it is at the site of a calcification: a calcification of the foot on the same
+    side, or on a side one of them does not state (the ulcer is of the foot; the record does not put them
+    apart). An ulcer of the other foot is not the calcification's site."""
+    if foot_ulcer is None:
+        return []
+    ulcer_side = side_in_text(foot_ulcer.label)
+    for problem in problems:
+        if problem.kind not in ("calcification", "imaging-finding") or not problem.active:
+            continue
+        side = problem.side.value if problem.side is not None else None
+        if ulcer_side in (None, "bilateral") or side in (None, "bilateral") or side == ulcer_side:
+            return [_named(ULCER_AT_SITE, foot_ulcer)]
+    return []
+
+
 def classify(
     *,
     infections: list[Infection],
@@ -71,7 +125,12 @@ def classify(
     dystrophic_causes: list[Evidence],
     morphology: list[MorphologyHint],
     labs: dict[LabTest, LabResult],
+    malignancy: Sequence[Evidence] = (),
+    foot_ulcer: Evidence | None = None,
+    problems: Sequence[Problem] = (),
 ) -> Classification:
+    """`malignancy`: malignancy Conditions; `foot_ulcer` and `problems` (the in-pathway problems, for the
+    calcification's site): the ulcer as damaged tissue."""
     evidence: dict[CalcificationClass, tuple[Evidence, ...]] = {}
     infection = tuple(Evidence(i.label, i.reference, i.when) for i in infections)
     if infection:
@@ -79,9 +138,16 @@ def classify(
     metastatic = (*metabolic_conditions, *metastatic_lab_evidence(labs))
     if metastatic:
         evidence[CalcificationClass.METASTATIC] = tuple(metastatic)
-    dystrophic = (*dystrophic_causes, *(m.evidence for m in morphology if m.pattern in _DYSTROPHIC_PATTERNS))
+    dystrophic = [*dystrophic_causes, *(m.evidence for m in morphology if m.pattern in _DYSTROPHIC_PATTERNS)]
+    if not infection:
+        dystrophic += ulcer_at_site(foot_ulcer, problems)
+    tumour = suspicion_of_malignancy(malignancy, morphology)
+    if tumour:
+        # The suspected tumour first: the class is never read as the benign default while it stands.
+        named = {e.reference for e in tumour}
+        dystrophic = [*tumour, *(e for e in dystrophic if e.reference is None or e.reference not in named)]
     if dystrophic:
-        evidence[CalcificationClass.DYSTROPHIC] = tuple(dystrophic)
+        evidence[CalcificationClass.DYSTROPHIC] = tuple(dict.fromkeys(dystrophic))
     complete, normal = workup_state(labs)
     if not evidence:
         if complete and normal:

@@ -95,6 +95,10 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         dystrophic_causes=from_conditions.dystrophic,
         morphology=from_imaging.morphology,
         labs=labs,
+        # issue 16: a suspected tumour and an ulcer at the calcification's site (classification.py)
+        malignancy=from_conditions.malignancy,
+        foot_ulcer=from_conditions.foot_ulcer,
+        problems=problems,
     )
     return Facts(
         today=today,
