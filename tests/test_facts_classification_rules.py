@@ -1,6 +1,6 @@
 """Issue 16, classification rules:
 
-- an ulcer is damaged tissue: a foot ulcer at the calcification's site makes it dystrophic (seed 000:
+- an ulcer (or a dry eschar) is damaged tissue: one at the calcification's site makes it dystrophic (seed 000:
   "Dystrophic calcification - occurs in damaged or abnormal tissue with normal calcium metabolism"), not
   idiopathic; not at another site, and not when the calcification is already infection-related;
 - a suspected malignancy is never the benign default: dystrophic only with the suspected tumour named
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cds_service.facts.classification import SUSPECTED_MALIGNANCY, ULCER_AT_SITE
+from cds_service.facts.classification import ESCHAR_AT_SITE, SUSPECTED_MALIGNANCY, ULCER_AT_SITE
 from cds_service.facts.model import CalcificationClass as C
 from tests.support.e2e_run import run_fixture
 from tests.support.facts_builders import ICD10CM, LOINC, SNOMED, condition, days_ago, diagnostic_report, facts_for
@@ -103,3 +103,28 @@ def test_the_fixture_patients_read_as_the_rules_say() -> None:
     assert SUSPECTED_MALIGNANCY in detail(malignancy).replace("\\", "")
     assert "idiopathic" not in detail(ulcerated)
     assert ULCER_AT_SITE.replace("'", "") in detail(ulcerated).replace("\\", "").replace("'", "").replace("’", "")
+
+
+def test_a_dry_eschar_over_the_calcification_is_damaged_tissue() -> None:
+    eschar = condition("eschar", None, text="Dry necrotic eschar of right heel")
+    found = classified(ENTRY_RIGHT, eschar, *workup())
+    assert found.classes == {C.DYSTROPHIC}
+    (evidence,) = found.evidence[C.DYSTROPHIC]
+    assert evidence.reference == "Condition/eschar" and evidence.label.startswith(ESCHAR_AT_SITE)
+    assert classified(ENTRY_LEFT, eschar, *workup()).classes == {C.IDIOPATHIC}  # the other foot
+
+
+def test_the_eschar_fixture_is_not_idiopathic() -> None:
+    _, response = run_fixture("fc-eschar-ischemia", "patient-view", date(2028, 3, 1))
+    text = "\n".join(card["detail"] for card in response["cards"]).replace("\\", "")
+    assert "idiopathic" not in text and "necrotic tissue at the calcification" in text
+
+
+def test_an_ulcer_of_another_part_of_the_foot_is_not_the_site() -> None:
+    heel = condition("calc", None, text="Soft tissue calcification of the right heel")
+    forefoot = condition("ulcer", None, text="Plantar ulcer, right forefoot")
+    assert C.DYSTROPHIC not in classified(heel, forefoot).classes
+    under = condition("ulcer", None, text="Plantar ulcer of the right heel")
+    assert classified(heel, under).classes == {C.DYSTROPHIC}
+    # "ankle and foot" (an ICD-10-CM display) names no part: the foot of the ulcer
+    assert classified(ENTRY_RIGHT, forefoot, *workup()).classes == {C.DYSTROPHIC}

@@ -6,11 +6,11 @@
   phosphate disorder), or an abnormal calcium, phosphate or PTH, eGFR below range, or vitamin D above range.
 - dystrophic: trauma, calcific tendinitis, myositis ossificans / heterotopic ossification, the seed-004
   causes, and the seed-004 dystrophic morphologies (phlebolith, rice-grain, crescentic). Also a foot
-  ulcer at the calcification's site: seed 000, "Dystrophic calcification - occurs in damaged or abnormal
-  tissue with normal calcium metabolism", and an ulcer is damaged tissue (seed 004: "dystrophic
-  calcification means damaged tissue. Any kind of damage will do"); not when the calcification is
-  already infection-related, which names the damage more precisely (seed 000: "associated with diabetic
-  foot infections").
+  ulcer or a dry eschar at the calcification's site: seed 000, "Dystrophic calcification - occurs in
+  damaged or abnormal tissue with normal calcium metabolism", and an ulcer or necrotic tissue is damaged
+  tissue (seed 004: "dystrophic calcification means damaged tissue. Any kind of damage will do"); not when
+  the calcification is already infection-related, which names the damage more precisely (seed 000:
+  "associated with diabetic foot infections").
 - suspected malignancy (a malignant soft tissue neoplasm or osteosarcoma in the record, or the seed-004
   "amorphous, fluffy, confluent" morphology): the calcification is dystrophic only with the suspected
   tumour named first as its cause (seed 004 lists "Neoplasm: primary bone-forming tumor stroma,
@@ -40,17 +40,19 @@ from cds_service.facts.text import side_in_text
 __all__ = [
     "METABOLIC_WORKUP",
     "SUSPECTED_MALIGNANCY",
+    "ESCHAR_AT_SITE",
     "ULCER_AT_SITE",
     "classify",
+    "damaged_tissue_at_site",
     "metastatic_lab_evidence",
     "suspicion_of_malignancy",
-    "ulcer_at_site",
     "workup_state",
 ]
 
 # The words that put a suspected tumour and an ulcer among the dystrophic evidence, as the card shows them.
 SUSPECTED_MALIGNANCY = "Suspected malignancy (a tumour is a cause of dystrophic calcification)"
 ULCER_AT_SITE = "Foot ulcer (damaged tissue at the calcification's site)"
+ESCHAR_AT_SITE = "Eschar (necrotic tissue at the calcification's site)"
 
 # The seed: "Laboratory evaluation should include calcium, phosphorus, parathyroid hormone, and renal
 # function tests" -- renal function is either creatinine or eGFR.
@@ -102,19 +104,41 @@ def suspicion_of_malignancy(malignancy: Sequence[Evidence], morphology: Sequence
     return [_named(SUSPECTED_MALIGNANCY, e) for e in dict.fromkeys(found)]
 
 
-def ulcer_at_site(foot_ulcer: Evidence | None, problems: Sequence[Problem]) -> list[Evidence]:
-    """The foot ulcer, when it is at the site of a calcification: a calcification of the foot on the same
-    side, or on a side one of them does not state (the ulcer is of the foot; the record does not put them
-    apart). An ulcer of the other foot is not the calcification's site."""
-    if foot_ulcer is None:
+# Parts of the foot named in a problem's words, to tell a forefoot ulcer from a heel calcification. (A
+# text naming none, or "ankle and foot" as ICD-10-CM displays do, says only "the foot".)
+_FOOT_PARTS = {
+    "hindfoot": ("heel", "calcane", "hindfoot", "achilles"),
+    "midfoot": ("midfoot", "navicular", "cuboid", "cuneiform"),
+    "forefoot": ("forefoot", "metatars", "toe", "hallux", "phalan"),
+    "ankle": ("ankle", "malleol"),
+}
+
+
+def _foot_parts(*texts: str | None) -> set[str]:
+    words = " ".join(t for t in texts if t).lower()
+    if "ankle and foot" in words or "ankle/foot" in words:
+        return set()
+    return {part for part, stems in _FOOT_PARTS.items() if any(stem in words for stem in stems)}
+
+
+def damaged_tissue_at_site(damage: Evidence | None, what: str, problems: Sequence[Problem]) -> list[Evidence]:
+    """A foot ulcer or eschar (`damage`, of the foot), named `what`, when it is at the site of a
+    calcification: a calcification of the foot on the same side and the same part of the foot (heel,
+    midfoot, forefoot, ankle), where one of them does not state its side or part the record does not put
+    them apart. Another foot, or another part of the foot, is not the site."""
+    if damage is None:
         return []
-    ulcer_side = side_in_text(foot_ulcer.label)
+    damage_side = side_in_text(damage.label)
+    damage_parts = _foot_parts(damage.label)
     for problem in problems:
         if problem.kind not in ("calcification", "imaging-finding") or not problem.active:
             continue
         side = problem.side.value if problem.side is not None else None
-        if ulcer_side in (None, "bilateral") or side in (None, "bilateral") or side == ulcer_side:
-            return [_named(ULCER_AT_SITE, foot_ulcer)]
+        if not (damage_side in (None, "bilateral") or side in (None, "bilateral") or side == damage_side):
+            continue
+        parts = _foot_parts(problem.label, problem.body_site if problem.body_site != "foot" else None)
+        if not damage_parts or not parts or damage_parts & parts:
+            return [_named(what, damage)]
     return []
 
 
@@ -127,10 +151,11 @@ def classify(
     labs: dict[LabTest, LabResult],
     malignancy: Sequence[Evidence] = (),
     foot_ulcer: Evidence | None = None,
+    eschar: Evidence | None = None,
     problems: Sequence[Problem] = (),
 ) -> Classification:
-    """`malignancy`: malignancy Conditions; `foot_ulcer` and `problems` (the in-pathway problems, for the
-    calcification's site): the ulcer as damaged tissue."""
+    """`malignancy`: malignancy Conditions; `foot_ulcer`, `eschar` (a dry eschar of the foot) and `problems`
+    (the in-pathway problems, for the calcification's site): damaged tissue."""
     evidence: dict[CalcificationClass, tuple[Evidence, ...]] = {}
     infection = tuple(Evidence(i.label, i.reference, i.when) for i in infections)
     if infection:
@@ -140,7 +165,8 @@ def classify(
         evidence[CalcificationClass.METASTATIC] = tuple(metastatic)
     dystrophic = [*dystrophic_causes, *(m.evidence for m in morphology if m.pattern in _DYSTROPHIC_PATTERNS)]
     if not infection:
-        dystrophic += ulcer_at_site(foot_ulcer, problems)
+        dystrophic += damaged_tissue_at_site(foot_ulcer, ULCER_AT_SITE, problems)
+        dystrophic += damaged_tissue_at_site(eschar, ESCHAR_AT_SITE, problems)
     tumour = suspicion_of_malignancy(malignancy, morphology)
     if tumour:
         # The suspected tumour first: the class is never read as the benign default while it stands.
