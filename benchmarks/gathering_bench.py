@@ -36,7 +36,7 @@ from cds_service.gathering.fhir_client import FhirClient, next_link  # noqa: E40
 from cds_service.gathering.gather import gather  # noqa: E402
 from cds_service.gathering.prefetch import render_template, token_values  # noqa: E402
 from cds_service.protocol.parse import parse_hook_request  # noqa: E402
-from cds_service.services import fetch_query, prefetch_keys, prefetch_templates  # noqa: E402
+from cds_service.services import fetch_query, prefetch_keys, prefetch_templates, undated_query  # noqa: E402
 from tests.support.gathering_data import bulk_patient  # noqa: E402
 from tests.support.gathering_fhir_server import running_fhir_server  # noqa: E402
 from benchmarks.bench_support import stub_server_process  # noqa: E402
@@ -147,16 +147,21 @@ def _summary(times: list[float]) -> str:
 
 
 def _queries(context: Any) -> dict[str, str]:
-    """The queries gather() sends for a prefetch-less call today: each key's template with its date window."""
+    """The queries gather() sends for a prefetch-less call today: each key's template with its date window,
+    and for a windowed key its search for records without that date (gather.py names it `<key>+undated`)."""
     from datetime import date  # noqa: PLC0415
 
     from cds_service.guideline.config import load_pathway_config  # noqa: PLC0415
 
     values, config, today = token_values(context), load_pathway_config(), date.today()
-    return {
-        spec.key: fetch_query(spec, render_template(spec.template, values), today, config)
-        for spec in prefetch_keys()
-    }
+    queries = {}
+    for spec in prefetch_keys():
+        rendered = render_template(spec.template, values)
+        queries[spec.key] = fetch_query(spec, rendered, today, config)
+        undated = undated_query(spec, rendered)
+        if undated is not None:
+            queries[f"{spec.key}+undated"] = undated
+    return queries
 
 
 def _record_answers(base_url: str, context: Any) -> dict[str, bytes]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,18 +18,31 @@ from cds_service.guideline.config import load_pathway_config
 from cds_service.ops import health, metrics
 from cds_service.ops.access import AccessLogMiddleware
 from cds_service.ops.openapi import install_openapi
+from cds_service.ops.startup import load_card_templates
 from cds_service.routes import discovery, feedback, fhir, hooks, pages
 from cds_service.sandbox import routes as sandbox
 from cds_service.sandbox.samples import load_samples
 from cds_service.settings import Settings, get_settings
 from cds_service.snooze import SnoozeGate
+from cds_service.store.migrate import current_revision, head_revision
 from cds_service.store.snooze import SnoozeStore
-from cds_service.store.store import open_store
+from cds_service.store.store import Store, open_store
 from cds_service.store.writer import IssuedCardWriter
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("cds_service")
+
+
+def _schema_revision(store: Store) -> Callable[[], str | None]:
+    """What /readyz calls for the database's current schema revision (ops/health does not import the
+    migration module: the probe reads only what start-up hands it)."""
+
+    def current() -> str | None:
+        with store.engine.connect() as connection:
+            return current_revision(connection)
+
+    return current
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,7 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_openapi(app)
     app.state.settings = settings
+    # Every card and page template compiled now: a worker that could not render a card does not start.
+    app.state.card_templates = load_card_templates()
     app.state.store = open_store(settings)
+    # /readyz: the schema revision the service needs (read once) and how to read the database's.
+    app.state.schema_head = head_revision()
+    app.state.schema_revision = _schema_revision(app.state.store)
     app.state.card_ids = app.state.store.card_ids  # signed card uuids, verified by feedback without the database
     app.state.card_recorder = IssuedCardWriter(app.state.store)  # issued cards written behind the response
     # The store is also the jti replay cache, shared by every worker through the database.

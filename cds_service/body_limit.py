@@ -5,6 +5,10 @@
   to the service. Accepted: `application/json`, `application/fhir+json` and any other `+json` type, with
   parameters, the charset (if given) being UTF-8, the only encoding JSON has (RFC 8259).
 - A body over the size limit answers 413, whether it declares its length or arrives chunked.
+- A body sent with `Content-Encoding: gzip` (or `deflate`, zlib-wrapped as HTTP means it) is decoded here,
+  as it arrives, and the app sees the decoded body without that header. The limit holds for the body as
+  sent and for the body decoded: a decompression bomb answers 413 once its output passes the limit, never
+  inflated whole. A body that is not valid data of its encoding answers 400; any other encoding 415.
 - A client that goes away while sending its body gets nothing more: the app is never called for it.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +27,48 @@ __all__ = ["BodyLimitsMiddleware", "is_json_media_type"]
 
 _JSON_TYPE = re.compile(r"^(application/json|[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*\+json)$")
 _UTF8 = ("utf-8", "utf8")
+# Content-Encoding -> zlib `wbits`: gzip framing (RFC 1952), zlib framing (HTTP's "deflate", RFC 9110 8.4.1.2).
+_DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+_IDENTITY = "identity"
+
+
+class _BadEncoding(Exception):
+    """The body is not valid data of its Content-Encoding."""
+
+
+class _Decoder:
+    """Decodes a body chunk by chunk, never producing more than `limit` + 1 bytes in all."""
+
+    def __init__(self, coding: str, limit: int) -> None:
+        self.coding = coding
+        self._inflate = zlib.decompressobj(_DECODERS[coding])
+        self._limit = limit
+        self.size = 0
+        self._parts: list[bytes] = []
+
+    def feed(self, data: bytes) -> bool:
+        """False as soon as the decoded body passes the limit."""
+        try:
+            out = self._inflate.decompress(data, self._limit - self.size + 1)
+        except zlib.error:
+            raise _BadEncoding from None
+        self.size += len(out)
+        if self.size > self._limit:
+            return False
+        self._parts.append(out)
+        if self._inflate.unused_data:
+            raise _BadEncoding  # bytes after the end of the stream (or a second gzip member): not one body
+        return True
+
+    def body(self) -> bytes:
+        if not self._inflate.eof:
+            raise _BadEncoding  # truncated
+        return b"".join(self._parts)
+
+
+def _codings(values: list[str]) -> list[str]:
+    """The Content-Encoding codings, in the order applied, identity left out."""
+    return [c for value in values for c in (p.strip().lower() for p in value.split(",")) if c and c != _IDENTITY]
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -49,6 +96,10 @@ class BodyLimitsMiddleware:
             415, "unsupported_media_type",
             "Content-Type must be application/json (or another JSON type, such as application/fhir+json), UTF-8",
         )
+        self._unknown_encoding = _json_answer(
+            415, "unsupported_media_type",
+            "Content-Encoding must be gzip, deflate or identity, and at most one of gzip or deflate",
+        )
 
     async def _refuse(self, send: Send, answer: tuple[int, bytes]) -> None:
         status, body = answer
@@ -66,15 +117,31 @@ class BodyLimitsMiddleware:
             await self.app(scope, receive, send)
             return
         content_types = []
+        encodings = []
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._refuse(send, self._too_large)
                 return
             if name == b"content-type":
                 content_types.append(value.decode("latin-1"))
+            elif name == b"content-encoding":
+                encodings.append(value.decode("latin-1"))
         if scope["method"] == "POST" and (len(content_types) != 1 or not is_json_media_type(content_types[0])):
             await self._refuse(send, self._not_json)
             return
+        decoder = None
+        if encodings:
+            codings = _codings(encodings)
+            if len(codings) > 1 or (codings and codings[0] not in _DECODERS):
+                await self._refuse(send, self._unknown_encoding)
+                return
+            if codings:
+                decoder = _Decoder(codings[0], self.max_bytes)
+                # The app reads the decoded body: neither its encoding nor its encoded length applies to it.
+                scope = {**scope, "headers": [
+                    (name, value) for name, value in scope["headers"]
+                    if name not in (b"content-encoding", b"content-length")
+                ]}
 
         # A chunked body has no Content-Length: read it here, counting, and replay it to the app.
         chunks: list[bytes] = []
@@ -94,10 +161,32 @@ class BodyLimitsMiddleware:
             if received > self.max_bytes:
                 await self._refuse(send, self._too_large)
                 return
-            chunks.append(body)
+            if decoder is None:
+                chunks.append(body)
+            else:
+                try:
+                    within = decoder.feed(body)
+                except _BadEncoding:
+                    await self._refuse(send, self._bad_encoding(decoder.coding))
+                    return
+                if not within:
+                    log.info("%s: %s body decodes to more than %d bytes; refused", scope["method"], decoder.coding,
+                             self.max_bytes)
+                    await self._refuse(send, self._too_large)
+                    return
             if not message.get("more_body", False):
                 break
+        if decoder is not None and received:
+            try:
+                chunks = [decoder.body()]
+            except _BadEncoding:
+                await self._refuse(send, self._bad_encoding(decoder.coding))
+                return
         await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive), send)
+
+    @staticmethod
+    def _bad_encoding(coding: str) -> tuple[int, bytes]:
+        return _json_answer(400, "invalid_request", f"request body is not valid {coding} data (Content-Encoding: {coding})")
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

@@ -12,7 +12,14 @@ What the keys bring, and why (the facts step reads nothing that no key can bring
 - imaging results, radiology reports and imaging studies whatever their code (by category, or all studies:
   the R4 `modality` search reads `series.modality` only), newest first, over `imaging_history_days`;
 - exam/procedure Observations (a probe-to-bone test written as text) over the infection-lab lookback;
-- every active order and every Procedure (over `imaging_history_days`), recognised by code or text.
+- every active order and every Procedure (over `imaging_history_days`), recognised by code or text;
+- completed orders (over `imaging_history_days`): a completed imaging order is a study done even when no
+  study or report of it reached the record.
+When the service runs a windowed key itself, it also asks for the key's records that have no value in the
+window's search parameter (`<param>:missing=true`): an Observation dated only by `issued`, an ImagingStudy
+dated only in its series, an order with no `authoredOn`. The date search would drop them, where the EHR's
+prefetch (no date in its template) sends them; the facts step dates them and applies the same lookbacks to
+both, so prefetch and fetch give the same cards.
 Searches ask for `_count` entries a page and are split so that no URL grows past `MAX_QUERY_CHARS` after
 the percent-encoding the CDS Hooks Sandbox applies (real servers and proxies refuse URLs of a few kB).
 """
@@ -39,6 +46,7 @@ __all__ = [
     "discovery_document",
     "encoded_length",
     "fetch_query",
+    "undated_query",
     "prefetch_keys",
     "prefetch_templates",
     "service_by_id",
@@ -87,6 +95,7 @@ IMAGING_OBSERVATIONS = Window("date", _OBSERVATION_DATE, "imaging")
 REPORTS = Window("date", _OBSERVATION_DATE, "imaging")
 STUDIES = Window("started", ("started",), "imaging")
 PROCEDURES = Window("date", ("performedDateTime", "performedPeriod.end"), "imaging")
+COMPLETED_ORDERS = Window("authored", ("authoredOn",), "imaging")
 
 
 def window_days(window: Window, config: PathwayConfig) -> int:
@@ -107,6 +116,14 @@ def fetch_query(spec: PrefetchKey, rendered: str, today: date, config: PathwayCo
     if spec.window is None:
         return rendered
     return f"{rendered}&{spec.window.param}=ge{window_start(spec.window, today, config).isoformat()}"
+
+
+def undated_query(spec: PrefetchKey, rendered: str) -> str | None:
+    """The second query of a windowed key: its records without the window's date element at all, which the
+    date search leaves out (FHIR search: a resource without a value for a parameter never matches `ge`)."""
+    if spec.window is None:
+        return None
+    return f"{rendered}&{spec.window.param}:missing=true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +187,11 @@ def prefetch_keys() -> tuple[PrefetchKey, ...]:
     keys += [
         PrefetchKey("radiology-reports", f"DiagnosticReport?patient={PATIENT}&category={category_tokens('report-imaging')}{newest}", REPORTS),
         PrefetchKey("active-orders", f"ServiceRequest?patient={PATIENT}&status=active&_count={PAGE_COUNT}"),
+        PrefetchKey(
+            "completed-orders",
+            f"ServiceRequest?patient={PATIENT}&status=completed&_sort=-authored&_count={PAGE_COUNT}",
+            COMPLETED_ORDERS,
+        ),
         PrefetchKey("procedures", f"Procedure?patient={PATIENT}{newest}", PROCEDURES),
     ]
     return tuple(keys)

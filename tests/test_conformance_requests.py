@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cds_service.services import prefetch_templates
+from cds_service.services import prefetch_keys, prefetch_templates
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.fhir_server
@@ -26,6 +26,8 @@ SERVICE_BY_HOOK = {
     "order-sign": "foot-calcification-order-sign",
 }
 KEYS = [key for key, _ in prefetch_templates()]
+# Searches of a full fetch: one per key, and `<date>:missing=true` for each windowed key.
+QUERIES = len(KEYS) + sum(1 for spec in prefetch_keys() if spec.window is not None)
 
 
 def _fixtures(pattern: str) -> list[Path]:
@@ -80,8 +82,9 @@ def test_good_request_answers_200(path, fhir_server, make_client):  # noqa: F811
     assert response.status_code == 200, response.text
     assert isinstance(response.json()["cards"], list)
     fetched = fhir_server.requests()
-    # None of our keys is in their prefetch, so each is fetched once: the Patient read finds the patient.
-    assert len(fetched) == len(KEYS)
+    # None of our keys is in their prefetch, so each is fetched (a windowed key also for its undated
+    # records): the Patient read finds the patient.
+    assert len(fetched) == QUERIES
     token = (body.get("fhirAuthorization") or {}).get("access_token")
     expected_header = f"Bearer {token}" if token else None
     assert all(entry["authorization"] == expected_header for entry in fetched)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -161,9 +162,10 @@ def test_paged_prefetch_as_the_sandbox_sends_it(servers: dict[str, FhirTestServe
     assert followed, "the first pages are partial: something must be fetched"
     for request in followed:
         # The EHR's open-ended pages are followed only for keys read whatever their age (Conditions, active
-        # orders); a dated key is completed by its windowed query, or not at all when its first page is
-        # already older than its window.
-        assert "=ge" in request["query"] or request["path"] in ("/Condition", "/ServiceRequest"), request
+        # orders); a dated key is completed by its windowed query (not when its first page is already older
+        # than its window) and by its search for records without that date (`<param>:missing=true`).
+        query = unquote(request["query"])
+        assert "=ge" in query or ":missing=true" in query or request["path"] in ("/Condition", "/ServiceRequest"), request
 
 
 def test_the_set_has_big_charts_and_valid_records() -> None:

@@ -15,7 +15,7 @@ from cds_service.errors import DataUnavailable
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
 from cds_service.protocol.parse import parse_hook_request
-from cds_service.services import prefetch_templates
+from cds_service.services import prefetch_keys, prefetch_templates
 from tests.support.gathering_data import TODAY, PatientData, bulk_patient, foot_patient
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
@@ -25,6 +25,9 @@ TOKEN = "tok-gathering-3f9a1c"
 HOOK_INSTANCE = "2f0b1d7e-3c4a-4b8e-9f61-0a5c2e7d9b14"
 PV = "/cds-services/foot-calcification-patient-view"
 KEYS = [key for key, _ in prefetch_templates()]
+WINDOWED = {spec.key for spec in prefetch_keys() if spec.window is not None}
+# The searches of a fetch: one per key, and `<date>:missing=true` for each windowed key.
+QUERIES = len(KEYS) + len(WINDOWED)
 
 
 @pytest.fixture
@@ -88,10 +91,11 @@ def test_no_prefetch_fetches_every_key_with_the_right_resources(server, client):
     _assert_matches(record, data)
     assert record.issues == []
     seen = server.requests()
-    # One request per key: the templates' own paths, each with the token and FHIR JSON accepted.
-    assert len(seen) == len(KEYS)
+    # One request per key, two for a windowed key: the templates' own paths, each with the token and FHIR
+    # JSON accepted.
+    assert len(seen) == QUERIES
     expected_paths = sorted("/" + template.split("?")[0].replace("{{context.patientId}}", data.patient_id)
-                            for _, template in prefetch_templates())
+                            for key, template in prefetch_templates() for _ in range(1 + (key in WINDOWED)))
     assert sorted(entry["path"] for entry in seen) == expected_paths
     assert all(entry["authorization"] == f"Bearer {TOKEN}" for entry in seen)
     assert all(entry["accept"].startswith("application/fhir+json") for entry in seen)
@@ -137,10 +141,10 @@ def test_partial_prefetch_fetches_only_the_missing_keys(server, client):
     record = _gather(_request(server, data.patient_id, prefetch), client)
 
     fetched = server.requests()
-    assert len(fetched) == len(missing_keys)
+    assert len(fetched) == len(missing_keys) + len(WINDOWED & set(missing_keys))
     templates = dict(prefetch_templates())
     assert sorted(entry["path"] for entry in fetched) == sorted(
-        "/" + templates[key].split("?")[0] for key in missing_keys
+        "/" + templates[key].split("?")[0] for key in missing_keys for _ in range(1 + (key in WINDOWED))
     )
     assert "cond-from-prefetch" in _ids(record, "Condition")
     assert record.of_type("CarePlan") == []  # a key we did not ask for is ignored
@@ -220,7 +224,7 @@ def test_patient_view_over_http_answers_200(server, make_client):
     body = response.json()
     assert isinstance(body.get("cards"), list)
     assert all(isinstance(card, dict) and "summary" in card for card in body["cards"])
-    assert len(server.requests()) == len(KEYS)
+    assert len(server.requests()) == QUERIES
     # Suggestions may name the patient (ServiceRequest.subject); the token never appears.
     assert TOKEN not in response.text
 

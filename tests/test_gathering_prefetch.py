@@ -231,6 +231,9 @@ def test_missing_keys_are_fetched_with_rendered_queries_and_token():
         "patient": f"Patient/{PATIENT_ID}",
         # imaging_history_days (730) before TODAY
         missing_key: TEMPLATES[missing_key].replace("{{context.patientId}}", PATIENT_ID) + "&date=ge2025-06-15",
+        # and the records the date search cannot match (no performed[x] at all)
+        f"{missing_key}+undated": TEMPLATES[missing_key].replace("{{context.patientId}}", PATIENT_ID)
+        + "&date:missing=true",
     }
     assert [c["id"] for c in record.of_type("Condition")] == ["c-fetched"]
 
@@ -249,7 +252,8 @@ def test_operation_outcome_prefetch_is_fetched():
     prefetch[SEARCH_KEYS[1]] = searchset(outcome_entries=1)
     client = FakeClient()
     record = run(body(prefetch), client)
-    assert client.fetched_keys() == {SEARCH_KEYS[0], SEARCH_KEYS[1]}
+    # lab-results is windowed: it also asks for its records without a date (`date:missing=true`)
+    assert client.fetched_keys() == {SEARCH_KEYS[0], SEARCH_KEYS[1], f"{SEARCH_KEYS[1]}+undated"}
     assert record.issues == []  # a client reporting its own failure is protocol, not bad input
 
 
@@ -470,7 +474,10 @@ def test_a_paged_answer_already_older_than_the_window_needs_no_more_pages():
     prefetch["imaging-studies"] = _page("imaging-studies", "2027-01-01", "2025-06-14")
     client = FakeClient()
     run(body(prefetch), client)
-    assert client.calls == [] and client.continued == {}
+    # No later page of the EHR's, no windowed query: only the records the window's date cannot find, which
+    # the EHR may have sorted onto the pages not sent.
+    assert client.continued == {}
+    assert set(client.fetched_keys()) == {"laboratory+undated", "imaging-studies+undated"}
 
 
 def test_a_paged_answer_still_inside_the_window_is_completed_by_the_windowed_query():
@@ -481,7 +488,10 @@ def test_a_paged_answer_still_inside_the_window_is_completed_by_the_windowed_que
     client = FakeClient()
     run(body(prefetch), client)
     assert client.continued == {}  # the EHR's open-ended pages are not followed
-    assert set(client.fetched_keys()) == {"laboratory", "procedures", "exam-results"}
+    assert set(client.fetched_keys()) == {
+        "laboratory", "procedures", "exam-results", "laboratory+undated", "procedures+undated", "exam-results+undated",
+    }
+    assert client.calls[0][1]["laboratory+undated"].endswith("&date:missing=true")
     assert client.calls[0][1]["laboratory"].endswith("&date=ge2027-03-17")
 
 

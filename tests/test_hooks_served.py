@@ -16,13 +16,15 @@ import httpx
 import pytest
 
 from cds_service.app import create_app
-from cds_service.services import prefetch_templates
+from cds_service.services import prefetch_keys, prefetch_templates
 from cds_service.settings import Settings
 from tests.support.gathering_stub_server import NEVER, Answer, StubFhirServer, stub_fhir_server
 from tests.support.served_app import served_app
 
 PV = "/cds-services/foot-calcification-patient-view"
 KEYS = sorted(key for key, _ in prefetch_templates())
+# Searches of a full fetch: one per key, and `<date>:missing=true` for each windowed key.
+QUERIES = len(KEYS) + sum(1 for spec in prefetch_keys() if spec.window is not None)
 MARGIN = 0.75  # beyond the deadline: HTTP on a loaded 2-core machine
 
 
@@ -75,7 +77,7 @@ def test_a_slow_fhir_server_does_not_slow_other_patients_calls(tmp_path):
         async with httpx.AsyncClient(timeout=30) as http:
             held = [asyncio.create_task(_post(http, url + PV, _body(f"pt-slow-{i}", slow.base_url)))
                     for i in range(10)]
-            while len(slow.seen) < 10 * len(KEYS):  # every slow call is waiting on the trickling server
+            while len(slow.seen) < 10 * QUERIES:  # every slow call is waiting on the trickling server
                 await asyncio.sleep(0.02)
             quick = await _post(http, url + PV, _body("pt-healthy", healthy.base_url))
             still_held = sum(not task.done() for task in held)
@@ -125,10 +127,10 @@ def test_a_call_whose_client_left_is_dropped_and_its_fhir_requests_closed(tmp_pa
     app = _app(tmp_path, call_deadline_seconds=30.0)
     with stub_fhir_server(_read_fails_searches_hang) as fhir, served_app(app) as url:
         body = json.dumps(_body("pt-gone", fhir.base_url)).encode()
-        _send_and_leave(url, _request_bytes(body), lambda: len(fhir.seen) == len(KEYS))
-        assert len(fhir.seen) == len(KEYS)
+        _send_and_leave(url, _request_bytes(body), lambda: len(fhir.seen) == QUERIES)
+        assert len(fhir.seen) == QUERIES
         # Within moments, not at the 30 s deadline: the service closed every FHIR request of the call.
-        hanging = len(KEYS) - 1
+        hanging = QUERIES - 1
         assert _wait_for(lambda: fhir.abandoned == hanging), f"{fhir.abandoned} of {hanging} closed"
         assert _wait_for(lambda: any("closed the connection" in r.getMessage() for r in caplog.records))
         gc.collect()  # a task dropped with an unretrieved error is reported when it is collected

@@ -40,7 +40,7 @@ def test_readyz_is_ready_with_every_check_named(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "trusted_clients", "pathway_config"}
+    assert set(body["checks"]) == {"database", "trusted_clients", "pathway_config", "card_templates"}
 
 
 def test_readyz_503_names_the_database_when_it_does_not_answer(client: TestClient) -> None:
@@ -198,3 +198,16 @@ def test_docs_page_only_when_enabled(make_client: Callable[..., TestClient]) -> 
     assert make_client().get("/docs").status_code == 404
     assert make_client(api_docs=True).get("/docs").status_code == 200
 
+
+
+def test_the_health_probe_imports_neither_the_store_nor_its_migrations() -> None:
+    """Issue 16: /readyz reads what start-up put on the app's state; ops/health.py has no back-arrow to
+    cds_service.store (the migration module runs Alembic's machinery at import)."""
+    import ast
+
+    import cds_service.ops.health as health
+
+    tree = ast.parse(Path(health.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name.startswith(("cds_service.store", "alembic"))}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from cds_service.facts.access import get
+from cds_service.facts.access import get, items
 
 __all__ = ["clinical_date", "clinical_value", "days_between", "to_date", "to_sort_key", "within"]
 
@@ -57,7 +57,7 @@ _WHEN = {
     "Condition": ("onsetDateTime", "onsetPeriod.start", "recordedDate"),
     "Observation": ("effectiveDateTime", "effectiveInstant", "effectivePeriod.end", "effectivePeriod.start", "issued"),
     "DiagnosticReport": ("effectiveDateTime", "effectivePeriod.end", "effectivePeriod.start", "issued"),
-    "ImagingStudy": ("started",),
+    "ImagingStudy": ("started",),  # else the earliest `series.started` (`_series_started`)
     "Procedure": ("performedDateTime", "performedPeriod.end", "performedPeriod.start"),
     "ServiceRequest": ("occurrenceDateTime", "occurrencePeriod.start", "authoredOn"),
 }
@@ -70,7 +70,22 @@ def clinical_value(resource: Any, resource_type: str) -> Any:
             value = get(value, part)
         if value is not None:
             return value
+    if resource_type == "ImagingStudy":
+        return _series_started(resource)
     return None
+
+
+def _series_started(study: Any) -> Any:
+    """A study without `started` began when its first series did: the earliest `series.started` (a series
+    is 0..*; `series.instance` has no date in R4). Many PACS feeds date only their series."""
+    earliest = None
+    for series in items(study, "series"):
+        started = get(series, "started")
+        if isinstance(started, str) and to_date(started) is not None and (
+            earliest is None or to_sort_key(started) < to_sort_key(earliest)
+        ):
+            earliest = started
+    return earliest
 
 
 def clinical_date(resource: Any, resource_type: str) -> date | None:

@@ -111,6 +111,11 @@ def build_facts(data: ClinicalData, *, hook: str, today: date, config: PathwayCo
         dystrophic_causes=from_conditions.dystrophic,
         morphology=from_imaging.morphology,
         labs=labs,
+        # issue 16: a suspected tumour, an ulcer or eschar at the calcification's site (classification.py)
+        malignancy=from_conditions.malignancy,
+        foot_ulcer=from_conditions.foot_ulcer,
+        eschar=from_conditions.eschar,
+        problems=problems,
     )
     return Facts(
         today=today,

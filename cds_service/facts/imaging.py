@@ -1,6 +1,12 @@
 """Facts from imaging: foot/ankle studies done or ordered, calcification reported in imaging results
 (spec entry 3), seed-004 morphology hints, bone destruction, and the probe-to-bone test.
 
+A study is done when an ImagingStudy, imaging report or result, or Procedure says so, and also when only
+its order says so: a completed imaging ServiceRequest with nothing else of that study in the record (the
+study and report stayed in the PACS). It is dated by its occurrence, else its `authoredOn` (the study was
+done on or after the order, so the date can only make it look older). An ImagingStudy without `started` is
+dated by its earliest series (`dates.clinical_date`).
+
 Report text is read for affirmed terms only: "no soft tissue calcification" is not a finding. A text
 finding must place the calcification in soft tissue (a soft-tissue word in the same report): vascular
 calcification, common on diabetic foot radiographs, is not the pathway's concern.
@@ -27,6 +33,12 @@ REPORT_STATUSES = frozenset({"final", "amended", "corrected", "appended", "preli
 STUDY_STATUSES = frozenset({"registered", "available", "unknown"})
 PROCEDURE_DONE_STATUSES = frozenset({"completed"})
 ORDER_ACTIVE_STATUSES = frozenset({"active"})
+ORDER_DONE_STATUSES = frozenset({"completed"})
+# A completed order and a study of the same modality (and side) dated this many days after it, or fewer,
+# are one study when nothing links them (`basedOn`): an order is done within days. Shorter than the
+# shortest repeat-radiograph interval (14 days, seed 000 ref 2), so a repeat film is never taken for the
+# first one's order.
+ORDER_FOLD_DAYS = 7
 LABEL_CHARS = 160
 
 # value set -> (MorphologyHint.pattern, malignant)
@@ -114,6 +126,38 @@ def _event(resource: Any, resource_type: str, status: str, kinds: _Kinds) -> Ima
         text=_joined(texts),
         by_text=kind.by_text,
     )
+
+
+def _based_on(resources: Iterable[Any]) -> set[str]:
+    """`ServiceRequest/<id>` of every order a study, report or procedure says it fulfils."""
+    found: set[str] = set()
+    for resource in resources:
+        for reference in get(resource, "basedOn") or ():
+            value = get(reference, "reference")
+            if isinstance(value, str) and value.startswith("ServiceRequest/"):
+                found.add(value)
+    return found
+
+
+def _completed_orders(orders: list[ImagingEvent], done: list[ImagingEvent], fulfilled: set[str]) -> list[ImagingEvent]:
+    """The completed orders that are the only record of their study: not the `basedOn` of a study, report
+    or procedure, and with no study of the same modality (and compatible side) from their day to
+    ORDER_FOLD_DAYS after it. (An undated order counts only when no study of its modality does.)"""
+    kept = []
+    for order in orders:
+        if order.reference in fulfilled:
+            continue
+        same = [
+            e for e in done
+            if e.modality == order.modality and (e.side is None or order.side is None or e.side == order.side)
+        ]
+        if order.when is None:
+            if not same:
+                kept.append(order)
+            continue
+        if not any(e.when is not None and 0 <= (e.when - order.when).days <= ORDER_FOLD_DAYS for e in same):
+            kept.append(order)
+    return kept
 
 
 def _merge_same_study(events: list[ImagingEvent]) -> list[ImagingEvent]:
@@ -254,6 +298,17 @@ def imaging_facts(
             if get(resource, "status") in statuses and (event := _event(resource, resource_type, state, kinds)):
                 if state == "ordered" or event.when is None or event.when >= oldest:
                     events.append(event)
+    completed = [
+        event
+        for resource in data.service_requests
+        if get(resource, "status") in ORDER_DONE_STATUSES
+        and (event := _event(resource, "ServiceRequest", "done", kinds)) is not None
+        and (event.when is None or event.when >= oldest)
+    ]
+    if completed:
+        done = [e for e in events if e.status == "done"]
+        fulfilled = _based_on((*data.imaging_studies, *data.diagnostic_reports, *data.procedures, *data.observations))
+        events += _completed_orders(completed, done, fulfilled)
     facts.events = _merge_same_study(events)
 
     seen_patterns: set[str] = set()

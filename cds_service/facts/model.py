@@ -155,8 +155,8 @@ class LabResult:
 
 @dataclass(frozen=True, slots=True)
 class ImagingEvent:
-    """A foot/ankle imaging study done (ImagingStudy, DiagnosticReport, imaging Observation, Procedure)
-    or ordered (an active ServiceRequest)."""
+    """A foot/ankle imaging study done (ImagingStudy, DiagnosticReport, imaging Observation, Procedure, or a
+    completed ServiceRequest that is the only record of its study) or ordered (an active ServiceRequest)."""
 
     modality: Modality
     reference: str

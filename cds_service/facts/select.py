@@ -56,6 +56,7 @@ _LOINC = system_uri("loinc")
 _OBSERVATION_STATUSES = {"final", "amended", "corrected", "preliminary"}
 _REPORT_STATUSES = {"final", "amended", "corrected", "appended", "preliminary", "partial"}
 _ACTIVE_ORDER_STATUSES = {"active"}
+_DONE_ORDER_STATUSES = {"completed"}
 _PROCEDURE_STATUSES = {"completed", "in-progress"}
 _ORDER_SETS = (
     *LAB_SETS.values(),
@@ -189,6 +190,8 @@ def _relevance(resource: JSON, resource_type: str, valuesets: ValueSets) -> tupl
     if resource_type == "ImagingStudy":
         return imaging_kind(resource, resource_type, valuesets) is not None, None
     if resource_type == "ServiceRequest":
+        if status in _DONE_ORDER_STATUSES:  # a completed imaging order is a study done (facts/imaging.py)
+            return imaging_kind(resource, resource_type, valuesets) is not None, None
         if status not in _ACTIVE_ORDER_STATUSES:
             return _NOT_READ
         relevant = (

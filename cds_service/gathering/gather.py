@@ -10,6 +10,11 @@ The service's own queries carry each key's date window (`services.fetch_query`):
 fetched whole. When the EHR paged a prefetch answer (a `next` link), further pages are fetched only when
 they can matter: not when the page, sorted newest first, is already older than the key's window, and
 through the windowed query rather than the EHR's open-ended pages when the key has a window.
+
+A windowed key the service runs itself is two queries: the window, and its records with no value in the
+window's date parameter (`services.undated_query`), which a date search never matches but the EHR's prefetch
+sends. Should a FHIR server refuse that second query (not every server has `:missing`), the key is still
+used, and a data issue says that records dated otherwise may be missing.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from cds_service.gathering.prefetch import (
 from cds_service.gathering.records import RawRecord
 from cds_service.guideline.config import PathwayConfig, load_pathway_config
 from cds_service.protocol.request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
-from cds_service.services import fetch_query, prefetch_keys, window_start
+from cds_service.services import fetch_query, prefetch_keys, undated_query, window_start
 
 __all__ = ["NO_FHIR_SERVER", "NO_FHIR_SERVER_FOR_PAGES", "gather"]
 
@@ -42,13 +47,14 @@ log = logging.getLogger("cds_service.gathering")
 
 NO_FHIR_SERVER = "no fhirServer in the request"
 NO_FHIR_SERVER_FOR_PAGES = "prefetch Bundle has further pages (next link) but no fhirServer in the request"
+UNDATED = "+undated"  # the name of a windowed key's second query (`undated_query`) in a fetch
 
 
 @dataclass(slots=True)
 class _Plan:
     """What the prefetch left to do: keys to query, prefetch Bundles to continue, keys already lost."""
 
-    queries: dict[str, str] = field(default_factory=dict)
+    queries: dict[str, str] = field(default_factory=dict)  # name -> query; a key's undated one: key + UNDATED
     continuations: dict[str, str] = field(default_factory=dict)
     patient_reads: set[str] = field(default_factory=set)
     missing: dict[str, str] = field(default_factory=dict)
@@ -95,6 +101,7 @@ def _use_prefetch(
         if is_read(rendered) and rendered.startswith("Patient/"):
             plan.patient_reads.add(key)
         query = fetch_query(spec, rendered, today, config)
+        undated = undated_query(spec, rendered)
         state = classify(prefetch, key)
         if state.kind is ValueKind.NO_DATA:
             continue
@@ -111,15 +118,21 @@ def _use_prefetch(
             # The client paged its answer (the spec allows it): the rest is on the FHIR server.
             if spec.window is None:
                 plan.continuations[key] = further
-            elif not past_window(prefetch[key], spec.window.elements, window_start(spec.window, today, config)):
-                # The EHR's pages are open-ended (its template has no date): ask for the window instead.
-                plan.queries[key] = query
+            else:
+                if not past_window(prefetch[key], spec.window.elements, window_start(spec.window, today, config)):
+                    # The EHR's pages are open-ended (its template has no date): ask for the window instead.
+                    plan.queries[key] = query
+                if undated is not None:
+                    # Wherever the EHR sorted its undated records, they may be on the pages not followed.
+                    plan.queries[key + UNDATED] = undated
             continue
         if state.kind is ValueKind.NOT_FHIR:
             builder.issue(f"prefetch.{key}", f"{state.problem}; fetched from the FHIR server instead")
         elif state.kind is ValueKind.FAILED:
             log.info("prefetch key %s: the client reported an OperationOutcome; fetching it", key)
         plan.queries[key] = query
+        if undated is not None:
+            plan.queries[key + UNDATED] = undated
     return plan
 
 
@@ -127,7 +140,7 @@ async def _fetch(
     request: HookRequest, client: FhirClient, plan: _Plan, builder: RecordBuilder, deadline: Deadline | None
 ) -> None:
     if request.fhirServer is None:
-        plan.missing.update({key: NO_FHIR_SERVER for key in plan.queries})
+        plan.missing.update({name.removesuffix(UNDATED): NO_FHIR_SERVER for name in plan.queries})
         plan.missing.update({key: NO_FHIR_SERVER_FOR_PAGES for key in plan.continuations})
         return
     token = None
@@ -136,14 +149,25 @@ async def _fetch(
     results = await client.fetch_all(
         request.fhirServer, plan.queries, access_token=token, continuations=plan.continuations, deadline=deadline
     )
-    for key, result in results.items():
+    for name, result in results.items():
+        key = name.removesuffix(UNDATED)
         if isinstance(result, FetchFailed):
+            if name != key:
+                # The windowed query answered (or its own failure is counted): the key is usable, short only
+                # of records the date search cannot find. Said, not dropped silently.
+                builder.issue(
+                    f"fhirServer.{name}",
+                    f"the FHIR server did not answer the search for {key} records without a date in the "
+                    f"search's date parameter ({result.reason}); records dated only otherwise (e.g. by "
+                    "`issued` or in an ImagingStudy's series) may be missing",
+                )
+                continue
             plan.missing[key] = result.reason
             continue
         # A continued key's page 1 was the prefetch value.
-        first = 2 if key in plan.continuations else 1
+        first = 2 if name in plan.continuations else 1
         for number, page in enumerate(result.pages, start=first):
-            where = f"fhirServer.{key}" if first == 1 and len(result.pages) == 1 else f"fhirServer.{key}.page[{number}]"
+            where = f"fhirServer.{name}" if first == 1 and len(result.pages) == 1 else f"fhirServer.{name}.page[{number}]"
             try:
                 builder.add_value(where, page, patient_read=key in plan.patient_reads)
             except UnusableValue as unusable:

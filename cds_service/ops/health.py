@@ -2,8 +2,9 @@
 
 Liveness checks nothing but that the process answers: restarting a pod because its database is down would
 not bring the database back. Readiness checks what a call needs: the database answers and its schema is at
-the head migration, the trusted clients and the pathway configuration are loaded. Neither needs a token,
-and neither says anything about patients.
+the head migration, the trusted clients, the pathway configuration and the card templates are loaded.
+Neither needs a token, and neither says anything about patients. What the checks read was put on the app's
+state at start-up (`create_app`): this module imports neither the store nor its migrations.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from cds_service import __version__
 from cds_service.auth.authenticator import AllowAll, JwtAuthenticator
 from cds_service.guideline.config import PathwayConfig
-from cds_service.store.migrate import current_revision, head_revision
 
 __all__ = ["Health", "Readiness", "readiness_checks", "router"]
 
@@ -42,14 +42,16 @@ class Readiness(BaseModel):
 
 
 def _database(state: Any) -> str:
+    schema_revision = getattr(state, "schema_revision", None)
+    if schema_revision is None:
+        return "not loaded"
     try:
-        with state.store.engine.connect() as connection:
-            current = current_revision(connection)
+        current = schema_revision()
     except SQLAlchemyError as exc:
         # The exception's text may hold the database URL; its type is enough to act on.
         log.warning("readiness: database check failed: %s", type(exc).__name__)
         return f"database does not answer ({type(exc).__name__})"
-    head = head_revision()
+    head = getattr(state, "schema_head", None)
     if current != head:
         return f"schema at revision {current or '(none)'}, the service needs {head}: run `cds-service db upgrade`"
     return OK
@@ -68,8 +70,18 @@ def _pathway(state: Any) -> str:
     return OK if isinstance(getattr(state, "pathway", None), PathwayConfig) else "not loaded"
 
 
+def _card_templates(state: Any) -> str:
+    loaded = getattr(state, "card_templates", 0)
+    return OK if isinstance(loaded, int) and loaded > 0 else "not loaded"
+
+
 def readiness_checks(state: Any) -> dict[str, str]:
-    return {"database": _database(state), "trusted_clients": _trusted_clients(state), "pathway_config": _pathway(state)}
+    return {
+        "database": _database(state),
+        "trusted_clients": _trusted_clients(state),
+        "pathway_config": _pathway(state),
+        "card_templates": _card_templates(state),
+    }
 
 
 router = APIRouter(tags=["operations"])
@@ -83,7 +95,7 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: database at the head migration, trusted clients and pathway configuration loaded",
+    summary="Readiness: database at the head migration, trusted clients, pathway configuration and card templates loaded",
     responses={503: {"model": Readiness, "description": "a check failed; `failing` names it"}},
 )
 def readyz(request: Request) -> Any:

@@ -15,7 +15,14 @@ from pydantic_settings import SettingsError
 
 from cds_service.settings import Settings
 
-__all__ = ["StartupError", "check_sqlite_location", "describe_startup_failure", "load_settings", "preflight"]
+__all__ = [
+    "StartupError",
+    "check_sqlite_location",
+    "describe_startup_failure",
+    "load_card_templates",
+    "load_settings",
+    "preflight",
+]
 
 
 class StartupError(Exception):
@@ -96,9 +103,10 @@ def describe_startup_failure(exc: BaseException, settings: Settings | None = Non
 
     from cds_service.auth.authenticator import AuthConfigurationError
     from cds_service.guideline.config import PathwayConfigError
+    from cds_service.render.templates import TemplatesUnavailable
     from cds_service.sandbox.samples import SamplesConfigError
 
-    if isinstance(exc, (StartupError, SamplesConfigError)):
+    if isinstance(exc, (StartupError, SamplesConfigError, TemplatesUnavailable)):
         return str(exc)
     if isinstance(exc, ValidationError):
         return settings_problem(exc)
@@ -119,12 +127,22 @@ def describe_startup_failure(exc: BaseException, settings: Settings | None = Non
     return None
 
 
+def load_card_templates() -> int:
+    """Compile every node's card template and the page templates (see `render.templates.load_templates`);
+    how many. Raises `TemplatesUnavailable` (one line) when they cannot be loaded."""
+    from cds_service.guideline.nodes import pathway_spec
+    from cds_service.render.templates import load_templates
+
+    return load_templates(tuple(sorted({node.template for node in pathway_spec().nodes})))
+
+
 def preflight(settings: Settings) -> None:
     """What `create_app` will need, checked once before any worker starts. Also applies pending migrations
     here, once, so the workers find the schema at its head."""
     from cds_service.guideline.config import load_pathway_config
     from cds_service.store.store import open_store
 
+    load_card_templates()  # first: a source tree without its templates cannot answer any hook call
     check_sqlite_location(settings.database_url)
     open_store(settings).close()
     if settings.auth_mode == "required":

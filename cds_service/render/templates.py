@@ -7,6 +7,10 @@ text. Pages are HTML with autoescape on.
 Templates are compiled once per process: the templates ship inside the package and never change while
 it runs, so there is no `auto_reload` (which stats the file on every use), and a card's template and its
 summary block are looked up once (`card_template`).
+
+`load_templates()` compiles every card and page template once, at start-up (`ops/startup.preflight` and
+`create_app`): a service whose templates cannot be found or do not compile fails to start with one line,
+instead of answering every hook call 500 while `/readyz` says ready.
 """
 
 from __future__ import annotations
@@ -18,12 +22,22 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, pass_context
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, TemplateError, pass_context
 from jinja2.runtime import Context
 
 from cds_service.render.text import evidence_items, evidence_line
 
-__all__ = ["CardTemplate", "card_template", "citations", "markdown_env", "markdown_escape", "page_env", "text_env"]
+__all__ = [
+    "CardTemplate",
+    "TemplatesUnavailable",
+    "card_template",
+    "citations",
+    "load_templates",
+    "markdown_env",
+    "markdown_escape",
+    "page_env",
+    "text_env",
+]
 
 TEMPLATE_PACKAGE = "cds_service.cards"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -127,3 +141,30 @@ def card_template(name: str) -> CardTemplate:
         summary_block=text_template.blocks["summary"],
         summary_template=text_template,
     )
+
+
+class TemplatesUnavailable(Exception):
+    """The card or page templates cannot be loaded; the message is one line naming the package and why."""
+
+
+PAGE_TEMPLATES = ("pages/index.html.j2", "pages/node.html.j2", "pages/feedback_report.html.j2")
+
+
+def load_templates(card_templates: tuple[str, ...]) -> int:
+    """Compile `card_templates` (every node's template) and the page templates, once; how many were
+    compiled. Raises `TemplatesUnavailable` when the package is not importable (e.g. a source tree run
+    without the `cds_service/cards` link) or a template is missing or does not compile."""
+    name = "?"
+    try:
+        for name in card_templates:
+            card_template(name)
+        for name in PAGE_TEMPLATES:
+            page_env().get_template(name)
+    except (ImportError, ValueError) as exc:  # PackageLoader: package not importable / has no directory
+        raise TemplatesUnavailable(f"card templates (package {TEMPLATE_PACKAGE}) cannot be loaded: {exc}") from None
+    except TemplateError as exc:
+        where = getattr(exc, "name", None) or name
+        raise TemplatesUnavailable(f"card template {where} cannot be loaded: {type(exc).__name__}: {exc}") from None
+    except KeyError:  # card_template: the template has no `summary` block
+        raise TemplatesUnavailable(f"card template {name} has no summary block") from None
+    return len(card_templates) + len(PAGE_TEMPLATES)

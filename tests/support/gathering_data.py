@@ -133,8 +133,13 @@ def foot_patient(patient_id: str = "pt-gather-1", *, other_patient_id: str = "pt
     data.add({"resourceType": "ServiceRequest", "id": "order-active-1", "status": "active", "intent": "order",
               "subject": subject, "code": {"coding": [{"system": LOCAL, "code": "ORD-XR", "display": "XR foot"}]}},
              expected=True)
+    # Completed orders come with the `completed-orders` key (a completed imaging order is a study done; the
+    # facts step reads no other), over `imaging_history_days` of authoredOn, undated ones too.
     data.add({"resourceType": "ServiceRequest", "id": "order-completed-1", "status": "completed",
-              "intent": "order", "subject": subject, "code": _coding(*CALCIUM)}, expected=False)
+              "intent": "order", "subject": subject, "code": _coding(*CALCIUM)}, expected=True)
+    data.add({"resourceType": "ServiceRequest", "id": "order-completed-old", "status": "completed",
+              "intent": "order", "subject": subject, "code": {"text": "XR foot"}, "authoredOn": day(900)},
+             expected=False)
 
     data.add({"resourceType": "Procedure", "id": "procedure-1", "status": "completed", "subject": subject,
               "code": {"text": "Probe-to-bone test"}, "performedDateTime": day(5)}, expected=True)
