@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--per-type", type=int, default=20)
     parser.add_argument("--page-size", type=int, default=20, help="server page size of searches without _count")
-    parser.add_argument("--parallel", type=int, default=24, help="FhirClient max_parallel (CDS_FHIR_MAX_PARALLEL)")
+    parser.add_argument("--parallel", type=int, default=32, help="FhirClient max_parallel (CDS_FHIR_MAX_PARALLEL)")
     parser.add_argument("--max-pages", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the slow server adds per request")
     args = parser.parse_args()

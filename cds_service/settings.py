@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=10, ge=1)  # pages fetched per query, at most (first page included)
     # FHIR requests of one hook call in flight at once. At least the number of prefetch keys (15 today), so
     # that a call without prefetch takes one round trip, not two; it bounds each call, not the service.
-    fhir_max_parallel: int = Field(default=24, ge=1)
+    # One round trip: 13 prefetch keys (the Patient read among them), 10 of them windowed with an undated
+    # second search: 23 requests, and room for a page of the next.
+    fhir_max_parallel: int = Field(default=32, ge=1)
 
     # JWT checks. Allowance for clocks that disagree, applied to `exp` and `iat` (both directions).
     jwt_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
