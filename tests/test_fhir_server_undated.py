@@ -22,7 +22,7 @@ from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.services import prefetch_templates
-from fhir_fixtures.search import search
+from cds_service.tools.bundle_search import search
 from tests.support.e2e_run import run_request
 from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
 
