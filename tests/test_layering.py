@@ -9,7 +9,7 @@ against the allowed direction, so an arrow that runs back up cannot come back un
 - `cds_service.store` does not import the render step (nor the steps between);
 - cds_service never imports fhir_fixtures, tests or benchmarks (fhir_fixtures may use cds_service).
 
-Two arrows are being removed on other branches; each has its own test, marked xfail until the merge.
+The two arrows removed last (guideline/config.py -> facts.model, ops/health.py -> store.migrate) keep a test each.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ PACKAGE = REPO / "cds_service"
 FLOW = ("protocol", "gathering", "facts", "pathway", "render")  # the steps, in the data's order
 OUTSIDE = ("fhir_fixtures", "tests", "benchmarks")  # never imported by the product
 
-# Arrows other engineers are removing on their branches: left out of the general rules below and checked
-# one by one (xfail until merged; the lead removes an entry here and its mark at merge).
-KNOWN = {
-    ("cds_service/ops/health.py", "cds_service.store.migrate"),
-}
+# Arrows still allowed against the rules below (source file, imported module): none now. An entry here is
+# a debt to remove, checked one by one with known_too=True.
+KNOWN: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,6 @@ def test_known_arrow_guideline_config_to_facts_model() -> None:
     assert _violations("cds_service.guideline", ["cds_service.facts"], known_too=True) == []
 
 
-@pytest.mark.xfail(strict=False, reason="removed on branch compose/gather")
 def test_known_arrow_ops_health_to_store_migrate() -> None:
     assert [v for v in _violations("cds_service.ops", ["cds_service.store.migrate"], known_too=True)
             if v.startswith("cds_service/ops/health.py:")] == []

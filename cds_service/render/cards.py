@@ -111,13 +111,15 @@ def _folded_detail(result: NodeResult, host_variables: dict[str, Any], facts: Fa
     host_lines: list[str] = host_variables["evidence"]
     # A source already cited on this card is named once: later quotes from it say so instead.
     sources = {c["source"] for c in citations(host_variables["seeds"], result.rule, host_variables)}
-    shown = {e.reference or e.label for e in result.evidence}
+    # A record already listed is not listed again, unless the folded node says something else of it (the
+    # eschar of the host card is, for the classification, the damaged tissue that makes it dystrophic).
+    shown = {(e.reference, e.label) for e in result.evidence}
     lines = [_DATE_SUFFIX.sub("", line) for line in host_lines]  # the record lines the card lists so far
     folded = []
     for part in result.folded:
         node = _node(part.node_id)
-        new = tuple(e for e in part.evidence if (e.reference or e.label) not in shown)
-        shown.update(e.reference or e.label for e in new)
+        new = tuple(e for e in part.evidence if (e.reference, e.label) not in shown)
+        shown.update((e.reference, e.label) for e in new)
         variables = _variables(replace(part, evidence=new), node, facts, context)
         template = card_template(node.template)
         summary = _summary(template.summary(variables))
