@@ -1,0 +1,35 @@
+"""Explain one hook request: the hook's own evaluation (`invocation.evaluate_call`), with a trace.
+
+Nothing is recorded as issued (an explanation is no card shown to a clinician); the snooze step runs as on
+the hook, so that the cards explained are the cards the hook would answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cds_service.explain.build import build_explanation
+from cds_service.explain.model import Explanation
+from cds_service.gathering.deadline import Deadline
+from cds_service.invocation import Evaluation, Invocation, evaluate_call
+from cds_service.pathway.trace import EvaluationTrace
+
+__all__ = ["Explained", "explain_call"]
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    explanation: Explanation
+    evaluation: Evaluation
+
+
+async def explain_call(call: Invocation, body: Any, *, today: date | None = None,
+                       deadline: Deadline | None = None) -> Explained:
+    trace = EvaluationTrace()
+    evaluation = await evaluate_call(call, body, today=today, deadline=deadline, trace=trace)
+    explanation = build_explanation(trace=trace, response=evaluation.response, results=evaluation.results,
+                                    service_id=call.service.id, hook=call.service.hook, config=call.pathway,
+                                    base_url=call.public_base_url)
+    return Explained(explanation, evaluation)
