@@ -18,7 +18,7 @@ from cds_service.guideline.config import load_pathway_config
 from cds_service.ops import health, metrics
 from cds_service.ops.access import AccessLogMiddleware
 from cds_service.ops.openapi import install_openapi
-from cds_service.routes import discovery, feedback, fhir, hooks, pages
+from cds_service.routes import discovery, explain, feedback, fhir, hooks, pages
 from cds_service.sandbox import routes as sandbox
 from cds_service.sandbox.samples import load_samples
 from cds_service.settings import Settings, get_settings
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(discovery.router)
     app.include_router(hooks.router)
+    app.include_router(explain.router)  # issue 19: why each node fired or not, same auth and body as the hook
     app.include_router(feedback.router)
     app.include_router(pages.router)
     app.include_router(fhir.router)  # the pathway as CPG-on-FHIR, and PlanDefinition/$apply

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from cds_service.errors import ServiceError
 from cds_service.explain.build import build_explanation
 from cds_service.explain.model import Explanation
 from cds_service.gathering.deadline import Deadline
 from cds_service.invocation import Evaluation, Invocation, evaluate_call
 from cds_service.pathway.trace import EvaluationTrace
+from cds_service.tools.run import HookRun
 
-__all__ = ["Explained", "explain_call"]
+__all__ = ["Explained", "explain_call", "explain_hook"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +35,12 @@ async def explain_call(call: Invocation, body: Any, *, today: date | None = None
                                     service_id=call.service.id, hook=call.service.hook, config=call.pathway,
                                     base_url=call.public_base_url)
     return Explained(explanation, evaluation)
+
+
+async def explain_hook(call: Invocation, body: Any, *, today: date | None) -> HookRun:
+    """As `tools.run.run_hook`, for the tools: 200 and the explanation (JSON), or the hook's 400/412 body."""
+    try:
+        explained = await explain_call(call, body, today=today)
+    except ServiceError as error:
+        return HookRun(error.status_code, error.body())
+    return HookRun(200, explained.explanation.model_dump(mode="json"))
