@@ -1,0 +1,83 @@
+"""`POST /cds-services/{id}/explain` over HTTP: authenticated like the hook, the hook's body and 4xx, JSON with a
+schema in the OpenAPI document, or a FHIR GuidanceResponse (`?format=fhir`, `Accept: application/fhir+json`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.guidanceresponse import GuidanceResponse
+
+from cds_service.explain.build import carried_nodes
+from cds_service.explain.model import Explanation
+from fhir_fixtures.hook_requests import build_request
+from tests.support.auth_tokens import BASE_URL, EHR_ISS, claims, es384_key, mint, write_clients
+
+PV = "/cds-services/foot-calcification-patient-view"
+EXPLAIN = PV + "/explain"
+PATIENT = "fc-tendinitis-no-xr"
+
+
+def test_explain_answers_json_whose_fired_nodes_are_the_hooks_cards(client: TestClient) -> None:
+    body = build_request(PATIENT, "patient-view", date.today())
+    response = client.post(EXPLAIN, json=body)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    explanation = Explanation.model_validate(response.json())
+    cards = client.post(PV, json=body).json()["cards"]
+    fired = [n.id for n in explanation.nodes if n.outcome == "fired"]
+    assert sorted(fired) == sorted(node for card in cards for node in carried_nodes(card))
+    assert explanation.nodes[0].outcome == "fired"  # fired first
+    assert {n.id for n in explanation.nodes} >= {"initial-radiograph", "metabolic-cause"}
+
+
+def test_explain_as_fhir_is_a_valid_guidance_response(client: TestClient) -> None:
+    body = build_request(PATIENT, "patient-view", date.today())
+    for response in (client.post(EXPLAIN + "?format=fhir", json=body),
+                     client.post(EXPLAIN, json=body, headers={"Accept": "application/fhir+json"})):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        resource = GuidanceResponse.model_validate(response.json())
+        assert resource.status == "success"
+        outcomes = {p["name"]: p["part"][0]["valueCode"] for p in response.json()["contained"][0]["parameter"]}
+        assert outcomes["initial-radiograph"] == "fired"
+
+
+def test_explain_gives_the_hooks_4xx(client: TestClient) -> None:
+    assert client.post("/cds-services/no-such-service/explain", json={}).status_code == 404
+    bad = client.post(EXPLAIN, json={"hook": "patient-view"})
+    assert bad.status_code == 400 and bad.json()["error"]
+    assert client.post(EXPLAIN, content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert client.post(EXPLAIN + "?format=xml", json=build_request(PATIENT, "patient-view", date.today())).status_code == 400
+    no_data = build_request(PATIENT, "patient-view", date.today(), with_prefetch=False)
+    assert client.post(EXPLAIN, json=no_data).status_code == 412
+
+
+def test_explain_is_authenticated_like_the_hook(make_client: Callable[..., TestClient], tmp_path: Path) -> None:
+    clients = write_clients(tmp_path / "clients.json", [{"iss": EHR_ISS, "jwks": {"keys": [es384_key().public_jwk()]}}])
+    client = make_client(auth_mode="required", trusted_clients=clients, public_base_url=BASE_URL)
+    body = build_request(PATIENT, "patient-view", date.today())
+    assert client.post(EXPLAIN, json=body).status_code == 401
+    # A token minted for the hook's own URL is not one for explain (aud is the exact URL called).
+    hook_token = mint(es384_key(), claims(PV))
+    assert client.post(EXPLAIN, json=body, headers={"Authorization": f"Bearer {hook_token}"}).status_code == 401
+    token = mint(es384_key(), claims(EXPLAIN))
+    response = client.post(EXPLAIN, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert token not in response.text
+
+
+def test_openapi_documents_explain_with_its_schema(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/cds-services/{service_id}/explain"]["post"]
+    assert operation["security"] == [{"ehrJwt": []}]
+    ok = operation["responses"]["200"]["content"]
+    assert ok["application/json"]["schema"]["$ref"].endswith("/Explanation")
+    assert "application/fhir+json" in ok
+    assert {"400", "401", "404", "412"} <= set(operation["responses"])
+    schemas = document["components"]["schemas"]
+    assert "Explanation" in schemas and "NodeExplanation" in schemas
+    refs = [s["$ref"].rsplit("/", 1)[1] for s in operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]]
+    assert all(ref in schemas for ref in refs) and len(refs) == 3
