@@ -6,6 +6,7 @@ the hook, so that the cards explained are the cards the hook would answer.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,7 +19,9 @@ from cds_service.invocation import Evaluation, Invocation, evaluate_call
 from cds_service.pathway.trace import EvaluationTrace
 from cds_service.tools.run import HookRun
 
-__all__ = ["Explained", "explain_call", "explain_hook"]
+__all__ = ["Explained", "explain_call", "explain_hook", "explain_recorded"]
+
+log = logging.getLogger("cds_service.explain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +47,21 @@ async def explain_hook(call: Invocation, body: Any, *, today: date | None) -> Ho
     except ServiceError as error:
         return HookRun(error.status_code, error.body())
     return HookRun(200, explained.explanation.model_dump(mode="json"))
+
+
+async def explain_recorded(call: Invocation, body: Any, *, today: date | None) -> tuple[HookRun, Explanation | None]:
+    """The sandbox's run: the hook's answer (cards recorded as `invocation.invoke` records them, so feedback
+    and snoozes work as on the hook) and the explanation of that same evaluation."""
+    try:
+        explained = await explain_call(call, body, today=today)
+    except ServiceError as error:
+        return HookRun(error.status_code, error.body()), None
+    evaluation = explained.evaluation
+    cards = evaluation.response["cards"]
+    if cards:
+        try:
+            call.recorder.record_issued_cards(service_id=call.service.id, hook_instance=evaluation.hook_instance,
+                                              patient_id=evaluation.patient_id, cards=cards)
+        except Exception as exc:  # noqa: BLE001 - as invoke: the cards are shown even when the store is down
+            log.error("issued cards not recorded (%s)", type(exc).__name__)
+    return HookRun(200, evaluation.response), explained.explanation
