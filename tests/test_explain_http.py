@@ -81,3 +81,31 @@ def test_openapi_documents_explain_with_its_schema(client: TestClient) -> None:
     assert "Explanation" in schemas and "NodeExplanation" in schemas
     refs = [s["$ref"].rsplit("/", 1)[1] for s in operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]]
     assert all(ref in schemas for ref in refs) and len(refs) == 3
+
+
+# --- cds-service evaluate --explain ---------------------------------------------------------------------
+
+
+def test_cli_explain_prints_readable_text_and_json(monkeypatch, tmp_path: Path, capsys) -> None:
+    import json
+
+    from cds_service.cli import main
+    from fhir_fixtures.catalog import bundle as fixture_bundle
+    from fhir_fixtures.materialize import materialize
+
+    monkeypatch.setenv("CDS_PUBLIC_BASE_URL", "http://testserver")
+    monkeypatch.delenv("CDS_PATHWAY_CONFIG", raising=False)
+    monkeypatch.setenv("CDS_DATABASE_URL", f"sqlite:///{tmp_path}/never-used.db")
+    today = date(2028, 3, 1)
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(materialize(fixture_bundle(PATIENT), today)), encoding="utf-8")
+    assert main(["evaluate", "--explain", str(path), "--today", today.isoformat()]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("patient-view, evaluated on 2028-03-01")
+    assert "+ initial-radiograph (Plain radiograph first): fired" in text
+    assert "- [all] metabolic_abnormality: no (no-record)" in text  # every condition, with its reason
+    assert main(["evaluate", "--explain", "--json", str(path), "--today", today.isoformat()]) == 0
+    explanation = Explanation.model_validate_json(capsys.readouterr().out)
+    assert [n.id for n in explanation.nodes if n.outcome == "fired"][0] == "initial-radiograph"
+    assert main(["evaluate", "--explain", str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
