@@ -13,6 +13,7 @@ from cds_service import __version__
 from cds_service.auth.authenticator import build_authenticator
 from cds_service.body_limit import BodyLimitsMiddleware
 from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
+from cds_service.explain.links import ExplanationCache
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
 from cds_service.ops import health, metrics
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The store is also the jti replay cache, shared by every worker through the database.
     app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)
+    # Issue 19's optional "Why this card?" links: explanations in this process's memory only, briefly.
+    app.state.explain_links = ExplanationCache(settings.explain_links_ttl_seconds) if settings.explain_links else None
     app.state.snooze = SnoozeGate(SnoozeStore.beside(app.state.store), app.state.pathway)
     app.state.fhir_client = FhirClient(
         connect_timeout=settings.fhir_connect_timeout_seconds,

@@ -109,3 +109,50 @@ def test_cli_explain_prints_readable_text_and_json(monkeypatch, tmp_path: Path, 
     assert [n.id for n in explanation.nodes if n.outcome == "fired"][0] == "initial-radiograph"
     assert main(["evaluate", "--explain", str(tmp_path / "missing.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# --- CDS_EXPLAIN_LINKS -----------------------------------------------------------------------------------
+
+
+def test_explain_links_are_off_by_default(client: TestClient) -> None:
+    cards = client.post(PV, json=build_request(PATIENT, "patient-view", date.today())).json()["cards"]
+    assert cards and not any(link.get("label") == "Why this card?" for c in cards for link in c.get("links", []))
+
+
+def test_explain_links_lead_to_an_expiring_page_that_names_no_patient(make_client: Callable[..., TestClient],
+                                                                     monkeypatch, caplog) -> None:
+    import logging
+    import re
+
+    caplog.set_level(logging.DEBUG)
+    import time as clock
+
+    client = make_client(explain_links=True, explain_links_ttl_seconds=60)
+    cards = client.post(PV, json=build_request(PATIENT, "patient-view", date.today())).json()["cards"]
+    links = [link for c in cards for link in c.get("links", []) if link["label"] == "Why this card?"]
+    assert len(links) == len(cards) and all(link["type"] == "absolute" for link in links)
+    url = links[0]["url"]
+    assert url.startswith("http://testserver/explain/") and PATIENT not in url
+    token = re.match(r"http://testserver/explain/([^#]+)#card-0$", url).group(1)  # type: ignore[union-attr]
+    assert len(token) >= 32 and len({link["url"].split("#")[0] for link in links}) == 1
+    page = client.get(f"/explain/{token}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    assert "id='card-0'" in page.text and "initial-radiograph" in page.text and "fired" in page.text
+    assert client.get("/explain/not-a-token").status_code == 404
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert token not in logged and PATIENT not in logged and "Calcific tendinitis" not in logged
+    # Expired after the TTL: the page is gone (time moved on, not a real wait).
+    later = clock.monotonic() + 61
+    monkeypatch.setattr("cds_service.explain.links.time.monotonic", lambda: later)
+    assert client.get(f"/explain/{token}").status_code == 404
+
+
+def test_the_explanation_cache_is_bounded() -> None:
+    from cds_service.explain.links import ExplanationCache
+
+    cache = ExplanationCache(60, max_entries=3)
+    explanation = Explanation(service="s", hook="patient-view", evaluated_on="2028-03-01", in_pathway=False,
+                              entry=[], nodes=[], cards=[])
+    tokens = [cache.put(explanation) for _ in range(5)]
+    assert [cache.get(t) is not None for t in tokens] == [False, False, True, True, True]

@@ -19,7 +19,7 @@ from cds_service.invocation import Evaluation, Invocation, evaluate_call
 from cds_service.pathway.trace import EvaluationTrace
 from cds_service.tools.run import HookRun
 
-__all__ = ["Explained", "explain_call", "explain_hook", "explain_recorded"]
+__all__ = ["Explained", "explain_call", "explain_hook", "explain_recorded", "record_cards"]
 
 log = logging.getLogger("cds_service.explain")
 
@@ -56,12 +56,17 @@ async def explain_recorded(call: Invocation, body: Any, *, today: date | None) -
         explained = await explain_call(call, body, today=today)
     except ServiceError as error:
         return HookRun(error.status_code, error.body()), None
-    evaluation = explained.evaluation
+    record_cards(call, explained.evaluation)
+    return HookRun(200, explained.evaluation.response), explained.explanation
+
+
+def record_cards(call: Invocation, evaluation: Evaluation) -> None:
+    """Record the issued cards as `invocation.invoke` does (queued for the store's writer)."""
     cards = evaluation.response["cards"]
-    if cards:
-        try:
-            call.recorder.record_issued_cards(service_id=call.service.id, hook_instance=evaluation.hook_instance,
-                                              patient_id=evaluation.patient_id, cards=cards)
-        except Exception as exc:  # noqa: BLE001 - as invoke: the cards are shown even when the store is down
-            log.error("issued cards not recorded (%s)", type(exc).__name__)
-    return HookRun(200, evaluation.response), explained.explanation
+    if not cards:
+        return
+    try:
+        call.recorder.record_issued_cards(service_id=call.service.id, hook_instance=evaluation.hook_instance,
+                                          patient_id=evaluation.patient_id, cards=cards)
+    except Exception as exc:  # noqa: BLE001 - as invoke: the cards are shown even when the store is down
+        log.error("issued cards not recorded (%s)", type(exc).__name__)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from cds_service.explain.fhir import guidance_response
 from cds_service.explain.model import Explanation
+from cds_service.explain.page import render_page
 from cds_service.explain.run import explain_call
 from cds_service.protocol.parse import parse_json
 from cds_service.routes.hooks import served_invocation
@@ -68,3 +69,19 @@ async def explain_service(service_id: str, request: Request,
                                      patient_id=explained.evaluation.patient_id)
         return Response(orjson.dumps(resource), media_type=FHIR_JSON)
     return Response(orjson.dumps(explained.explanation.model_dump(mode="json")), media_type="application/json")
+
+
+# Nothing loaded from elsewhere, no referrer (the URL is the capability), nothing cached by the browser.
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@router.get("/explain/{token}", include_in_schema=False)
+def explanation_page(token: str, request: Request) -> Response:
+    """The "Why this card?" page (CDS_EXPLAIN_LINKS): the explanation kept in memory under this token."""
+    cache = getattr(request.app.state, "explain_links", None)
+    explanation = cache.get(token) if cache is not None else None
+    if explanation is None:
+        # Never says whether the token existed: expired, unknown, or kept by another worker look the same.
+        raise HTTPException(404, "no explanation under this link: it has expired (CDS_EXPLAIN_LINKS_TTL_SECONDS)")
+    return Response(render_page(explanation), media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
