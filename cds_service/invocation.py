@@ -27,6 +27,7 @@ from cds_service.pathway.evaluate import evaluate
 from cds_service.pathway.compose import compose
 from cds_service.pathway.local import apply_node_settings
 from cds_service.pathway.result import NodeResult
+from cds_service.pathway.trace import EvaluationTrace
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.render.local import localize_cards
@@ -105,9 +106,11 @@ async def invoke(
 
 
 async def evaluate_call(
-    call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None
+    call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None,
+    trace: EvaluationTrace | None = None,
 ) -> Evaluation:
-    """Every step of `invoke` but recording the issued cards (shared with PlanDefinition/$apply)."""
+    """Every step of `invoke` but recording the issued cards (shared with PlanDefinition/$apply and explain
+    mode, whose `trace` records the pathway's answers; None on the hook path)."""
     deadline = deadline or Deadline.after(call.deadline_seconds)
     request, context = parse_hook_request(body, call.service.hook)
     day = today or date.today()
@@ -116,7 +119,9 @@ async def evaluate_call(
     raw = recognise_local_codes(gathered, call.pathway)
     data = to_clinical_data(raw, context.patientId)
     facts = build_facts(data, hook=call.service.hook, today=day, config=call.pathway)
-    results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
+    if trace is not None:
+        trace.raw = raw
+    results = apply_node_settings(evaluate(facts, call.pathway, trace), call.pathway)
     if call.snooze is not None:
         results = call.snooze.apply(results, facts, service_id=call.service.id, hook_instance=request.hookInstance)
     # One coherent response: folded into few cards, most urgent first (after the per-node settings and snoozes).
