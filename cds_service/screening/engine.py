@@ -48,27 +48,32 @@ def _bar(total: int, label: str, enabled: bool):  # noqa: ANN202
     return tqdm(total=total, desc=label, unit="task", disable=not enabled, file=sys.stderr, leave=False)
 
 
-def run_tasks(plan: Plan, fn: Callable[..., Any], calls: list[tuple], label: str) -> list[Any]:
-    """fn(*call) for every call, on the plan's engine, results in call order, with a progress bar."""
+def _client(scheduler: str):  # noqa: ANN202
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except OSError as exc:
+        raise EngineError(f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__})") from None
+
+
+def run_tasks(plan: Plan, fn: Callable[..., Any], calls: list[tuple], label: str, client: Any = None) -> list[Any]:
+    """fn(*call) for every call, on the plan's engine (`client`: the Dask client of --scheduler), results in
+    call order, with a progress bar."""
     results: list[Any] = [None] * len(calls)
     if not calls:
         return results
     with _bar(len(calls), label, plan.progress) as bar:
-        if plan.scheduler:
-            from distributed import Client, as_completed as dask_completed
+        if client is not None:
+            from distributed import as_completed as dask_completed
 
-            try:
-                client = Client(plan.scheduler, timeout="20s")
-            except OSError as exc:
-                raise EngineError(f"cannot reach the Dask scheduler at {plan.scheduler} ({type(exc).__name__})") from None
-            try:
-                futures = [client.submit(fn, *call, pure=False, retries=2) for call in calls]
-                index = {f.key: i for i, f in enumerate(futures)}
-                for future in dask_completed(futures):
-                    results[index[future.key]] = future.result()
-                    bar.update(1)
-            finally:
-                client.close()
+            # A worker that dies takes its task with it: the scheduler runs the task again elsewhere (the
+            # task is idempotent); `retries` also covers a task that raised because its worker was going away.
+            futures = [client.submit(fn, *call, pure=False, retries=2) for call in calls]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in dask_completed(futures):
+                results[index[future.key]] = future.result()
+                bar.update(1)
             return results
         if plan.workers == 1:
             for i, call in enumerate(calls):
@@ -107,11 +112,16 @@ def prepare_work(work: Path, job: dict, resume: bool) -> None:
 
 def screen_work(plan: Plan, source: ExportSource, files: list[ExportFile]) -> tuple[list[FileReport], list[Path]]:
     """Both passes; returns the files' reports and the partitions' result files, in order."""
-    reports = run_tasks(plan, split_file, [(source, f, plan.work, plan.partitions) for f in files], "split")
-    names = {f.index: f.name for f in files}
-    indexes = tuple(f.index for f in files if not f.error_file)
-    jobs = [PartitionJob(str(plan.work), k, indexes, plan.today, plan.config_path) for k in range(plan.partitions)]
-    run_tasks(plan, screen_partition, [(job, names) for job in jobs], "screen")
+    client = _client(plan.scheduler) if plan.scheduler else None
+    try:
+        reports = run_tasks(plan, split_file, [(source, f, plan.work, plan.partitions) for f in files], "split", client)
+        names = {f.index: f.name for f in files}
+        indexes = tuple(f.index for f in files if not f.error_file)
+        jobs = [PartitionJob(str(plan.work), k, indexes, plan.today, plan.config_path) for k in range(plan.partitions)]
+        run_tasks(plan, screen_partition, [(job, names) for job in jobs], "screen", client)
+    finally:
+        if client is not None:
+            client.close()
     from cds_service.screening.partition import result_path
 
     return reports, [result_path(plan.work, k) for k in range(plan.partitions)]

@@ -83,8 +83,10 @@ def findings_of(cards: list[JSON]) -> list[JSON]:
     return found
 
 
-def _read_partition(work: Path, job: PartitionJob) -> dict[str, list[tuple[int, int, bool, bytes]]]:
+def _read_partition(work: Path, job: PartitionJob) -> tuple[dict[str, list[tuple[int, int, bool, bytes]]], set[str]]:
+    """Lines by patient, and the patients who lost a line the split could not read (already counted)."""
     by_patient: dict[str, list[tuple[int, int, bool, bytes]]] = {}
+    damaged: set[str] = set()
     for index in job.files:
         path = work / "spill" / f"f{index:05d}" / f"p{job.partition:04d}.ndjson"
         if not path.exists():
@@ -92,9 +94,12 @@ def _read_partition(work: Path, job: PartitionJob) -> dict[str, list[tuple[int, 
         with open(path, "rb") as handle:
             for record in handle:
                 key, file_index, line_number, flag, line = record.rstrip(b"\n").split(b"\t", 4)
+                if flag == b"X":
+                    damaged.add(key.decode("ascii"))
+                    continue
                 by_patient.setdefault(key.decode("ascii"), []).append(
                     (int(file_index), int(line_number), flag == b"P", line))
-    return by_patient
+    return by_patient, damaged
 
 
 async def _judge_one(patient: str, pool: list[JSON], today: date, config: PathwayConfig,
@@ -116,7 +121,7 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
     today = date.fromisoformat(job.today)
     config = _config(job.config_path)
     marker = entry_marker()
-    by_patient = _read_partition(work, job)
+    by_patient, damaged = _read_partition(work, job)
     counts: Counter = Counter()
     issues: list[tuple[str, str, int, str]] = []
     patients: list[JSON] = []
@@ -126,7 +131,8 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
         for patient in sorted(by_patient):
             lines = sorted(by_patient[patient])
             has_patient = any(is_patient for _, _, is_patient, _ in lines)
-            if not any(marker.search(line) for _, _, _, line in lines):
+            # A patient who lost a line is judged in full: the lost line might have put them in the pathway.
+            if patient not in damaged and not any(marker.search(line) for _, _, _, line in lines):
                 if has_patient:
                     counts["outside"] += 1
                 else:
@@ -135,7 +141,7 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
                 continue
             pool: list[JSON] = []
             seen: dict[tuple[str, str], tuple[int, int]] = {}
-            problems: list[str] = []
+            problems: list[str] = ["malformed-line"] if patient in damaged else []
             for file_index, number, _, line in lines:
                 try:
                     resource = orjson.loads(line)

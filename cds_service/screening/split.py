@@ -3,7 +3,7 @@ chosen by the crc32 of its patient's id. All of a patient's lines meet in one pa
 came from, without a shuffle of the engine: the partitions are plain files, bounded by N, and a file once
 split stays split (its folder is renamed into place when complete: the checkpoint).
 
-Spill record: `<patient id>\\t<file index>\\t<line number>\\t<P for a Patient, else ->\\t<the line>\\n`.
+Spill record: `<patient id>\\t<file index>\\t<line number>\\t<P a Patient, X a damaged line, else ->\\t<the line>\\n`.
 
 Only lines of types some prefetch query reads are kept (`prefilter.queried_types`); the others are counted.
 A Patient line is parsed (one per patient: its id must be exact); any other line only when the byte search
@@ -107,6 +107,12 @@ def split_file(source: ExportSource, file: ExportFile, work: Path, partitions: i
                     continue  # OperationOutcomes of the export: counted as the server's errors
                 if not (line.startswith(b"{") and line.endswith(b"}")):
                     issue("malformed-line", number, "not one JSON object (truncated?)")
+                    # Whose line it was, when the bytes still say: that patient is judged without it and
+                    # reported as not fully evaluable (flag X: the line itself is never used).
+                    damaged = patient_key(line)
+                    if damaged is not None:
+                        part = partition_of(damaged, partitions)
+                        buffers.setdefault(part, []).append(b"%s\t%d\t%d\tX\t\n" % (damaged.encode("ascii"), file.index, number))
                     continue
                 kind = resource_type_of(line)
                 if kind is None:
