@@ -5,19 +5,29 @@ worker` processes; and the three output folders are byte for byte the same."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cds_service.screening.generate import generate_export
 from tests.test_screening_support import (
+    TODAY,
     dask_processes,
     expected_findings,
     findings,
     fixture_records,
     output_bytes,
     screen,
+    screen_command,
+    wait_for_results,
     write_export,
 )
+
+KILL_PARTITIONS = "24"
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +78,37 @@ def test_local_cluster_equals_embedded(export: Path, embedded: Path, expected: d
     assert output_bytes(out) == output_bytes(embedded)
 
 
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """One scheduler and two worker processes for this module (no nanny: a worker killed stays dead)."""
+    with dask_processes(2, tmp_path_factory.mktemp("dask"), nanny=False) as cluster:
+        yield cluster
+
+
 def test_scheduler_and_two_worker_processes_equal_embedded(export: Path, embedded: Path, expected: dict,
-                                                           tmp_path: Path) -> None:
-    with dask_processes(2, tmp_path) as (address, _):
-        out = tmp_path / "out"
-        assert screen(export, out, "--scheduler", address, "--partitions", "5") == 0
+                                                           processes: tuple, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert screen(export, out, "--scheduler", processes[0], "--partitions", "5") == 0
     _check(out, expected)
     assert output_bytes(out) == output_bytes(embedded)
+
+
+def test_dask_worker_killed_mid_run_completes_with_the_same_output(processes: tuple, tmp_path: Path) -> None:
+    """kill -9 of one of the two worker processes mid-run: the scheduler reruns its tasks on the other
+    (every task is idempotent and writes by rename), and the output is the uninterrupted run's."""
+    address, procs = processes
+    export = tmp_path / "export"
+    generate_export(export, patients=600, prevalence=0.1, today=TODAY, files_per_type=3)
+    reference = tmp_path / "reference"
+    assert screen(export, reference, "--workers", "1", "--partitions", KILL_PARTITIONS) == 0
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(screen_command(export, out, "--scheduler", address, "--work", str(work),
+                                           "--partitions", KILL_PARTITIONS),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_results(work, 2, proc)
+    procs[2].send_signal(signal.SIGKILL)  # a worker, kill -9, mid-run
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert procs[2].wait(timeout=10) == -signal.SIGKILL
+    assert output_bytes(out) == output_bytes(reference)

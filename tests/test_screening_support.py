@@ -90,8 +90,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def dask_processes(workers: int = 2, tmp: Path | None = None) -> Iterator[tuple[str, list[subprocess.Popen]]]:
-    """`dask scheduler` and `dask worker`s as separate processes on 127.0.0.1; stopped (by pid) at the end."""
+def dask_processes(workers: int = 2, tmp: Path | None = None, *, nanny: bool = True
+                   ) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """`dask scheduler` and `dask worker`s as separate processes on 127.0.0.1; stopped (by pid) at the end.
+    `nanny=False`: each worker process is the worker itself (a kill -9 of it kills the worker)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -103,18 +105,33 @@ def dask_processes(workers: int = 2, tmp: Path | None = None) -> Iterator[tuple[
         for _ in range(workers):
             procs.append(subprocess.Popen(
                 [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                 "--host", "127.0.0.1", "--local-directory", str(tmp or "/tmp")], env=env, stdout=log, stderr=log))
+                 "--host", "127.0.0.1", "--local-directory", str(tmp or "/tmp"), *([] if nanny else ["--no-nanny"])],
+                env=env, stdout=log, stderr=log))
         _wait_workers(address, workers)
         yield address, procs
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
+        _shutdown(address)  # scheduler and workers close at once (SIGTERM makes a worker linger)
         for proc in procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         log.close()
+
+
+def _shutdown(address: str) -> None:
+    from distributed import Client
+
+    try:
+        with Client(address, timeout="5s") as client:
+            client.shutdown()
+    except Exception:  # noqa: BLE001 - the scheduler may be gone already; the pids are stopped below
+        pass
 
 
 def _wait_port(port: int, seconds: float = 30.0) -> None:
@@ -137,3 +154,26 @@ def _wait_workers(address: str, count: int, seconds: float = 60.0) -> None:
 def clean(*paths: Path) -> None:
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def screen_command(export: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "cds_service", "screen", str(export), "--out", str(out), "--today",
+            TODAY.isoformat(), "--no-progress", *extra]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
+def wait_for_results(work: Path, at_least: int, proc: subprocess.Popen, seconds: float = 60.0) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = len(list((work / "results").glob("part-*.json"))) if (work / "results").exists() else 0
+        if done >= at_least:
+            return done
+        time.sleep(0.005)
+    raise AssertionError("the run ended or stalled before the kill")
