@@ -132,7 +132,7 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
             lines = sorted(by_patient[patient])
             has_patient = any(is_patient for _, _, is_patient, _ in lines)
             # A patient who lost a line is judged in full: the lost line might have put them in the pathway.
-            if patient not in damaged and not any(marker.search(line) for _, _, _, line in lines):
+            if patient not in damaged and not marker.matches(b"\n".join(line for _, _, _, line in lines)):
                 if has_patient:
                     counts["outside"] += 1
                 else:

@@ -5,11 +5,12 @@ The pathway reads nothing for a patient who is not in it (`pathway.evaluate`: no
 card), and only two things make an in-pathway problem at patient-view (facts/conditions.py `_ENTRY_SETS`,
 facts/imaging.py `_finding`): a coding of an entry value set, or one of their text terms. `ENTRY_MARKER`
 matches, in the raw bytes of a line, a SUPERSET of both:
-  - every code of those value sets, as a JSON string (`"12747003"`);
-  - for every text term, one of its words, case-insensitively and anywhere (a term found as whole words
-    after `normalise_text` has each of its words among the line's letters);
-  - anything that could hide those from a byte search: a JSON `\\u` escape or any non-ASCII byte
-    (`str.lower()` folds some non-ASCII letters to ASCII ones).
+  - every code of those value sets as the value of a `"code"` key (every Coding's code is one);
+  - every text term as its words in order, case-insensitively, with anything between them that
+    `normalise_text` makes a space (any byte not an ASCII letter or digit, or a JSON escape such as `\\n`);
+    no word boundaries are asked for, so this finds more than whole-word matching does, never less;
+  - anything that could hide letters from a byte search: a JSON `\\u` escape, and the two characters whose
+    `str.lower()` holds an ASCII letter (U+0130, U+212A).
 A patient none of whose lines matches is outside the pathway whatever else the lines say, so the screen
 counts them without parsing a line; every other patient is parsed and judged in full. Superset by
 construction; tests/test_screening_equality.py proves the result equal to patient-view's for every
@@ -80,20 +81,42 @@ def _words(term: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", term.lower()) if w]
 
 
+# Between two words of a term in the raw JSON: anything `normalise_text` turns into a space (any byte that is
+# not an ASCII letter or digit) or a JSON escape of a control character (`\n`: a backslash and a letter).
+_SEPARATOR = rb"(?:\\[nrtbf]|[^a-z0-9])+"
+# Characters whose str.lower() holds an ASCII letter (U+0130 -> "i̇", U+212A KELVIN SIGN -> "k"), as UTF-8,
+# and any \u escape: what could make letters a byte search does not see.
+_HIDDEN = (b"\\u", "\u0130".encode(), "\u212a".encode())
+_CODE = re.compile(rb'"code"\s*:\s*"([^"\\]{1,64})"')
+
+
+class EntryMarker:
+    """`matches(raw)`: whether raw NDJSON bytes could hold an entry coding or text term (see module doc)."""
+
+    def __init__(self, codes: frozenset[bytes], phrases: re.Pattern[bytes]) -> None:
+        self.codes = codes
+        self.phrases = phrases
+
+    def matches(self, raw: bytes) -> bool:
+        if any(hidden in raw for hidden in _HIDDEN):
+            return True
+        if self.phrases.search(raw.lower()) is not None:
+            return True
+        # Every Coding's code is under the key "code" (an escaped key is caught by the \u rule above).
+        return any(found.group(1) in self.codes for found in _CODE.finditer(raw))
+
+
 @cache
-def entry_marker() -> re.Pattern[bytes]:
+def entry_marker() -> EntryMarker:
     valuesets = load_valuesets()
-    codes: set[str] = set()
-    words: set[str] = set()
+    codes: set[bytes] = set()
+    phrases: set[bytes] = set()
     for name in ENTRY_SETS:
         value_set = valuesets[name]
-        codes |= set(value_set.codes)
+        codes |= {c.encode() for c in value_set.codes}
         for term in value_set.text_terms:
-            parts = _words(term)
-            if parts:
-                words.add(max(parts, key=len))  # one word suffices; the longest is the most selective
-    # A word inside another ("calcific" in "calcification") is already found by the shorter one.
-    words = {w for w in words if not any(o != w and o in w for o in words)}
-    code_part = b"|".join(re.escape(c.encode()) for c in sorted(codes))
-    word_part = b"|".join(re.escape(w.encode()) for w in sorted(words))
-    return re.compile(b'"(?:' + code_part + b')"|(?i:' + word_part + rb")|\\u|[\x80-\xff]")
+            words = _words(term)
+            if words:
+                phrases.add(_SEPARATOR.join(re.escape(w.encode()) for w in words))
+    pattern = b"|".join(sorted(phrases, key=lambda p: (-len(p), p)))
+    return EntryMarker(frozenset(codes), re.compile(pattern))
