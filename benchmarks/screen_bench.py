@@ -90,12 +90,13 @@ def _fresh(fn, *args):  # noqa: ANN001, ANN202 - run in a spawned process: its p
         return runner.submit(fn, *args).result()
 
 
-def _export(root: Path, patients: int, prevalence: float, workers: int) -> Path:
+def _export(root: Path, patients: int, prevalence: float, workers: int, extra_kb: int) -> Path:
     from cds_service.screening.generate import generate_export
 
-    folder = root / f"export-{patients}-{prevalence}"
+    folder = root / f"export-{patients}-{prevalence}-{extra_kb}"
     if not (folder / "manifest.json").exists():
-        generate_export(folder, patients=patients, prevalence=prevalence, today=TODAY, files_per_type=2 * workers)
+        generate_export(folder, patients=patients, prevalence=prevalence, today=TODAY, files_per_type=2 * workers,
+                        extra_kb=extra_kb)
     return folder
 
 
@@ -106,16 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scale", type=int, default=0, help="also measure RSS at this many times --patients (5 %%)")
     parser.add_argument("--no-speedup", action="store_true", help="skip the 1 vs N workers run")
+    parser.add_argument("--extra-kb", type=int, default=0,
+                        help="about this many more KB of visits and vital signs per patient (real exports: ~1300)")
     parser.add_argument("--dir", type=Path, help="where exports go (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
     root = args.dir or Path(tempfile.mkdtemp(prefix="screen-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        print(f"{args.patients} patients, {args.workers} workers, {os.cpu_count()} cores")
+        print(f"{args.patients} patients (+{args.extra_kb} KB each), {args.workers} workers, {os.cpu_count()} cores, "
+              f"load {os.getloadavg()[0]:.1f}")
         print(f"{'prevalence':>10} {'MB':>7} {'B pat/s':>9} {'screen pat/s':>12} {'ratio':>6} {'driver MiB':>10} "
               f"{'worker MiB':>10}")
         for prevalence in args.prevalence:
-            export = _export(root, args.patients, prevalence, args.workers)
+            export = _export(root, args.patients, prevalence, args.workers, args.extra_kb)
             megabytes = sum(p.stat().st_size for p in export.iterdir()) / 1e6
             b_seconds, _, _ = _fresh(_baseline, str(export), args.workers)
             s_seconds, driver, worker = _fresh(_screen, str(export), str(root / "out"), args.workers)
@@ -123,14 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.patients / s_seconds:>12.0f} {b_seconds / s_seconds:>6.2f} {driver:>10.0f} {worker:>10.0f}",
                   flush=True)
         if not args.no_speedup and args.workers > 1:
-            export = _export(root, args.patients, 0.05, args.workers)
+            export = _export(root, args.patients, 0.05, args.workers, args.extra_kb)
             one, _, _ = _fresh(_screen, str(export), str(root / "out"), 1)
             many, _, _ = _fresh(_screen, str(export), str(root / "out"), args.workers)
             print(f"5% prevalence: 1 worker {args.patients / one:.0f} pat/s, {args.workers} workers "
                   f"{args.patients / many:.0f} pat/s: {one / many:.2f}x")
         if args.scale > 1:
             for patients in (args.patients, args.patients * args.scale):
-                export = _export(root, patients, 0.05, args.workers)
+                export = _export(root, patients, 0.05, args.workers, args.extra_kb)
                 seconds, driver, worker = _fresh(_screen, str(export), str(root / "out"), args.workers)
                 print(f"{patients} patients at 5%: {patients / seconds:.0f} pat/s, driver {driver:.0f} MiB, "
                       f"largest worker {worker:.0f} MiB")

@@ -57,7 +57,9 @@ def write_export(folder: Path, records: dict[str, list[JSON]], *, split: int = 2
     for number, (_, resources) in enumerate(sorted(records.items())):
         for resource in resources:
             part = number % split if resource["resourceType"] != "Patient" else 0
-            lines.setdefault((resource["resourceType"], part), []).append(json.dumps(resource).encode())
+            # Part 0 compact, as servers write it (the screen's fast path), part 1 with spaces (the line by line path).
+            text = json.dumps(resource, separators=(",", ":")) if part == 0 else json.dumps(resource)
+            lines.setdefault((resource["resourceType"], part), []).append(text.encode())
     output = []
     for (kind, part), items in sorted(lines.items()):
         name = f"{kind}.{part:03d}.ndjson" + (".gz" if kind in gzip_types else "")

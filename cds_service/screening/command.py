@@ -26,6 +26,7 @@ __all__ = ["add_parser", "run"]
 PROG = "cds-service screen"
 EXIT_INPUT = 2
 EXIT_UNFINISHED = 3
+PARTITION_BYTES = 64 * 1024 * 1024
 
 
 def _positive(text: str) -> int:
@@ -53,7 +54,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--today", type=date.fromisoformat, help="evaluation date, YYYY-MM-DD (default: today)")
     parser.add_argument("--scheduler", help="run on this Dask scheduler (tcp://HOST:8786) instead of embedded")
     parser.add_argument("--workers", type=_positive, help="embedded: worker processes (default: every core)")
-    parser.add_argument("--partitions", type=_positive, help="spill partitions (default: 8 per worker, at least 16)")
+    parser.add_argument("--partitions", type=_positive,
+                        help="spill partitions (default: one per 64 MB of input, at least 8 per worker and 16)")
     parser.add_argument("--work", type=Path, help="work folder for spill and checkpoints (default: OUT.work); on a "
                                                   "cluster, a folder every worker sees at the same path")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted run from its checkpoints")
@@ -104,10 +106,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: settings: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_INPUT
     workers = args.workers or default_workers()
-    partitions = args.partitions or max(16, 8 * workers)
+    files = source.files()
+    # A partition holds about PARTITION_BYTES of input whatever the export's size: a worker's memory stays
+    # flat as the export grows (gzip counted 5x, a typical NDJSON ratio).
+    stored = sum((f.size or 0) * (5 if f.name.endswith(".gz") else 1) for f in files)
+    partitions = args.partitions or max(16, 8 * workers, -(-stored // PARTITION_BYTES))
     today = (args.today or date.today()).isoformat()
     work = (args.work or args.out.with_name(args.out.name + ".work")).resolve()
-    files = source.files()
     plan = Plan(work=work, partitions=partitions, today=today,
                 config_path=str(config_path) if config_path else None, workers=workers, scheduler=args.scheduler,
                 progress=not args.no_progress and sys.stderr.isatty())

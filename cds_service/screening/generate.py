@@ -132,12 +132,14 @@ class _Patient:
         return {t: [orjson.dumps(r) for r in rs] for t, rs in self.out.items()}
 
 
-def _background(p: _Patient) -> None:
-    """What most of an export is: visits, vital signs, a few labs, common conditions."""
+def _background(p: _Patient, extra_kb: int = 0) -> None:
+    """What most of an export is: visits, vital signs, a few labs, common conditions. `extra_kb`: about that
+    many more KB of visits and vital signs per patient (real exports hold ~1.3 MB per patient)."""
     r = p.rng
     p.patient()
-    p.encounters(r.randint(3, 8))
-    p.vitals(r.randint(6, 14))
+    extra = extra_kb * 1024 // 330  # a visit or a vital sign is ~330 bytes
+    p.encounters(r.randint(3, 8) + extra // 2)
+    p.vitals(r.randint(6, 14) + extra - extra // 2)
     if r.random() < 0.3:
         p.condition(_coding("diabetes", 1), r.randint(200, 3000))
     if r.random() < 0.5:
@@ -169,7 +171,7 @@ def _in_pathway(p: _Patient, story: int) -> None:
 
 
 def generate_export(out: Path, *, patients: int, prevalence: float = 0.05, seed: int = 17, today: date | None = None,
-                    gzip_files: bool = False, files_per_type: int = 1) -> JSON:
+                    gzip_files: bool = False, files_per_type: int = 1, extra_kb: int = 0) -> JSON:
     """Write the export (NDJSON per type, split into `files_per_type` files, and a complete-status manifest)."""
     today = today or date.today()
     out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +190,7 @@ def generate_export(out: Path, *, patients: int, prevalence: float = 0.05, seed:
     in_pathway = 0
     for number in range(patients):
         p = _Patient(f"pt-{number:07d}", today, random.Random(rng.getrandbits(64)))
-        _background(p)
+        _background(p, extra_kb)
         if rng.random() < prevalence:
             _in_pathway(p, in_pathway % 4)
             in_pathway += 1

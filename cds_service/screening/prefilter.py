@@ -27,7 +27,9 @@ from cds_service.services import prefetch_templates
 
 __all__ = [
     "ENTRY_SETS",
+    "FastPath",
     "entry_marker",
+    "fast_path",
     "patient_key",
     "queried_types",
     "resource_type_of",
@@ -120,3 +122,71 @@ def entry_marker() -> EntryMarker:
                 phrases.add(_SEPARATOR.join(re.escape(w.encode()) for w in words))
     pattern = b"|".join(sorted(phrases, key=lambda p: (-len(p), p)))
     return EntryMarker(frozenset(codes), re.compile(pattern))
+
+
+# A `"code"` or `"status"` value anywhere in a chunk (the search filters of the service's queries).
+_FILTER_VALUE = re.compile(rb'"(code|status)"\s*:\s*"([^"\\]{1,64})"')
+
+
+class FastPath:
+    """For a file of one resource type: whether a chunk is uniform (every line one framed object of that type,
+    the common case), and, for a type every query of which filters by code, category or status, the lines
+    that hold one of the filter values: a SUPERSET of the lines any query can return (a query token is a
+    Coding's code or the status, so the line holds it as a "code" or "status" value; an escaped key or value
+    holds a \\u escape: such a chunk is not uniform)."""
+
+    def __init__(self, resource_type: str, values: frozenset[tuple[bytes, bytes]] | None) -> None:
+        self.start = b'{"resourceType":"' + resource_type.encode() + b'"'
+        self.values = values  # None: every line of the type can matter
+
+    def uniform(self, chunk: bytes, count: int) -> bool:
+        return (chunk.startswith(self.start) and chunk.count(b"\n" + self.start) == count - 1
+                and chunk.count(b"}\n") == count and b"\\u" not in chunk)
+
+    def candidates(self, chunk: bytes) -> list[int]:
+        """Offsets of the lines that can matter (all of them when the type has no filter)."""
+        if self.values is None:
+            starts = [0]
+            find = chunk.find
+            at = find(b"\n")
+            while at != -1 and at + 1 < len(chunk):
+                starts.append(at + 1)
+                at = find(b"\n", at + 1)
+            return starts
+        if not self.values:
+            return []
+        found: list[int] = []
+        last = -1
+        for match in _FILTER_VALUE.finditer(chunk):
+            if (match.group(1), match.group(2)) in self.values:
+                begin = chunk.rfind(b"\n", 0, match.start()) + 1
+                if begin != last:
+                    found.append(begin)
+                    last = begin
+        return found
+
+
+@cache
+def fast_path(resource_type: str | None) -> FastPath | None:
+    """The fast path for a file of `resource_type` (from the manifest or its name); None when unknown."""
+    if resource_type is None or not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", resource_type):
+        return None
+    if resource_type not in queried_types():
+        return FastPath(resource_type, frozenset())  # no query reads the type: no line is a candidate
+    if resource_type == "Patient":
+        return FastPath(resource_type, None)
+    values: set[tuple[bytes, bytes]] = set()
+    from urllib.parse import parse_qsl, unquote
+
+    for _, template in prefetch_templates():
+        path, _, query = template.partition("?")
+        if path != resource_type:
+            continue
+        filters = [(name, raw) for name, raw in parse_qsl(query) if name in ("code", "category", "status")]
+        if not filters:
+            return FastPath(resource_type, None)  # one unfiltered query: every line can matter
+        for name, raw in filters:
+            key = b"status" if name == "status" else b"code"
+            for token in raw.split(","):
+                values.add((key, unquote(token).rpartition("|")[2].encode()))
+    return FastPath(resource_type, frozenset(values))

@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol
 
 import fsspec
 
-__all__ = ["ExportError", "ExportFile", "ExportSource", "FileExport", "read_lines"]
+__all__ = ["ExportError", "ExportFile", "ExportSource", "FileExport", "read_chunks", "read_lines"]
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 MANIFEST_NAMES = ("manifest.json", "export-manifest.json", "status.json")
@@ -42,6 +42,7 @@ class ExportFile:
     name: str  # shown in reports: the file name, never a credential-bearing URL
     resource_type: str | None  # from the manifest or the file name; None when neither says
     error_file: bool = False  # an OperationOutcome file of the manifest's error[]
+    size: int | None = None  # bytes as stored (compressed when gzipped), when the file system says
 
 
 class ExportSource(Protocol):
@@ -59,6 +60,14 @@ def _type_from_name(name: str) -> str | None:
 
 def _is_ndjson(name: str) -> bool:
     return name.endswith(NDJSON_SUFFIXES)
+
+
+def _size(url: str) -> int | None:
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        return int(fs.size(path))
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def _display_name(url: str) -> str:
@@ -96,7 +105,8 @@ class FileExport:
                 found.append((unstrip(root), _type_from_name(_display_name(root)), False))
         found.sort(key=lambda item: (item[2], _display_name(item[0]), item[0]))
         return [
-            ExportFile(index=i, url=url, name=_display_name(url), resource_type=kind, error_file=error)
+            ExportFile(index=i, url=url, name=_display_name(url), resource_type=kind, error_file=error,
+                       size=_size(url))
             for i, (url, kind, error) in enumerate(found)
         ]
 
@@ -164,3 +174,24 @@ def read_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
             yield number, line
     if rest:
         yield number + 1, rest
+
+
+def read_chunks(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, a run of whole lines each ending in a newline), in bounded reads. The last
+    line gets a newline when the file lacks one. A decompression error propagates after the chunks before it."""
+    number = 1
+    rest = b""
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        rest = data[cut:]
+        yield number, data[:cut]
+        number += data.count(b"\n", 0, cut)
+    if rest:
+        yield number, rest + b"\n"
