@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cds_service import __version__
-from cds_service.tools import evaluate as evaluate_parser
 from cds_service.screening import command as screen_command
+from cds_service.tools import evaluate as evaluate_parser
 from cds_service.tools import pathway_check
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from cds_service.gathering.local_codes import recognise_local_codes
 from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
-from cds_service.pathway.result import NodeResult
 from cds_service.pathway.local import apply_node_settings
+from cds_service.pathway.result import NodeResult
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.render.local import localize_cards

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -151,11 +150,6 @@ def _wait_workers(address: str, count: int, seconds: float = 60.0) -> None:
 
     with Client(address, timeout="30s") as client:
         client.wait_for_workers(count, timeout=seconds)
-
-
-def clean(*paths: Path) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def screen_command(export: Path, out: Path, *extra: str) -> list[str]:
