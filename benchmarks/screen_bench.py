@@ -89,6 +89,25 @@ def _screen(export: str, out: str, workers: int) -> tuple[float, float, float]:
     return seconds, _rss(resource.RUSAGE_SELF), _rss(resource.RUSAGE_CHILDREN)
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def _cpu_control(workers: int) -> float:
+    """How much faster `workers` processes run a pure-Python loop than one, right now: what this machine's
+    other work leaves for a scaling measurement."""
+    times = []
+    for count in (1, workers):
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=count) as pool:
+            list(pool.map(_burn, [2_000_000] * (2 * workers)))
+        times.append(time.perf_counter() - started)
+    return times[0] / times[1]
+
+
 def _rss(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
@@ -140,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             one, _, _ = _fresh(_screen, str(export), str(root / "out"), 1)
             many, _, _ = _fresh(_screen, str(export), str(root / "out"), args.workers)
             print(f"5% prevalence: 1 worker {args.patients / one:.0f} pat/s, {args.workers} workers "
-                  f"{args.patients / many:.0f} pat/s: {one / many:.2f}x")
+                  f"{args.patients / many:.0f} pat/s: {one / many:.2f}x (control, a CPU loop in 1 vs "
+                  f"{args.workers} processes just after: {_cpu_control(args.workers):.2f}x)")
         if args.scale > 1:
             for patients in (args.patients, args.patients * args.scale):
                 export = _export(root, patients, 0.05, args.workers, args.extra_kb)
