@@ -33,6 +33,7 @@ __all__ = ["GAP_COLUMNS", "write_outputs", "one_screen"]
 JSON = dict[str, Any]
 GAP_COLUMNS = ("patient", "node", "kind", "status", "evidence", "reason", "codes", "due", "overdue_days",
                "evidence_ids")
+PARQUET_BATCH = 5000  # gap rows per Parquet row group: the driver holds at most this many
 OVERDUE_BUCKETS = ((30, "0-30 days"), (90, "31-90 days"), (180, "91-180 days"), (365, "181-365 days"))
 
 
@@ -67,7 +68,6 @@ def write_outputs(out: Path, reports: list[FileReport], results: list[Path], *, 
     open_by_kind: Counter = Counter()
     open_by_evidence: Counter = Counter()
     overdue: Counter = Counter()
-    classification: Counter = Counter()
     fhir_counts: Counter = Counter()
     schema = pa.schema([(name, pa.int64() if name == "overdue_days" else pa.string()) for name in GAP_COLUMNS])
 
@@ -81,6 +81,13 @@ def write_outputs(out: Path, reports: list[FileReport], results: list[Path], *, 
           open(tmp / "gaps.csv", "w", newline="") as gaps_csv, open(tmp / "findings.ndjson", "wb") as findings,
           open(tmp / "data-issues.csv", "w", newline="") as issues_csv,
           pq.ParquetWriter(tmp / "gaps.parquet", schema) as parquet):
+        rows: list[list[Any]] = []
+
+        def write_rows() -> None:
+            if rows:
+                parquet.write_table(pa.Table.from_pylist([dict(zip(GAP_COLUMNS, r)) for r in rows], schema=schema))
+                rows.clear()
+
         gap_writer = csv.writer(gaps_csv)
         gap_writer.writerow(GAP_COLUMNS)
         issue_writer = csv.writer(issues_csv)
@@ -93,27 +100,30 @@ def write_outputs(out: Path, reports: list[FileReport], results: list[Path], *, 
             counts.update(part["counts"])
             for kind, name, line, detail in part["issues"]:
                 add_issue(kind, name, line, detail, issue_writer)
-            for i, line in enumerate(part["fhir"].splitlines(keepends=True)):
-                (detected if i % 2 == 0 else guidance).write(line.encode("utf-8"))
-                fhir_counts["DetectedIssue" if i % 2 == 0 else "GuidanceResponse"] += 1
-            rows = []
-            for patient in part["patients"]:
-                findings.write(orjson.dumps({k: patient[k] for k in ("patient", "status", "why", "findings")}) + b"\n")
-                why.update(patient["why"])
-                for finding in patient["findings"]:
-                    per_node[finding["node"]] += 1
-                for gap in patient["gaps"]:
-                    per_status.setdefault(gap["node"], Counter())[gap["status"]] += 1
-                    if gap["status"] == "open-gap":
-                        open_by_kind[gap["kind"]] += 1
-                        open_by_evidence[gap["evidence"]] += 1
-                        overdue[_overdue_bucket(gap["overdue_days"])] += 1
-                    row = _gap_row(gap)
-                    gap_writer.writerow(row)
-                    rows.append(row)
-                classification.update(patient.get("classification", []))
-            if rows:
-                parquet.write_table(pa.Table.from_pylist([dict(zip(GAP_COLUMNS, r)) for r in rows], schema=schema))
+            stem = path.name.removesuffix(".json")
+            with open(path.with_name(stem + ".fhir.ndjson"), "rb") as fhir:
+                for i, line in enumerate(fhir):  # DetectedIssue, GuidanceResponse, in turn
+                    (detected if i % 2 == 0 else guidance).write(line)
+                    fhir_counts["DetectedIssue" if i % 2 == 0 else "GuidanceResponse"] += 1
+            with open(path.with_name(stem + ".patients.ndjson"), "rb") as patient_lines:
+                for raw in patient_lines:  # one judged patient at a time
+                    patient = orjson.loads(raw)
+                    findings.write(orjson.dumps({k: patient[k] for k in ("patient", "status", "why", "findings")}) + b"\n")
+                    why.update(patient["why"])
+                    for finding in patient["findings"]:
+                        per_node[finding["node"]] += 1
+                    for gap in patient["gaps"]:
+                        per_status.setdefault(gap["node"], Counter())[gap["status"]] += 1
+                        if gap["status"] == "open-gap":
+                            open_by_kind[gap["kind"]] += 1
+                            open_by_evidence[gap["evidence"]] += 1
+                            overdue[_overdue_bucket(gap["overdue_days"])] += 1
+                        row = _gap_row(gap)
+                        gap_writer.writerow(row)
+                        rows.append(row)
+                    if len(rows) >= PARQUET_BATCH:
+                        write_rows()
+        write_rows()
     screened = counts["outside"] + counts["in-pathway"] + counts["not-evaluable"]
     summary: JSON = {
         "pathway": {"id": PATHWAY_ID, "version": pathway_version()},

@@ -40,7 +40,7 @@ from cds_service.screening.prefetch import patient_reference_id, patient_view_re
 from cds_service.screening.prefilter import entry_marker
 from cds_service.services import SERVICES
 
-__all__ = ["PartitionJob", "findings_of", "result_path", "screen_partition"]
+__all__ = ["PartitionJob", "fhir_path", "findings_of", "patients_path", "result_path", "screen_partition"]
 
 JSON = dict[str, Any]
 SERVICE = next(s for s in SERVICES if s.hook == "patient-view")
@@ -116,7 +116,8 @@ async def _judge_one(patient: str, pool: list[JSON], today: date, config: Pathwa
     return cards, judged, issues
 
 
-async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
+async def _screen(job: PartitionJob, names: dict[int, str], patients_out: Any, fhir_out: Any) -> JSON:
+    """Judge the partition, writing judged patients and FHIR resources as they come (memory: one patient)."""
     work = Path(job.work)
     today = date.fromisoformat(job.today)
     config = _config(job.config_path)
@@ -124,8 +125,7 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
     by_patient, damaged = _read_partition(work, job)
     counts: Counter = Counter()
     issues: list[tuple[str, str, int, str]] = []
-    patients: list[JSON] = []
-    issues_ndjson: list[bytes] = []
+    patients = _Rows(patients_out)
     client = FhirClient()
     try:
         for patient in sorted(by_patient):
@@ -186,7 +186,7 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
             rows = gaps_for(patient, judged.facts, judged.results, cards, pool, today, config) if in_pathway else []
             for row in rows:
                 detected, guidance = fhir_resources(row, today)
-                issues_ndjson.append(orjson.dumps(detected) + b"\n" + orjson.dumps(guidance) + b"\n")
+                fhir_out.write(orjson.dumps(detected) + b"\n" + orjson.dumps(guidance) + b"\n")
             counts["in-pathway" if in_pathway else "outside"] += 1
             if why:
                 counts["not-fully-evaluable"] += 1
@@ -195,19 +195,41 @@ async def _screen(job: PartitionJob, names: dict[int, str]) -> JSON:
                              "data_issues": len(data_issues)})
     finally:
         await client.aclose()
-    return {"partition": job.partition, "counts": dict(counts), "issues": issues, "patients": patients,
-            "fhir": b"".join(issues_ndjson).decode("utf-8")}
+    return {"partition": job.partition, "counts": dict(counts), "issues": issues}
+
+
+class _Rows:
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def append(self, row: JSON) -> None:
+        self.handle.write(orjson.dumps(row) + b"\n")
+
+
+def patients_path(work: Path, partition: int) -> Path:
+    return work / "results" / f"part-{partition:04d}.patients.ndjson"
+
+
+def fhir_path(work: Path, partition: int) -> Path:
+    return work / "results" / f"part-{partition:04d}.fhir.ndjson"
 
 
 def screen_partition(job: PartitionJob, names: dict[int, str]) -> int:
-    """Judge one partition and write its result file (idempotent). Returns the patients it judged."""
+    """Judge one partition and write its result files (idempotent: the .json, written last by rename, marks a
+    partition done; a killed worker leaves only temporary files). Returns the patients it counted."""
     work = Path(job.work)
     target = result_path(work, job.partition)
     if target.exists():
-        return json.loads(target.read_text()).get("counts", {}).get("in-pathway", 0)
-    result = asyncio.run(_screen(job, names))
+        return sum(json.loads(target.read_text()).get("counts", {}).values())
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    suffix = f".tmp{os.getpid()}"
+    rows, fhir = patients_path(work, job.partition), fhir_path(work, job.partition)
+    rows_tmp, fhir_tmp = rows.with_name(rows.name + suffix), fhir.with_name(fhir.name + suffix)
+    with open(rows_tmp, "wb") as patients_out, open(fhir_tmp, "wb") as fhir_out:
+        result = asyncio.run(_screen(job, names, patients_out, fhir_out))
+    os.replace(rows_tmp, rows)
+    os.replace(fhir_tmp, fhir)
+    tmp = target.with_name(target.name + suffix)
     tmp.write_bytes(orjson.dumps(result))
-    os.replace(tmp, target)  # atomic: a killed worker leaves no half result
+    os.replace(tmp, target)
     return sum(result["counts"].values())
