@@ -13,13 +13,14 @@ from cds_service import __version__
 from cds_service.auth.authenticator import build_authenticator
 from cds_service.body_limit import BodyLimitsMiddleware
 from cds_service.errors import UnhandledErrorMiddleware, install_error_handlers
+from cds_service.explain.links import ExplanationCache
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import load_pathway_config
 from cds_service.ops import health, metrics
 from cds_service.ops.access import AccessLogMiddleware
 from cds_service.ops.openapi import install_openapi
 from cds_service.ops.startup import load_card_templates
-from cds_service.routes import discovery, feedback, fhir, hooks, pages
+from cds_service.routes import discovery, explain, feedback, fhir, hooks, pages
 from cds_service.sandbox import routes as sandbox
 from cds_service.sandbox.samples import load_samples
 from cds_service.settings import Settings, get_settings
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The store is also the jti replay cache, shared by every worker through the database.
     app.state.authenticator = build_authenticator(settings, replay_cache=app.state.store)
     app.state.pathway = load_pathway_config(settings.pathway_config)
+    # Issue 19's optional "Why this card?" links: explanations in this process's memory only, briefly.
+    app.state.explain_links = ExplanationCache(settings.explain_links_ttl_seconds) if settings.explain_links else None
     app.state.snooze = SnoozeGate(SnoozeStore.beside(app.state.store), app.state.pathway)
     app.state.fhir_client = FhirClient(
         connect_timeout=settings.fhir_connect_timeout_seconds,
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(discovery.router)
     app.include_router(hooks.router)
+    app.include_router(explain.router)  # issue 19: why each node fired or not, same auth and body as the hook
     app.include_router(feedback.router)
     app.include_router(pages.router)
     app.include_router(fhir.router)  # the pathway as CPG-on-FHIR, and PlanDefinition/$apply

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cds_service import __version__
+from cds_service.screening import command as screen_command
 from cds_service.tools import evaluate as evaluate_parser
 from cds_service.tools import pathway_check, pathway_export
 
@@ -247,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Tools for testers and pathway owners (issue 11), implemented in their own modules.
     evaluate_parser.add_parser(commands)
     pathway_export.add_parser(pathway_check.add_parser(commands))  # pathway check, pathway export
+    # Population screening of a Bulk FHIR export (issue 17), in its own package.
+    screen_command.add_parser(commands)
     return parser
 
 

@@ -15,18 +15,20 @@ from typing import Any, Protocol
 
 from cds_service.card_ids import CardIds, default_card_ids
 from cds_service.facts.extract import build_facts
+from cds_service.facts.model import Facts
 from cds_service.facts.parse import to_clinical_data
 from cds_service.gathering.deadline import Deadline
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.gathering.gather import gather
 from cds_service.gathering.limits import MAX_LISTED_ISSUES
 from cds_service.gathering.local_codes import recognise_local_codes
-from cds_service.gathering.records import DataIssue
+from cds_service.gathering.records import ClinicalData, DataIssue, RawRecord
 from cds_service.guideline.config import PathwayConfig
 from cds_service.pathway.evaluate import evaluate
 from cds_service.pathway.compose import compose
 from cds_service.pathway.local import apply_node_settings
 from cds_service.pathway.result import NodeResult
+from cds_service.pathway.trace import EvaluationTrace
 from cds_service.protocol.parse import parse_hook_request
 from cds_service.render.cards import RenderContext, render_cards
 from cds_service.render.local import localize_cards
@@ -40,8 +42,10 @@ __all__ = [
     "CardRecorder",
     "Evaluation",
     "Invocation",
+    "Judgement",
     "evaluate_call",
     "invoke",
+    "judge",
 ]
 
 log = logging.getLogger("cds_service.invocation")
@@ -84,6 +88,31 @@ class Evaluation:
     hook_instance: str
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the pathway concludes from one gathered record, before snooze and render (issue 17: the
+    population screen runs exactly this, so its findings are the hooks' by construction)."""
+
+    raw: RawRecord
+    data: ClinicalData
+    facts: Facts
+    results: list[NodeResult]
+
+
+def judge(
+    gathered: RawRecord, patient_id: str, *, hook: str, today: date, config: PathwayConfig,
+    trace: EvaluationTrace | None = None,
+) -> Judgement:
+    """Gathered record -> facts -> pathway results, the steps every hook call runs in this order. `trace`
+    (explain mode) records every condition the rules answer; None on the hook path."""
+    raw = recognise_local_codes(gathered, config)
+    data = to_clinical_data(raw, patient_id)
+    facts = build_facts(data, hook=hook, today=today, config=config)
+    if trace is not None:
+        trace.raw = raw
+    return Judgement(raw, data, facts, apply_node_settings(evaluate(facts, config, trace), config))
+
+
 async def invoke(
     call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None
 ) -> dict[str, Any]:
@@ -105,18 +134,18 @@ async def invoke(
 
 
 async def evaluate_call(
-    call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None
+    call: Invocation, body: Any, *, today: date | None = None, deadline: Deadline | None = None,
+    trace: EvaluationTrace | None = None,
 ) -> Evaluation:
-    """Every step of `invoke` but recording the issued cards (shared with PlanDefinition/$apply)."""
+    """Every step of `invoke` but recording the issued cards (shared with PlanDefinition/$apply and explain
+    mode, whose `trace` records the pathway's answers; None on the hook path)."""
     deadline = deadline or Deadline.after(call.deadline_seconds)
     request, context = parse_hook_request(body, call.service.hook)
     day = today or date.today()
     # The evaluation day and the lookbacks also bound what gathering fetches (its date windows).
     gathered = await gather(request, context, call.fhir_client, deadline=deadline, today=day, config=call.pathway)
-    raw = recognise_local_codes(gathered, call.pathway)
-    data = to_clinical_data(raw, context.patientId)
-    facts = build_facts(data, hook=call.service.hook, today=day, config=call.pathway)
-    results = apply_node_settings(evaluate(facts, call.pathway), call.pathway)
+    judged = judge(gathered, context.patientId, hook=call.service.hook, today=day, config=call.pathway, trace=trace)
+    raw, data, facts, results = judged.raw, judged.data, judged.facts, judged.results
     if call.snooze is not None:
         results = call.snooze.apply(results, facts, service_id=call.service.id, hook_instance=request.hookInstance)
     # One coherent response: folded into few cards, most urgent first (after the per-node settings and snoozes).

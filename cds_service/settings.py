@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # The sandbox's ready-made patients: `module:attribute` of a provider (sandbox/samples.py), given from
     # outside the service; `make serve` names the fixture patients. Unset: none (the other sources work).
     sandbox_patients: str | None = None
+    # Issue 19, off by default: each card gets a "Why this card?" link to a server-rendered explanation, kept
+    # in this process's memory only (never the store, never the logs) under an opaque token for this long.
+    explain_links: bool = False
+    explain_links_ttl_seconds: float = Field(default=600.0, gt=0, le=86400)
 
     @property
     def sandbox_on(self) -> bool:

@@ -94,6 +94,19 @@ def test_pick_a_fixture_see_its_cards_dismiss_one_and_find_the_feedback_stored(
     assert radiograph["suggestions"] and "CREATE" in radiograph["suggestions"][0].upper()
     assert "creates ServiceRequest/" in radiograph["suggestions"][0]
     assert radiograph["reasons"][0] == "Radiograph already done elsewhere"
+    # The "Why?" view: every node listed, fired first, the fired ones exactly the nodes on the cards; one
+    # that did not fire opens to its conditions, each answered (the failing one among them).
+    why = seen["why"]
+    carried = {node for card in json.loads(seen["rawResponse"])["cards"]
+               for node in (card.get("extension") or {}).get("org.foot-calcification-cds.nodes", [card["source"]["topic"]["code"]])}
+    fired = [n["node"] for n in why if n["outcome"] == "fired"]
+    assert set(fired) == carried and why[: len(fired)] == [n for n in why if n["outcome"] == "fired"]
+    assert len(why) == 14 and not any(n["open"] for n in why)
+    opened = seen["whyOpened"]
+    assert opened["open"] and opened["conditions"] and all(c["visible"] for c in opened["conditions"])
+    assert any(not c["holds"] for c in opened["conditions"])
+    assert all(": yes" in c["text"] or ": no" in c["text"] or ": unknown" in c["text"] for c in opened["conditions"])
+
     # Raw request and response are on the page.
     assert json.loads(seen["rawRequest"])["context"]["patientId"] == FIXTURE
     assert [c["uuid"] for c in json.loads(seen["rawResponse"])["cards"]] == [c["uuid"] for c in seen["cards"]]

@@ -21,6 +21,7 @@ from cds_service.pathway.context import Builder, NodeContext
 from cds_service.pathway.offers import one_offer_per_order
 from cds_service.pathway.questions import answer
 from cds_service.pathway.result import NodeResult
+from cds_service.pathway.trace import EvaluationTrace
 
 __all__ = ["BUILDERS", "SEVERITY", "evaluate", "rule_fires"]
 
@@ -48,21 +49,39 @@ def rule_fires(rule: Rule, facts: Facts, limits: PathwayConfig) -> bool:
     return not rule.any or any(answer(name, facts, limits) for name in rule.any)
 
 
-def evaluate(facts: Facts, config: PathwayConfig) -> list[NodeResult]:
+def evaluate(facts: Facts, config: PathwayConfig, trace: EvaluationTrace | None = None) -> list[NodeResult]:
+    """`trace` (explain mode only; None on the hook path) records every rule's answers as they are given."""
+    if trace is not None:
+        trace.facts = facts
     if not facts.in_pathway or (facts.deceased is not None and config.deceased_patient == "no-cards"):
+        if trace is not None:
+            trace.stopped = "outside-pathway" if not facts.in_pathway else "deceased"
         return []
     spec = pathway_spec()
     results: list[NodeResult] = []
     for node in spec.nodes:  # one entry per node id, so no node can fire twice
-        fired = tuple(rule.name for rule in node.rules_for(facts.hook) if rule_fires(rule, facts, config))
+        rules = node.rules_for(facts.hook)
+        if trace is None:
+            fired = tuple(rule.name for rule in rules if rule_fires(rule, facts, config))
+        else:
+            fired = tuple(rule.name for rule in rules if trace.rule_fires(node.id, rule, facts, config))
         if not fired:
             continue
         result = BUILDERS[node.id](NodeContext(facts=facts, limits=config, node=node, fired=fired))
         if result is not None:
             results.append(result)
+        elif trace is not None:
+            trace.built_nothing.append(node.id)
     if facts.deceased is not None:  # "no-suggestions": the advice stays, no order is offered
         results = [replace(r, suggestions=(), selection_behavior=None) for r in results]
     present = {r.node_id for r in results}
+    if trace is not None:
+        for r in results:
+            if over := present.intersection(spec.node(r.node_id).yields_to):  # type: ignore[union-attr]
+                trace.yielded[r.node_id] = tuple(sorted(over))
     results = [r for r in results if not present.intersection(spec.node(r.node_id).yields_to)]  # type: ignore[union-attr]
     results.sort(key=lambda r: rank_key(r, spec))  # the response's order: critical first, then [composition] rank
-    return one_offer_per_order(results, spec.order_group)
+    results = one_offer_per_order(results, spec.order_group)
+    if trace is not None:
+        trace.evaluated = tuple(r.node_id for r in results)
+    return results

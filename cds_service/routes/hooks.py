@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.requests import ClientDisconnect
 
+from cds_service.explain.links import invoke_with_links
 from cds_service.invocation import Invocation, invoke
 from cds_service.ops.metrics import observe_cards
 from cds_service.protocol.parse import parse_json
@@ -53,7 +54,10 @@ async def call_service(service_id: str, request: Request) -> Response:
     try:
         body = parse_json(await request.body())
         call = served_invocation(request.app.state, service)
-        result = await _while_connected(request, invoke(call, body, deadline=call_deadline(request)))
+        links = getattr(request.app.state, "explain_links", None)  # None unless CDS_EXPLAIN_LINKS: then a "Why this card?" link
+        work = (invoke(call, body, deadline=call_deadline(request)) if links is None
+                else invoke_with_links(call, body, links, deadline=call_deadline(request)))
+        result = await _while_connected(request, work)
         observe_cards(request.state, service.id, result["cards"])  # metrics and the access line
         # The answer is JSON already (render builds it; protocol/response.py is its tested contract):
         # serialised once, in C, without FastAPI's jsonable_encoder walk over every card.

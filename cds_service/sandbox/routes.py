@@ -5,7 +5,8 @@
     GET  /sandbox/api/fixtures    the ready-made patients (CDS_SANDBOX_PATIENTS), their stories and draft orders
     POST /sandbox/api/run         build the request, run it through the hooks' own code path on the chosen
                                   day (cards recorded, snooze applied, as a hook call), answer
-                                  {serviceId, status, request, response, detailHtml}
+                                  {serviceId, status, request, response, detailHtml, explanation}: the
+                                  explanation (the "Why?" view) is of the same evaluation as the cards
 
 Feedback goes from the page to the real `POST /cds-services/{id}/feedback`. Only mounted when the sandbox
 is on (CDS_SANDBOX_ENABLED; by default on when auth is disabled, off when it is required).
@@ -19,10 +20,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from cds_service.explain.run import explain_recorded
 from cds_service.protocol.parse import parse_json
 from cds_service.routes.hooks import served_invocation
 from cds_service.sandbox.api import build_request, parse_run_input, presentable
-from cds_service.tools.run import run_hook, service_for_hook
+from cds_service.tools.run import service_for_hook
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router"]
 
@@ -67,11 +69,13 @@ async def run(request: Request) -> dict[str, Any]:
     service = service_for_hook(body["hook"])  # the request's own, or the one chosen: build_request set it
     assert service is not None  # build_request checked the hook
     # The hooks' own call, with the app's FHIR client, writer, card ids, snooze and deadline; only the day differs.
-    result = await run_hook(served_invocation(request.app.state, service), body, today=run_input.today)
+    result, explanation = await explain_recorded(served_invocation(request.app.state, service), body,
+                                                 today=run_input.today)
     return {
         "serviceId": service.id,
         "status": result.status,
         "request": body,
         "response": result.body,
         "detailHtml": presentable(result.body) if result.status == 200 else {},
+        "explanation": explanation.model_dump(mode="json") if explanation is not None else None,
     }

@@ -2,6 +2,10 @@
 
     cds-service evaluate FILE [--hook H] [--patient ID] [--today YYYY-MM-DD] [--drafts FILE] [--json]
     cds-service evaluate --fhir-server URL --patient ID [--hook H] [--drafts FILE] [--json]
+    cds-service evaluate --explain FILE [...] [--json]
+
+`--explain` prints why each pathway node fired or did not (issue 19), from the same evaluation that makes
+the cards; with `--json`, the body `POST /cds-services/{id}/explain` answers.
 
 FILE is a CDS Hooks request (prefetch inside) or a FHIR Bundle of one patient's record (collection,
 searchset or transaction). The request runs through the hooks' own code path with the deployment's
@@ -54,6 +58,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--fhir-server", help="fetch the record from this FHIR server (R4 base URL) instead of FILE")
     parser.add_argument("--drafts", type=Path, help="draft orders for the order hooks (Bundle, array or resource)")
     parser.add_argument("--json", action="store_true", help="print exactly the service's response body")
+    parser.add_argument("--explain", action="store_true",
+                        help="why each node fired or did not, with the records behind every answer")
     parser.set_defaults(func=run)
     return parser
 
@@ -166,7 +172,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         service_log.setLevel(level)
 
 
-async def _evaluate(body: JSON, service: Any, today: date, settings: Any, pathway: Any) -> Any:
+async def _evaluate(body: JSON, service: Any, today: date, settings: Any, pathway: Any, explain: bool = False) -> Any:
     from cds_service.gathering.fhir_client import FhirClient
     from cds_service.invocation import Invocation
     from cds_service.tools.run import NoRecorder, run_hook
@@ -181,6 +187,10 @@ async def _evaluate(body: JSON, service: Any, today: date, settings: Any, pathwa
     call = Invocation(service=service, public_base_url=settings.public_base_url, fhir_client=client,
                       pathway=pathway, recorder=NoRecorder(), deadline_seconds=settings.call_deadline_seconds)
     try:
+        if explain:
+            from cds_service.explain.run import explain_hook
+
+            return await explain_hook(call, body, today=today)
         return await run_hook(call, body, today=today)
     finally:
         await client.aclose()
@@ -202,13 +212,18 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     service = service_for_hook(hook)
     assert service is not None  # HOOKS are the services' hooks
     today = args.today or date.today()
-    result = asyncio.run(_evaluate(body, service, today, settings, pathway))
+    result = asyncio.run(_evaluate(body, service, today, settings, pathway, explain=args.explain))
     if result.status == 412:
         reasons = sorted(set((result.body.get("missing") or {}).values())) or [str(result.body.get("message"))]
         raise _Failed(where, f"required data could not be had: {'; '.join(reasons)}")
     if result.status != 200:
         raise _Failed(where, f"the request is invalid: {result.body.get('message')}")
-    if args.json:
+    if args.explain and not args.json:
+        from cds_service.explain.model import Explanation
+        from cds_service.explain.text import format_explanation
+
+        out.write(format_explanation(Explanation.model_validate(result.body)) + "\n")
+    elif args.json:
         out.write(json.dumps(result.body, ensure_ascii=False, separators=(",", ":")) + "\n")
     else:
         out.write(format_cards(result.body, hook=hook, today=today) + "\n")

@@ -44,6 +44,18 @@ try {
     reasons: [...card.querySelectorAll("select.override-reason option")].slice(1).map((o) => o.textContent),
   })));
   seen.cards = await readCards();
+  // The "Why?" view: every node, fired first; opening one shows its questions, answers and records.
+  seen.why = await page.$$eval("#why li.why-node", (items) => items.map((li) => ({
+    node: li.dataset.node, outcome: li.dataset.outcome, open: li.querySelector("details").open })));
+  const closedNode = seen.why.find((n) => n.outcome === "did-not-fire");
+  if (closedNode) {
+    const item = page.locator(`#why li.why-node[data-node="${closedNode.node}"]`);
+    await item.locator("summary").click();
+    seen.whyOpened = { node: closedNode.node, open: await item.locator("details").evaluate((d) => d.open),
+      conditions: await item.locator("li.condition").evaluateAll((cs) => cs.map((c) => ({
+        condition: c.dataset.condition, holds: c.classList.contains("holds"), visible: c.offsetParent !== null,
+        text: c.innerText }))) };
+  }
   seen.rawRequest = await page.textContent("#request-json");
   seen.rawResponse = await page.textContent("#response-json");
 

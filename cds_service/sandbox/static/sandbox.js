@@ -142,6 +142,7 @@ function showRun(run) {
   $("request-json").textContent = JSON.stringify(run.request, null, 2);
   $("response-json").textContent = JSON.stringify(run.response, null, 2);
   $("response-status").textContent = `(HTTP ${run.status}, service ${run.serviceId})`;
+  renderWhy(run.explanation);
   const cards = $("cards");
   cards.replaceChildren();
   if (run.status !== 200) {
@@ -160,6 +161,35 @@ function showRun(run) {
     for (const issue of issues[1]) items.append(el("li", { text: `${issue.where}: ${issue.problem}` }));
     box.append(items);
     cards.append(box);
+  }
+}
+
+// The "Why?" view: the explanation of the same evaluation (explain mode, issue 19), every value as text.
+function renderWhy(explanation) {
+  const list = $("why");
+  list.replaceChildren();
+  if (!explanation) return;
+  for (const node of explanation.nodes) {
+    const details = el("details", { class: "why-detail" },
+      el("summary", {}, el("span", { class: `outcome ${node.outcome}`, text: node.outcome }),
+        el("span", { class: "why-title", text: ` ${node.title} (${node.id}): ` }), el("span", { text: node.why })));
+    details.append(el("p", { class: "muted seed", text: `Seed: "${node.seed_quote}" (${node.seed_heading})` }));
+    for (const rule of node.rules) {
+      const conditions = el("ul", { class: "conditions" });
+      for (const c of rule.conditions) {
+        const item = el("li", { class: `condition ${c.holds ? "holds" : "fails"}`, "data-condition": c.condition },
+          el("strong", { text: `${c.condition}: ${c.answer}` }), el("span", { text: ` (${c.reason}) ` }),
+          el("span", { class: "muted", text: c.question }));
+        const facts = el("ul");
+        for (const s of c.settings) facts.append(el("li", { text: `setting ${s.name} = ${s.value} (${s.source})` }));
+        for (const r of c.records) facts.append(el("li", { class: "record", text: `${r.origin}: ${r.reference || "-"} ${r.label} (${r.date || "no date"})` }));
+        for (const ref of c.left_out) facts.append(el("li", { text: `left out: ${ref}` }));
+        if (facts.children.length) item.append(facts);
+        conditions.append(item);
+      }
+      details.append(el("p", { text: `Rule ${rule.rule}: ${rule.fired ? "held" : "did not hold"}. ${rule.trigger}` }), conditions);
+    }
+    list.append(el("li", { class: "why-node", "data-node": node.id, "data-outcome": node.outcome }, details));
   }
 }
 
