@@ -63,3 +63,15 @@ def test_override_reason_code_system_lists_every_code_cards_use() -> None:
     codes = {c["code"]: c["display"] for c in system["concept"]}
     assert codes == pathway_spec().override_reasons
     assert {code for node in NODES for code in node.override_reasons} <= set(codes)
+
+
+def test_a_served_node_page_links_its_plan_definition_and_the_link_resolves(
+    make_client: Callable[..., TestClient],
+) -> None:
+    import re
+
+    client = make_client()
+    page = client.get("/pathway/osteomyelitis-rule-out").text
+    (link,) = re.findall(r'<a href="([^"]+/fhir/PlanDefinition/osteomyelitis-rule-out)"', page)
+    answer = client.get(link[link.index("/fhir/"):])
+    assert answer.status_code == 200 and answer.json()["id"] == "osteomyelitis-rule-out"

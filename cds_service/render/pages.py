@@ -84,7 +84,11 @@ def _local_changes(node: NodeSpec, config: PathwayConfig) -> dict[str, Any]:
     }
 
 
-def node_page(node_id: str, base_url: str, config: PathwayConfig | None = None) -> str | None:
+def node_page(
+    node_id: str, base_url: str, config: PathwayConfig | None = None, *, fhir_url: str | None = None
+) -> str | None:
+    """`fhir_url`: where this deployment serves the node as a FHIR PlanDefinition (the route passes it; the
+    render step does not know the FHIR routes)."""
     spec = pathway_spec()
     node: NodeSpec | None = spec.node(node_id)
     if node is None:
@@ -97,6 +101,7 @@ def node_page(node_id: str, base_url: str, config: PathwayConfig | None = None) 
         orderables=[orderable(name) for name in node.orderables],
         override_reasons=[{"code": c, "display": spec.override_reasons[c]} for c in node.override_reasons],
         local=_local_changes(node, config),
+        fhir_url=fhir_url,
     )
 
 
