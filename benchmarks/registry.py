@@ -32,6 +32,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("snooze", "snooze_bench", "the snooze step: lookup in the call and evidence write, on a full store"),
     Benchmark("auth-store", "auth_store_bench", "JWT check and store cost per authenticated request"),
     Benchmark("render", "render_bench", "the render step: node results -> the response's card JSON"),
+    Benchmark("screen", "screen_bench", "issue 17: screening a Bulk FHIR export against a bare-parse baseline B"),
 )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.cli import main as cli_main
+from cds_service.render.cards import NODES_EXTENSION
 from cds_service.screening.partition import findings_of
 from fhir_fixtures import catalog
 from fhir_fixtures.ehr import catalog as ehr
@@ -37,13 +38,30 @@ def fixture_records() -> dict[str, list[JSON]]:
     return records
 
 
-def expected_findings() -> dict[str, list[JSON]]:
-    """What patient-view answers for each fixture patient (the hooks' own call path), as screen findings."""
+def judgement(findings: list[JSON]) -> JSON:
+    """The decisions in findings, whatever cards they came on: every node (a hook card names the nodes it
+    carries in its extension, folded ones too) and every suggestion with its order codes. The screen reports
+    a finding per node; patient-view folds nodes into few cards (pathway/compose.py): the same judgement."""
+    return {
+        "nodes": sorted(node for f in findings for node in f.get("nodes", [f["node"]])),
+        "suggestions": sorted((s["label"], tuple(s["codes"])) for f in findings for s in f["suggestions"]),
+    }
+
+
+def _hook_judgement(cards: list[JSON]) -> JSON:
+    found = findings_of(cards)
+    for finding, card in zip(found, cards, strict=True):
+        finding["nodes"] = card.get("extension", {}).get(NODES_EXTENSION, [finding["node"]])
+    return judgement(found)
+
+
+def expected_findings() -> dict[str, JSON]:
+    """What patient-view answers for each fixture patient (the hooks' own call path), as a judgement."""
     found = {}
     for patient in catalog.PATIENTS:
-        found[patient] = findings_of(run_request(build_request(patient, "patient-view", TODAY), TODAY)["cards"])
+        found[patient] = _hook_judgement(run_request(build_request(patient, "patient-view", TODAY), TODAY)["cards"])
     for patient in ehr.PATIENTS:
-        found[patient] = findings_of(run_request(ehr.build_request(patient, "patient-view", TODAY), TODAY)["cards"])
+        found[patient] = _hook_judgement(run_request(ehr.build_request(patient, "patient-view", TODAY), TODAY)["cards"])
     return found
 
 

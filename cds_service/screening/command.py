@@ -87,13 +87,23 @@ def run(args: argparse.Namespace) -> int:
         return _generate(args)
     import logging
 
+    # The hook path logs each record's left-out input as a warning; the screen counts them instead. Only for
+    # this run: the level is put back after it (a caller's later logging, e.g. in tests, is not changed).
+    logger = logging.getLogger("cds_service")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return _screen(args)
+    finally:
+        logger.setLevel(level)
+
+
+def _screen(args: argparse.Namespace) -> int:
     from cds_service.screening.engine import EngineError, Plan, default_workers, prepare_work, screen_work
     from cds_service.screening.outputs import one_screen, write_outputs
     from cds_service.screening.source import ExportError, FileExport
     from cds_service.settings import Settings
 
-    # The hook path logs each record's left-out input as a warning; the screen counts them instead.
-    logging.getLogger("cds_service").setLevel(logging.ERROR)
     started = time.monotonic()
     try:
         source = FileExport([str(p) for p in args.inputs])
