@@ -182,7 +182,7 @@ def test_a_page_of_a_million_non_resources_is_refused_before_it_is_parsed(client
     assert sorted(missing) == SEARCH_KEYS
     assert all("exceed" in reason for reason in missing.values()), missing
     # What was read, not what parsing it would have cost (about 50 MB per page). Beyond the call's bound, each
-    # request in flight may hold its last chunk: 23 requests a call since the undated second searches (was 15),
+    # request in flight may hold what it has read so far (and its joined copy): 23 requests a call since the undated second searches (was 15),
     # hence 12 MiB of slack (8 before); one parsed page alone would be about 50 MB.
     assert peak < limits.MAX_CALL_BYTES + 12 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
 
