@@ -198,6 +198,10 @@ EXTRA_CASES: dict[str, Callable[[], Explained]] = {
     "order-sign-without-drafts-left-out-2": lambda: explain_without_drafts("fc-tendinitis-no-xr", left_out=True),
     # A diabetic foot ulcer with every rule-out study its card suggests already ordered.
     "osteomyelitis-studies-ordered": lambda: explain_with_suggestions_ordered("fc-diabetic-ulcer", "osteomyelitis-rule-out"),
+    # ... the ESR on file 72 days old, the radiograph 152 days old: the records read are all out of the window.
+    "osteomyelitis-studies-ordered-results-old": lambda: explain_with_suggestions_ordered(
+        "fc-diabetic-ulcer", "osteomyelitis-rule-out",
+        dated={"fc-diabetic-ulcer-esr": "2027-12-20", "fc-diabetic-ulcer-xr-report": "2027-10-01"}),
 }
 
 
@@ -221,8 +225,14 @@ def explain_without_drafts(patient: str, *, left_out: bool = False) -> Explained
     return _explain(body, "order-sign")
 
 
-def explain_with_suggestions_ordered(patient: str, node_id: str) -> Explained:
+def explain_with_suggestions_ordered(patient: str, node_id: str, dated: dict[str, str] | None = None) -> Explained:
+    """`patient` with what `node_id`'s card suggests placed on the chart as active orders; `dated`: resource
+    id -> the day its result is moved to (effective and issued)."""
     body = _build("fc", patient, "patient-view")
+    for value in body["prefetch"].values():
+        for entry in value.get("entry", []) if isinstance(value, dict) else []:
+            if (day := (dated or {}).get(entry["resource"]["id"])) is not None:
+                entry["resource"].update(effectiveDateTime=f"{day}T08:00:00Z", issued=f"{day}T10:00:00Z")
     return _explain(_with_active_orders(body, _suggested_resources(_explain(body, "patient-view"), node_id)),
                     "patient-view")
 
