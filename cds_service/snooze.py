@@ -16,7 +16,7 @@ The store being out of reach never costs the clinician a card: the step then sho
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,11 +46,18 @@ def evidence_items(result: NodeResult, facts: Facts) -> list[str]:
 class SnoozeGate:
     store: SnoozeStore
     config: PathwayConfig
+    # False: read the snoozes, write nothing (explain mode: an explanation changes no state, so explaining a
+    # chart neither records evidence for a later override nor counts a node as snoozed in the report).
+    record: bool = True
+
+    def read_only(self) -> "SnoozeGate":
+        return replace(self, record=False)
 
     def apply(
         self, results: list[NodeResult], facts: Facts, *, service_id: str, hook_instance: str
     ) -> list[NodeResult]:
-        """`results` less the snoozed nodes; records the evidence of those kept and the nodes snoozed."""
+        """`results` less the snoozed nodes; records the evidence of those kept and the nodes snoozed (unless
+        `record` is False)."""
         days = self.config.snooze_days
         if days <= 0 or not results:
             return results
@@ -68,6 +75,8 @@ class SnoozeGate:
             if snooze.node_id in snoozable and keys[snooze.node_id] <= snooze.evidence:
                 snoozed.setdefault(snooze.node_id, snooze.card_uuid)
         kept = [r for r in results if r.node_id not in snoozed]
+        if not self.record:
+            return kept
         # Off the answer's path: the clinician does not wait for this commit.
         self.store.record_call_later(
             service_id=service_id,

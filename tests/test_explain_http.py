@@ -156,3 +156,46 @@ def test_the_explanation_cache_is_bounded() -> None:
                               entry=[], nodes=[], cards=[])
     tokens = [cache.put(explanation) for _ in range(5)]
     assert [cache.get(t) is not None for t in tokens] == [False, False, True, True, True]
+
+
+# --- snoozes: explained as the hook applies them, and read without writing -----------------------------
+
+
+def _snooze_tables(client: TestClient) -> dict[str, list[tuple]]:
+    """Every row of the store's snooze tables (after the background writer has committed what is queued)."""
+    from sqlalchemy import select
+
+    from cds_service.store.models import CardEvidence, Snooze, SnoozedCard
+
+    client.app.state.snooze.store.flush()
+    with client.app.state.store.engine.connect() as connection:
+        return {model.__tablename__: sorted(tuple(row) for row in connection.execute(select(model)).all())
+                for model in (CardEvidence, Snooze, SnoozedCard)}
+
+
+def test_a_snoozed_node_is_explained_as_snoozed_and_explaining_writes_no_snooze_state(client: TestClient) -> None:
+    import uuid
+
+    from tests.test_snooze import call, override
+
+    override(client, call(client, PATIENT)["initial-radiograph"])  # the hook's card, overridden with a reason
+    before = _snooze_tables(client)
+    assert before["snoozes"] and before["card_evidence"]  # the hook call wrote its evidence; the override a snooze
+
+    body = build_request(PATIENT, "patient-view", date.today())
+    body["hookInstance"] = str(uuid.uuid4())  # a new chart opening, as the hook call would be
+    response = client.post(EXPLAIN, json=body)
+    assert response.status_code == 200, response.text
+    explanation = Explanation.model_validate(response.json())
+    node = next(n for n in explanation.nodes if n.id == "initial-radiograph")
+    assert (node.outcome, node.why_code, node.card) == ("not-reached", "snoozed", None)
+    assert node.rules[0].fired  # its rule held: the snooze hid the card
+    assert "initial-radiograph" not in [n for card in explanation.cards for n in card.nodes]
+    assert _snooze_tables(client) == before  # the explanation changed no state
+
+    # The hook itself, on the same body, still records its evidence and the node it snoozed.
+    cards = client.post(PV, json=body).json()["cards"]
+    assert "initial-radiograph" not in [n for card in cards for n in carried_nodes(card)]
+    after = _snooze_tables(client)
+    assert len(after["card_evidence"]) > len(before["card_evidence"])
+    assert len(after["snoozed_cards"]) == len(before["snoozed_cards"]) + 1

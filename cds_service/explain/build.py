@@ -27,14 +27,16 @@ from cds_service.explain.model import (
 from cds_service.explain.reading import LAB_TESTS, READS, Reads
 from cds_service.facts.model import DraftOrder, Evidence, Facts, ImagingEvent, Infection, LabResult, Problem
 from cds_service.facts.select import skip_reason
+from cds_service.gathering.gather import REFETCHED, UNDATED
 from cds_service.guideline.config import PathwayConfig
 from cds_service.guideline.nodes import pathway_spec
 from cds_service.pathway.questions import QUESTIONS
 from cds_service.pathway.result import NodeResult
 from cds_service.pathway.trace import EvaluationTrace
 from cds_service.render.cards import NODES_EXTENSION
+from cds_service.services import prefetch_keys
 
-__all__ = ["MAX_UNUSED_LISTED", "build_explanation", "carried_nodes"]
+__all__ = ["MAX_UNUSED_LISTED", "build_explanation", "carried_nodes", "issue_type"]
 
 JSON = dict[str, Any]
 MAX_UNUSED_LISTED = 200  # a chart of thousands of unrelated records lists the first ones and counts the rest
@@ -55,6 +57,30 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
 # Windows counted back from the evaluation day: a record within one counted, so its failing was something else.
 LOOKBACKS = frozenset({"imaging_lookback_days", "lab_lookback_days", "infection_lab_lookback_days",
                        "repeat_xr_max_age_days", "duplicate_lab_window_days"})
+
+
+def _key_types() -> dict[str, str]:
+    """Prefetch key -> the resource type its query reads ("lab-results-2" -> "Observation")."""
+    return {spec.key: spec.template.split("?")[0].split("/")[0] for spec in prefetch_keys()}
+
+
+KEY_TYPES = _key_types()
+
+
+def issue_type(issue: JSON) -> str | None:
+    """The resource type whose records a data issue may have cost: the `Type` of its `Type/id`, or, for an
+    issue that names no resource (a whole Bundle left out, an entry without a resource, a search the FHIR
+    server refused), the type its prefetch key reads ("prefetch.lab-results.entry[3]",
+    "fhirServer.imaging-studies+undated"). None when it cost nothing (a prefetch value fetched instead)."""
+    ref = issue.get("resource") or ""
+    if "/" in ref:
+        return ref.split("/")[0]
+    where, problem = str(issue.get("where", "")), str(issue.get("problem", ""))
+    source, _, rest = where.partition(".")
+    if source not in ("prefetch", "fhirServer") or problem.endswith(REFETCHED):
+        return None
+    key = rest.split(".")[0].removesuffix(UNDATED)
+    return KEY_TYPES.get(key)
 
 
 def carried_nodes(card: JSON) -> list[str]:
@@ -231,9 +257,10 @@ def build_explanation(*, trace: EvaluationTrace, response: JSON, results: tuple[
         if not item.reason.startswith("no fact"):  # refuted, entered in error, cancelled: left out on purpose
             left_out_by_type.setdefault(item.reference.split("/")[0], []).append((item.reference, False))
     for issue in issues:  # unreadable: the answer is not known
-        ref = issue.get("resource") or ""
-        if "/" in ref:
-            left_out_by_type.setdefault(ref.split("/")[0], []).append((ref, True))
+        resource_type = issue_type(issue)
+        if resource_type is not None:
+            # Named by its Type/id, else by where it was (a whole key or entry without a resource).
+            left_out_by_type.setdefault(resource_type, []).append((issue.get("resource") or issue["where"], True))
     rules_of: dict[str, list[Any]] = {}
     for rule_trace in trace.rules:
         rules_of.setdefault(rule_trace.node_id, []).append(rule_trace)

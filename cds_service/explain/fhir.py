@@ -14,6 +14,7 @@ from typing import Any
 
 from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 
+from cds_service.explain.build import issue_type
 from cds_service.explain.model import Explanation
 from cds_service.publication.artifact import PATHWAY_ID, canonical
 
@@ -39,11 +40,12 @@ def _node_parameter(node: Any) -> JSON:
 
 def guidance_response(explanation: Explanation, *, request_id: str, patient_id: str) -> JSON:
     """`request_id`: the hookInstance; `patient_id` names the subject (the caller's own request names it)."""
+    # A left-out item is a `Type/id`, or where a whole key or entry was lost ("prefetch.lab-results").
     unknown_types = sorted({
-        ref.split("/")[0]
+        ref.split("/")[0] if "/" in ref else issue_type({"where": ref})
         for node in explanation.nodes for rule in node.rules for c in rule.conditions if c.answer == "unknown"
         for ref in c.left_out
-    })
+    } - {None})
     undecided = any(n.outcome == "could-not-be-decided" for n in explanation.nodes)
     body: JSON = {
         "resourceType": "GuidanceResponse",

@@ -60,7 +60,8 @@ class ExplanationCache:
 async def invoke_with_links(call: Invocation, body: Any, cache: ExplanationCache, *,
                             deadline: Deadline | None = None) -> dict[str, Any]:
     """`invocation.invoke` with a "Why this card?" link on each card (the cards are recorded the same way)."""
-    explained = await explain_call(call, body, deadline=deadline)
+    # The hook's own answer: its snooze step writes the cards' evidence, as on the hook without links.
+    explained = await explain_call(call, body, deadline=deadline, record=True)
     token = cache.put(explained.explanation)
     response = explained.evaluation.response
     for index, card in enumerate(response["cards"]):

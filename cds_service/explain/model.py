@@ -59,7 +59,8 @@ class ConditionExplanation(BaseModel):
     reason: Reason
     settings: list[Setting] = []
     records: list[Record] = Field([], description="the records the question read")
-    left_out: list[str] = Field([], description="records of the kinds it reads that were left out (data issues)")
+    left_out: list[str] = Field([], description="records of the kinds it reads that were left out (data issues): "
+                                                "Type/id, or where a whole key or entry was lost (prefetch.KEY)")
 
 
 class RuleExplanation(BaseModel):

@@ -1,13 +1,15 @@
 """Explain one hook request: the hook's own evaluation (`invocation.evaluate_call`), with a trace.
 
-Nothing is recorded as issued (an explanation is no card shown to a clinician); the snooze step runs as on
-the hook, so that the cards explained are the cards the hook would answer.
+Nothing is recorded as issued (an explanation is no card shown to a clinician); the snooze step reads the
+snoozes as on the hook, so that the cards explained are the cards the hook would answer, but writes nothing
+(`SnoozeGate.read_only`): explaining a chart changes no state. Where the explained evaluation IS the hook's
+answer (the sandbox run, the hook with "Why this card?" links) the caller passes `record=True`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -31,7 +33,10 @@ class Explained:
 
 
 async def explain_call(call: Invocation, body: Any, *, today: date | None = None,
-                       deadline: Deadline | None = None) -> Explained:
+                       deadline: Deadline | None = None, record: bool = False) -> Explained:
+    """`record`: the snooze step writes its evidence as on the hook (the caller answers the cards too)."""
+    if call.snooze is not None and not record:
+        call = replace(call, snooze=call.snooze.read_only())
     trace = EvaluationTrace()
     evaluation = await evaluate_call(call, body, today=today, deadline=deadline, trace=trace)
     explanation = build_explanation(trace=trace, response=evaluation.response, results=evaluation.results,
@@ -53,7 +58,7 @@ async def explain_recorded(call: Invocation, body: Any, *, today: date | None) -
     """The sandbox's run: the hook's answer (cards recorded as `invocation.invoke` records them, so feedback
     and snoozes work as on the hook) and the explanation of that same evaluation."""
     try:
-        explained = await explain_call(call, body, today=today)
+        explained = await explain_call(call, body, today=today, record=True)
     except ServiceError as error:
         return HookRun(error.status_code, error.body()), None
     record_cards(call, explained.evaluation)

@@ -41,13 +41,16 @@ from cds_service.guideline.config import PathwayConfig, load_pathway_config
 from cds_service.protocol.request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from cds_service.services import fetch_query, prefetch_keys, undated_query, window_start
 
-__all__ = ["NO_FHIR_SERVER", "NO_FHIR_SERVER_FOR_PAGES", "gather"]
+__all__ = ["NO_FHIR_SERVER", "NO_FHIR_SERVER_FOR_PAGES", "REFETCHED", "UNDATED", "gather"]
 
 log = logging.getLogger("cds_service.gathering")
 
 NO_FHIR_SERVER = "no fhirServer in the request"
 NO_FHIR_SERVER_FOR_PAGES = "prefetch Bundle has further pages (next link) but no fhirServer in the request"
 UNDATED = "+undated"  # the name of a windowed key's second query (`undated_query`) in a fetch
+# A prefetch value that was not FHIR, replaced by the FHIR server's answer: the ending of its data issue
+# (explain mode then knows the key's records were read after all).
+REFETCHED = "fetched from the FHIR server instead"
 
 
 @dataclass(slots=True)
@@ -127,7 +130,7 @@ def _use_prefetch(
                     plan.queries[key + UNDATED] = undated
             continue
         if state.kind is ValueKind.NOT_FHIR:
-            builder.issue(f"prefetch.{key}", f"{state.problem}; fetched from the FHIR server instead")
+            builder.issue(f"prefetch.{key}", f"{state.problem}; {REFETCHED}")
         elif state.kind is ValueKind.FAILED:
             log.info("prefetch key %s: the client reported an OperationOutcome; fetching it", key)
         plan.queries[key] = query
