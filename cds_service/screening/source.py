@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -176,22 +177,26 @@ def read_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield number + 1, rest
 
 
-def read_chunks(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(number of its first line, a run of whole lines each ending in a newline), in bounded reads. The last
-    line gets a newline when the file lacks one. A decompression error propagates after the chunks before it."""
+def read_chunks(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
+    """(number of its first line, its number of lines, a run of whole lines each ending in a newline), in
+    bounded reads: a read, then the rest of its last line (one copy per chunk). The last line gets a newline
+    when the file lacks one. A decompression error propagates after the whole lines before it."""
     number = 1
-    rest = b""
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
-            break
-        data = rest + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        rest = data[cut:]
-        yield number, data[:cut]
-        number += data.count(b"\n", 0, cut)
-    if rest:
-        yield number, rest + b"\n"
+            return
+        if not chunk.endswith(b"\n"):
+            try:
+                tail = stream.readline()
+            except (EOFError, zlib.error, OSError):
+                cut = chunk.rfind(b"\n") + 1
+                if cut:
+                    yield number, chunk.count(b"\n", 0, cut), chunk[:cut]
+                raise
+            chunk += tail
+            if not chunk.endswith(b"\n"):
+                chunk += b"\n"
+        count = chunk.count(b"\n")
+        yield number, count, chunk
+        number += count

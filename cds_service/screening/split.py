@@ -155,8 +155,7 @@ def split_file(source: ExportSource, file: ExportFile, work: Path, partitions: i
 
     try:
         with source.open(file) as stream:
-            for first, chunk in read_chunks(stream):
-                count = chunk.count(b"\n")
+            for first, count, chunk in read_chunks(stream):
                 number = first + count - 1
                 if fast is not None and not file.error_file and fast.uniform(chunk, count):
                     # Every line is one framed object of the file's type: only lines a query can return
