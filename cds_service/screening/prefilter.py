@@ -31,6 +31,7 @@ __all__ = [
     "entry_marker",
     "fast_path",
     "patient_key",
+    "patient_key_in",
     "queried_types",
     "resource_type_of",
 ]
@@ -63,6 +64,12 @@ def patient_key(line: bytes) -> str | None:
     `patient` reference. None when the search finds none (the caller parses the line to be sure)."""
     found = _SUBJECT.search(line)
     return found.group(1).decode("ascii") if found else None
+
+
+def patient_key_in(chunk: bytes, start: int, end: int) -> bytes | None:
+    """`patient_key` of the line chunk[start:end], in place (no copy of the line), as ASCII bytes."""
+    found = _SUBJECT.search(chunk, start, end)
+    return found.group(1) if found else None
 
 
 def valid_id(value: object) -> bool:
