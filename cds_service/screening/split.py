@@ -165,10 +165,11 @@ def split_file(source: ExportSource, file: ExportFile, work: Path, partitions: i
                     report.not_read[expected] += count - len(candidates)
                     at, line_number = 0, first
                     framed = expected != "Patient"  # a Patient line is parsed: its id must be exact
+                    count_lines, line_end, crc32, index = chunk.count, chunk.index, zlib.crc32, file.index
                     for offset in candidates:  # in order: line numbers counted forward, once
-                        line_number += chunk.count(b"\n", at, offset)
+                        line_number += count_lines(b"\n", at, offset)
                         at = offset
-                        end = chunk.index(b"\n", offset)
+                        end = line_end(b"\n", offset)
                         # A uniform chunk's line is a framed object of the expected (queried) type: what
                         # `one_line` would check first is known, so only its patient is searched, in place.
                         key = patient_key_in(chunk, offset, end) if framed else None
@@ -176,12 +177,15 @@ def split_file(source: ExportSource, file: ExportFile, work: Path, partitions: i
                             one_line(line_number, chunk[offset:end])
                             report.lines -= 1  # counted with the chunk above
                             continue
-                        part = zlib.crc32(key) % partitions  # = partition_of(key.decode())
-                        record = b"%s\t%d\t%d\t-\t%s\n" % (key, file.index, line_number, chunk[offset:end])
-                        buffers.setdefault(part, []).append(record)
-                        sizes[part] += len(record)
+                        part = crc32(key) % partitions  # = partition_of(key.decode())
+                        record = b"%s\t%d\t%d\t-\t%s\n" % (key, index, line_number, chunk[offset:end])
+                        kept = buffers.get(part)
+                        if kept is None:
+                            kept = buffers[part] = []
+                        kept.append(record)
+                        size = sizes[part] = sizes[part] + len(record)
                         report.kept += 1
-                        if sizes[part] >= FLUSH_BYTES:
+                        if size >= FLUSH_BYTES:
                             flush(part)
                     continue
                 for i, raw in enumerate(chunk.split(b"\n")[:count]):
