@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     try:
         print(f"{args.patients} patients (+{bulk} KB bulk, +{args.extra_kb} KB each), {args.workers} workers, "
-              f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+              f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         print(f"{'prevalence':>10} {'MB':>7} {'B pat/s':>9} {'screen pat/s':>12} {'ratio':>6} {'CPU ratio':>9} "
               f"{'driver MiB':>10} {'worker MiB':>10}")
         for prevalence in args.prevalence:
@@ -180,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "" if goal is None else f"  target >= {goal}: {_target(ratio >= goal)}"
             verdict += f"; RSS <= 400 MiB: {_target(max(driver, worker) <= 400)}"
             print(f"{prevalence:>10.0%} {megabytes:>7.0f} {args.patients / b_seconds:>9.1f} "
-                  f"{args.patients / s_seconds:>12.1f} {ratio:>6.2f} {b_cpu / s_cpu:>9.2f} {driver:>10.0f} {worker:>10.0f}"
-                  f"{verdict}",
+                  f"{args.patients / s_seconds:>12.1f} {ratio:>6.2f} {b_cpu / s_cpu:>9.2f} {driver:>10.0f} "
+                  f"{worker:>10.0f}{verdict}",
                   flush=True)
         if not args.no_speedup and args.workers > 1:
             export = _export(root, args.patients, 0.05, args.workers, args.extra_kb, bulk)

@@ -207,8 +207,8 @@ _BULK = {
                   "servicedPeriod": {"start": "@DAYT09:00:00Z", "end": "@DAYT09:30:00Z"},
                   "encounter": [{"reference": "Encounter/@PID-enc-@N"}],
                   "net": {"value": "@V", "currency": "USD"},
-                  "adjudication": [{"category": {"text": "Line submitted amount"}, "amount": {"value": "@V", "currency": "USD"}},
-                                   {"category": {"text": "Line allowed amount"}, "amount": {"value": "@V", "currency": "USD"}}]}
+                  "adjudication": [{"category": {"text": f"Line {what} amount"},
+                                    "amount": {"value": "@V", "currency": "USD"}} for what in ("submitted", "allowed")]}
                  for i in range(1, 5)],
         "total": [{"category": {"text": "Submitted amount"}, "amount": {"value": "@V", "currency": "USD"}}],
         "payment": {"amount": {"value": "@V", "currency": "USD"}}}),

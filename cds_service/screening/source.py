@@ -29,7 +29,8 @@ NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 MANIFEST_NAMES = ("manifest.json", "export-manifest.json", "status.json")
 # A FHIR resource type in a file name: a capitalised word among the dot-separated parts.
 _TYPE_IN_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-CHUNK = 1 << 18  # 256 KiB reads: the chunk's few C scans hit the CPU cache (4 MiB chunks were read from memory 4-5 times)
+# 256 KiB reads: a chunk's few C scans hit the CPU cache (4 MiB chunks were read from memory 4-5 times).
+CHUNK = 1 << 18
 
 
 class ExportError(ValueError):
