@@ -66,6 +66,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     generate.add_argument("--prevalence", type=_share, default=0.05, help="share in the pathway (default 0.05)")
     generate.add_argument("--seed", type=int, default=17, help="random seed (default 17)")
     generate.add_argument("--gzip", action="store_true", help="write .ndjson.gz")
+    generate.add_argument("--bulk-kb", type=int, default=0,
+                          help="KB per patient of a real record's bulk: claims, vital signs, visits, routine labs "
+                               "(default 0: the ~6 KB fixture-shaped core; 1300 is a real export's size)")
     parser.set_defaults(func=run)
     return parser
 
@@ -77,7 +80,7 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"{PROG} generate: takes no INPUT; give --out", file=sys.stderr)
         return EXIT_INPUT
     made = generate_export(args.out, patients=args.patients, prevalence=args.prevalence, seed=args.seed,
-                           today=args.today, gzip_files=args.gzip)
+                           today=args.today, gzip_files=args.gzip, bulk_kb=max(0, args.bulk_kb))
     print(f"wrote {made['patients']} patients ({made['in_pathway']} in the pathway) in {made['files']} files under {args.out}")
     return 0
 

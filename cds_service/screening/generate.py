@@ -26,7 +26,13 @@ __all__ = ["TYPES", "generate_export"]
 
 JSON = dict[str, Any]
 TYPES = ("Patient", "Condition", "Observation", "ImagingStudy", "DiagnosticReport", "ServiceRequest", "Procedure",
-         "Encounter")
+         "Encounter", "ExplanationOfBenefit")
+# Per-patient size of a real export: ~1.3 MB of NDJSON (issue 17: ~1.3 TB for 1M patients). The benchmark
+# generates this much by default (`bulk_kb`); the fixture-shaped core alone is ~6 KB.
+REAL_KB_PER_PATIENT = 1300
+# How that bulk is shared, after the make-up of Synthea-style exports (claims and visits, vital signs,
+# routine labs): claims 45 %, vital signs 30 %, visits 15 %, routine labs 10 % of the bytes.
+BULK_SHARES = (("ExplanationOfBenefit", 0.45), ("vital-signs", 0.30), ("Encounter", 0.15), ("laboratory", 0.10))
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -49,6 +55,7 @@ class _Patient:
     def __init__(self, pid: str, today: date, rng: random.Random) -> None:
         self.pid, self.today, self.rng = pid, today, rng
         self.out: dict[str, list[JSON]] = {t: [] for t in TYPES}
+        self.raw: dict[str, list[bytes]] = {}  # lines already serialised (bulk)
         self.n = 0
 
     def _id(self, tag: str) -> str:
@@ -128,13 +135,92 @@ class _Patient:
             "imagingStudy": [{"reference": f"ImagingStudy/{study}"}], "conclusion": conclusion,
         })
 
+    def bulk(self, kb: int) -> None:
+        """About `kb` KB more of what a real record is mostly made of, in BULK_SHARES (serialised from byte
+        templates: a 1.3 MB patient is thousands of lines). No code of a value set, so
+        the bulk never changes a judgement (routine labs carry LOINC codes of tests the pathway does not read);
+        they are "laboratory" Observations, which the hooks' `laboratory` query returns (copied by pass 1,
+        parsed and read for a patient in the pathway, as a hook would)."""
+        r, pid = self.rng, self.pid.encode()
+        for kind, share in BULK_SHARES:
+            template = _BULK[kind]
+            resource_type = b"Observation" if kind in ("vital-signs", "laboratory") else kind.encode()
+            lines = self.raw.setdefault(resource_type.decode(), [])
+            for _ in range(max(1, int(kb * 1024 * share) // _BULK_SIZE[kind])):
+                self.n += 1
+                made = template[self.n % len(template)] if isinstance(template, tuple) else template
+                lines.append(made % {b"pid": pid, b"n": self.n, b"day": self.day(r.randint(1, 3000)).encode(),
+                                          b"v": r.randint(30, 190)})
+
     def lines(self) -> dict[str, list[bytes]]:
-        return {t: [orjson.dumps(r) for r in rs] for t, rs in self.out.items()}
+        made = {t: [orjson.dumps(r) for r in rs] for t, rs in self.out.items()}
+        for kind, raw in self.raw.items():
+            made[kind] = made.get(kind, []) + raw
+        return made
 
 
-def _background(p: _Patient, extra_kb: int = 0) -> None:
+def _template(resource: JSON) -> bytes:
+    """A resource as NDJSON bytes with %(pid)s, %(n)d, %(day)s, %(v)d slots (ids, dates and values vary)."""
+    return orjson.dumps(resource).replace(b"%", b"%%").replace(b"@PID", b"%(pid)s").replace(b"@N", b"%(n)d") \
+        .replace(b"@DAY", b"%(day)s").replace(b'"@V"', b"%(v)d")
+
+
+_REF = {"reference": "Patient/@PID"}
+# Routine labs the pathway does not read, LOINC-coded as real results are (codes and names verified in
+# reference/terminology.md; none is in guideline/valuesets.toml).
+_ROUTINE_LABS = (("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%"),
+                 ("6690-2", "Leukocytes [#/volume] in Blood by Automated count", "10*3/uL"),
+                 ("26464-8", "Leukocytes [#/volume] in Blood", "10*3/uL"),
+                 ("6768-6", "Alkaline phosphatase [Enzymatic activity/volume] in Serum or Plasma", "U/L"))
+_BULK = {
+    "vital-signs": _template({
+        "resourceType": "Observation", "id": "@PID-vs-@N", "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}],
+        "code": {"text": "Heart rate"}, "subject": _REF, "encounter": {"reference": "Encounter/@PID-enc-@N"},
+        "effectiveDateTime": "@DAYT10:00:00Z", "issued": "@DAYT10:05:00.000Z",
+        "valueQuantity": {"value": "@V", "unit": "/min"}}),
+    "laboratory": tuple(_template({
+        "resourceType": "Observation", "id": "@PID-rl-@N", "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}], "text": display},
+        "subject": _REF, "encounter": {"reference": "Encounter/@PID-enc-@N"}, "effectiveDateTime": "@DAYT08:00:00Z",
+        "issued": "@DAYT11:00:00.000Z", "valueQuantity": {"value": "@V", "unit": unit}})
+        for code, display, unit in _ROUTINE_LABS),
+    "Encounter": _template({
+        "resourceType": "Encounter", "id": "@PID-enc-@N", "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [{"text": "General examination of patient"}], "subject": _REF,
+        "participant": [{"individual": {"reference": "Practitioner/pr-@N", "display": "Dr. Clinic Physician"}}],
+        "period": {"start": "@DAYT09:00:00Z", "end": "@DAYT09:30:00Z"},
+        "serviceProvider": {"reference": "Organization/org-1", "display": "General Hospital"}}),
+    "ExplanationOfBenefit": _template({
+        "resourceType": "ExplanationOfBenefit", "id": "@PID-eob-@N", "status": "active",
+        "identifier": [{"system": "urn:local:claims", "value": "@PID-claim-@N"}],
+        "type": {"text": "Professional claim"}, "use": "claim", "patient": _REF,
+        "billablePeriod": {"start": "@DAYT09:00:00Z", "end": "@DAYT09:30:00Z"}, "created": "@DAYT09:30:00Z",
+        "insurer": {"display": "Health Insurance Plan"}, "provider": {"reference": "Practitioner/pr-@N"},
+        "facility": {"reference": "Location/loc-1", "display": "General Hospital"},
+        "claim": {"reference": "Claim/@PID-claim-@N"}, "outcome": "complete",
+        "careTeam": [{"sequence": 1, "provider": {"reference": "Practitioner/pr-@N"}, "role": {"text": "Primary"}}],
+        "insurance": [{"focal": True, "coverage": {"display": "Health Insurance Plan"}}],
+        "item": [{"sequence": i, "productOrService": {"text": f"Billed service {i}"},
+                  "servicedPeriod": {"start": "@DAYT09:00:00Z", "end": "@DAYT09:30:00Z"},
+                  "encounter": [{"reference": "Encounter/@PID-enc-@N"}],
+                  "net": {"value": "@V", "currency": "USD"},
+                  "adjudication": [{"category": {"text": f"Line {what} amount"},
+                                    "amount": {"value": "@V", "currency": "USD"}} for what in ("submitted", "allowed")]}
+                 for i in range(1, 5)],
+        "total": [{"category": {"text": "Submitted amount"}, "amount": {"value": "@V", "currency": "USD"}}],
+        "payment": {"amount": {"value": "@V", "currency": "USD"}}}),
+}
+_BULK_SIZE = {k: len((t[0] if isinstance(t, tuple) else t) % {b"pid": b"pt-0000000", b"n": 100, b"day": b"2027-01-01",
+                                                              b"v": 100}) + 1 for k, t in _BULK.items()}
+
+
+def _background(p: _Patient, extra_kb: int = 0, bulk_kb: int = 0) -> None:
     """What most of an export is: visits, vital signs, a few labs, common conditions. `extra_kb`: about that
-    many more KB of visits and vital signs per patient (real exports hold ~1.3 MB per patient)."""
+    many more KB of visits and vital signs (the fixture shapes); `bulk_kb`: about that many KB of a real
+    record's bulk (`_Patient.bulk`; REAL_KB_PER_PATIENT makes a patient the size of a real export's)."""
     r = p.rng
     p.patient()
     extra = extra_kb * 1024 // 330  # a visit or a vital sign is ~330 bytes
@@ -146,6 +232,8 @@ def _background(p: _Patient, extra_kb: int = 0) -> None:
         p.lab("lab-creatinine", round(r.uniform(0.6, 1.3), 2), "mg/dL", r.randint(1, 400))
     if r.random() < 0.1:
         p.radiograph(r.randint(10, 600), finding=False)
+    if bulk_kb:
+        p.bulk(bulk_kb)
 
 
 def _in_pathway(p: _Patient, story: int) -> None:
@@ -171,7 +259,8 @@ def _in_pathway(p: _Patient, story: int) -> None:
 
 
 def generate_export(out: Path, *, patients: int, prevalence: float = 0.05, seed: int = 17, today: date | None = None,
-                    gzip_files: bool = False, files_per_type: int = 1, extra_kb: int = 0) -> JSON:
+                    gzip_files: bool = False, files_per_type: int = 1, extra_kb: int = 0,
+                    bulk_kb: int = 0) -> JSON:
     """Write the export (NDJSON per type, split into `files_per_type` files, and a complete-status manifest)."""
     today = today or date.today()
     out.mkdir(parents=True, exist_ok=True)
@@ -190,7 +279,7 @@ def generate_export(out: Path, *, patients: int, prevalence: float = 0.05, seed:
     in_pathway = 0
     for number in range(patients):
         p = _Patient(f"pt-{number:07d}", today, random.Random(rng.getrandbits(64)))
-        _background(p, extra_kb)
+        _background(p, extra_kb, bulk_kb)
         if rng.random() < prevalence:
             _in_pathway(p, in_pathway % 4)
             in_pathway += 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -51,46 +53,75 @@ def _codings(value: Any) -> Iterable[JSON]:
             yield from _codings(item)
 
 
-def _token_match(codings: Iterable[JSON], tokens: list[str]) -> bool:
+def _wanted(raw: str) -> frozenset[tuple[str | None, str]]:
+    """A token list as (system, code) pairs, None for a token without a system."""
     wanted = set()
-    for token in tokens:
+    for token in (unquote(t) for t in raw.split(",")):
         system, sep, code = token.partition("|")
         wanted.add((system, code) if sep else (None, token))
+    return frozenset(wanted)
+
+
+def _token_match(codings: Iterable[JSON], wanted: frozenset[tuple[str | None, str]]) -> bool:
     return any(
         (coding.get("system"), coding.get("code")) in wanted or (None, coding.get("code")) in wanted
         for coding in codings
     )
 
 
-def _matches(resource: JSON, params: list[tuple[str, str]], patient_id: str) -> bool:
-    for name, raw in params:
-        if name in _SHAPING:
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """One prefetch template, parsed once (its search parameters as sets, not re-read per resource)."""
+
+    key: str
+    template: str
+    resource_type: str
+    read: bool  # Patient/<id>, else a search
+    filters: tuple[tuple[str, Any], ...]  # ("patient", None) | ("code"/"category", pairs) | ("status", values)
+
+
+@cache
+def _queries() -> tuple[_Query, ...]:
+    queries = []
+    for key, template in prefetch_templates():
+        path, _, querystring = template.partition("?")
+        if "/" in path:
+            queries.append(_Query(key, template, path.partition("/")[0], True, ()))
             continue
-        tokens = [unquote(t) for t in raw.split(",")]
-        if name in ("patient", "subject"):
-            if patient_reference_id(resource) != patient_id:
-                return False
-        elif name == "code":
-            if not _token_match(_codings(resource.get("code")), tokens):
-                return False
-        elif name == "category":
-            if not _token_match(_codings(resource.get("category")), tokens):
+        filters: list[tuple[str, Any]] = []
+        for name, raw in parse_qsl(querystring, keep_blank_values=True):
+            if name in _SHAPING:
+                continue
+            if name in ("patient", "subject"):
+                filters.append(("patient", None))
+            elif name in ("code", "category"):
+                filters.append((name, _wanted(raw)))
+            elif name == "status":
+                filters.append((name, frozenset(unquote(t) for t in raw.split(","))))
+            else:
+                raise ValueError(f"prefetch search parameter {name!r} is not supported by the screen")
+        queries.append(_Query(key, template, path, False, tuple(filters)))
+    return tuple(queries)
+
+
+def _matches(resource: JSON, filters: tuple[tuple[str, Any], ...], patient_id: str, whose: str | None) -> bool:
+    for name, wanted in filters:
+        if name == "patient":
+            if whose != patient_id:
                 return False
         elif name == "status":
-            if resource.get("status") not in tokens:
+            if resource.get("status") not in wanted:
                 return False
-        else:
-            raise ValueError(f"prefetch search parameter {name!r} is not supported by the screen")
+        elif not _token_match(_codings(resource.get(name)), wanted):  # code, category
+            return False
     return True
 
 
-def _answer(query: str, by_type: dict[str, list[JSON]], patient_id: str) -> JSON | None:
-    path, _, querystring = query.partition("?")
-    if "/" in path:  # a read: Patient/<id>
-        resource_type, _, rid = path.partition("/")
-        return next((r for r in by_type.get(resource_type, ()) if r.get("id") == rid), None)
-    params = parse_qsl(querystring, keep_blank_values=True)
-    hits = [r for r in by_type.get(path, ()) if _matches(r, params, patient_id)]
+def _answer(query: _Query, by_type: dict[str, list[tuple[JSON, str | None]]], patient_id: str) -> JSON | None:
+    if query.read:  # Patient/<id>
+        rid = query.template.partition("?")[0].partition("/")[2].replace("{{context.patientId}}", patient_id)
+        return next((r for r, _ in by_type.get(query.resource_type, ()) if r.get("id") == rid), None)
+    hits = [r for r, whose in by_type.get(query.resource_type, ()) if _matches(r, query.filters, patient_id, whose)]
     return {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -105,15 +136,14 @@ def _answer(query: str, by_type: dict[str, list[JSON]], patient_id: str) -> JSON
 def patient_view_request(patient_id: str, resources: list[JSON]) -> JSON:
     """The patient-view request for `patient_id` whose record is `resources` (in record order). A key with no
     answer (a read of a Patient the export lacks) is left out, as an EHR leaves out what it cannot fill."""
-    by_type: dict[str, list[JSON]] = {}
-    for resource in resources:
-        by_type.setdefault(resource["resourceType"], []).append(resource)
+    by_type: dict[str, list[tuple[JSON, str | None]]] = {}
+    for resource in resources:  # whose each resource is: read once, not once per query
+        by_type.setdefault(resource["resourceType"], []).append((resource, patient_reference_id(resource)))
     prefetch: JSON = {}
-    for key, template in prefetch_templates():
-        query = template.replace("{{context.patientId}}", patient_id).replace("{{context.userId}}", SCREEN_USER)
+    for query in _queries():
         answer = _answer(query, by_type, patient_id)
         if answer is not None:
-            prefetch[key] = answer
+            prefetch[query.key] = answer
     return {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cds-service-screen:{patient_id}")),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -28,7 +29,8 @@ NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 MANIFEST_NAMES = ("manifest.json", "export-manifest.json", "status.json")
 # A FHIR resource type in a file name: a capitalised word among the dot-separated parts.
 _TYPE_IN_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-CHUNK = 1 << 22  # 4 MiB reads: a few thousand lines at a time, bounded whatever the file's size
+# 256 KiB reads: a chunk's few C scans hit the CPU cache (4 MiB chunks were read from memory 4-5 times).
+CHUNK = 1 << 18
 
 
 class ExportError(ValueError):
@@ -176,22 +178,26 @@ def read_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield number + 1, rest
 
 
-def read_chunks(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(number of its first line, a run of whole lines each ending in a newline), in bounded reads. The last
-    line gets a newline when the file lacks one. A decompression error propagates after the chunks before it."""
+def read_chunks(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
+    """(number of its first line, its number of lines, a run of whole lines each ending in a newline), in
+    bounded reads: a read, then the rest of its last line (one copy per chunk). The last line gets a newline
+    when the file lacks one. A decompression error propagates after the whole lines before it."""
     number = 1
-    rest = b""
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
-            break
-        data = rest + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        rest = data[cut:]
-        yield number, data[:cut]
-        number += data.count(b"\n", 0, cut)
-    if rest:
-        yield number, rest + b"\n"
+            return
+        if not chunk.endswith(b"\n"):
+            try:
+                tail = stream.readline()
+            except (EOFError, zlib.error, OSError):
+                cut = chunk.rfind(b"\n") + 1
+                if cut:
+                    yield number, chunk.count(b"\n", 0, cut), chunk[:cut]
+                raise
+            chunk += tail
+            if not chunk.endswith(b"\n"):
+                chunk += b"\n"
+        count = chunk.count(b"\n")
+        yield number, count, chunk
+        number += count

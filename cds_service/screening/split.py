@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 
 from cds_service.screening.prefilter import fast_path as _fast_path
-from cds_service.screening.prefilter import patient_key, queried_types, resource_type_of, valid_id
+from cds_service.screening.prefilter import patient_key, patient_key_in, queried_types, resource_type_of, valid_id
 from cds_service.screening.prefetch import patient_reference_id
 from cds_service.screening.source import ExportFile, ExportSource, read_chunks
 
@@ -155,8 +155,7 @@ def split_file(source: ExportSource, file: ExportFile, work: Path, partitions: i
 
     try:
         with source.open(file) as stream:
-            for first, chunk in read_chunks(stream):
-                count = chunk.count(b"\n")
+            for first, count, chunk in read_chunks(stream):
                 number = first + count - 1
                 if fast is not None and not file.error_file and fast.uniform(chunk, count):
                     # Every line is one framed object of the file's type: only lines a query can return
@@ -165,12 +164,29 @@ def split_file(source: ExportSource, file: ExportFile, work: Path, partitions: i
                     candidates = fast.candidates(chunk)
                     report.not_read[expected] += count - len(candidates)
                     at, line_number = 0, first
+                    framed = expected != "Patient"  # a Patient line is parsed: its id must be exact
+                    count_lines, line_end, crc32, index = chunk.count, chunk.index, zlib.crc32, file.index
                     for offset in candidates:  # in order: line numbers counted forward, once
-                        line_number += chunk.count(b"\n", at, offset)
+                        line_number += count_lines(b"\n", at, offset)
                         at = offset
-                        end = chunk.index(b"\n", offset)
-                        one_line(line_number, chunk[offset:end])
-                        report.lines -= 1  # counted with the chunk above
+                        end = line_end(b"\n", offset)
+                        # A uniform chunk's line is a framed object of the expected (queried) type: what
+                        # `one_line` would check first is known, so only its patient is searched, in place.
+                        key = patient_key_in(chunk, offset, end) if framed else None
+                        if key is None:
+                            one_line(line_number, chunk[offset:end])
+                            report.lines -= 1  # counted with the chunk above
+                            continue
+                        part = crc32(key) % partitions  # = partition_of(key.decode())
+                        record = b"%s\t%d\t%d\t-\t%s\n" % (key, index, line_number, chunk[offset:end])
+                        kept = buffers.get(part)
+                        if kept is None:
+                            kept = buffers[part] = []
+                        kept.append(record)
+                        size = sizes[part] = sizes[part] + len(record)
+                        report.kept += 1
+                        if size >= FLUSH_BYTES:
+                            flush(part)
                     continue
                 for i, raw in enumerate(chunk.split(b"\n")[:count]):
                     one_line(first + i, raw)
