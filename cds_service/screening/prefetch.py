@@ -5,7 +5,7 @@ The queries are the service's own (`services.prefetch_templates()`); the search 
 `patient`, `code`, `category` and `status` (token lists, with or without a system), `_sort`, `_count` and
 `_elements` (which shape pages, not the result set). A template with any other parameter is refused by
 name: the screen must never read more, or less, than a hook call. The same semantics as the fixtures'
-search (fhir_fixtures/search.py, which the hook tests use); tests/test_screening_equality.py checks that
+search (cds_service/tools/bundle_search.py, which `cds-service evaluate` and the hook tests use); tests/test_screening_equality.py checks that
 both give the same judgement for every fixture patient.
 """
 
