@@ -1,0 +1,232 @@
+// A test-only FHIR Bulk Data Access (IG 2.0.0) export for server.mjs: the router has no `$export`.
+//
+// Kick-off: GET|POST [base]/$export, [base]/Patient/$export, [base]/Group/[id]/$export
+//   needs `Prefer: respond-async` and `Accept: application/fhir+json` (else 400 + OperationOutcome); honours
+//   `_type`, `_since` (meta.lastUpdated after it) and `_outputFormat` (the three NDJSON names); any other
+//   `_`-parameter is refused with 400 unless `Prefer: handling=lenient`. 202 + absolute `Content-Location`.
+// Polling: GET [base]/bulk/status/[job] -> 202 (`X-Progress`, `Retry-After`) for `polls` polls, then 200 + the
+//   complete-status manifest. DELETE [base]/bulk/status/[job] -> 202, then the status answers 404.
+// Files: GET [base]/bulk/file/[job]/[name] -> NDJSON (gzip when the client accepts it).
+// The data is the repository at kick-off (transactionTime); Group members that do not resolve are
+// OperationOutcomes in an error[] file (as Medplum logs them).
+//
+// Quirks, PUT /_bulk/config (merged; POST /_reset puts the defaults back):
+//   polls: n          status polls answered 202 before the manifest (default 2)
+//   retryAfter: s     the Retry-After of a 202 (default 1); noProgress: true drops X-Progress and Retry-After (Medplum)
+//   perFile: n        resources per file (default 0: one file per type; HAPI writes 1,000)
+//   busy: true        429 + Retry-After on a kick-off while another export runs (HAPI)
+//   transient: n      the next n status polls answer 503 + OperationOutcome code `transient`
+//   requireToken: t   kick-off, status and files need `Authorization: Bearer t` (401 otherwise)
+//   requiresAccessToken: bool   what the manifest says (default: true when requireToken is set)
+//   fileOrigin: url   output URLs on another origin (a file server nobody runs: the client must not go there
+//                     with the token)
+// GET /_bulk/requests: every bulk request seen (method, path, authorization, acceptEncoding).
+
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+
+const NDJSON_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
+const KNOWN_PARAMS = new Set(['_type', '_since', '_outputFormat']);
+const DEFAULTS = { polls: 2, retryAfter: 1, noProgress: false, perFile: 0, busy: false, transient: 0,
+  requireToken: null, requiresAccessToken: null, fileOrigin: null };
+const EXPORT_PATH = /^\/(?:(Patient)\/|Group\/([^/]+)\/)?\$export$/;
+
+function issue(status, code, text) {
+  return [status, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] }];
+}
+
+// The compartment test the export needs: the Patient itself, or a resource whose subject/patient is it.
+function patientOf(resource) {
+  if (resource.resourceType === 'Patient') return resource.id;
+  const ref = resource.subject?.reference ?? resource.patient?.reference ?? '';
+  return ref.startsWith('Patient/') ? ref.slice('Patient/'.length) : null;
+}
+
+export function createBulkExport(getRepo, send) {
+  let config = { ...DEFAULTS };
+  let jobs = new Map();
+  let log = [];
+
+  function authorised(req) {
+    return !config.requireToken || req.headers.authorization === `Bearer ${config.requireToken}`;
+  }
+
+  function snapshot(kind, groupId, types, since) {
+    // MemoryRepository keeps resources in a private Map<type, Map<id, resource>>; reading it is the only
+    // way to list every type without one search per known type.
+    const store = getRepo().resources;
+    const byType = new Map();
+    const errors = [];
+    let members = null;
+    if (kind === 'group') {
+      const group = store.get('Group')?.get(groupId);
+      if (!group) return { missing: true };
+      members = new Set();
+      for (const member of group.member ?? []) {
+        const ref = member.entity?.reference ?? '';
+        const id = ref.startsWith('Patient/') ? ref.slice(8) : null;
+        if (id && store.get('Patient')?.has(id)) members.add(id);
+        else errors.push(issue(0, 'not-found', `Group member ${ref || '(no reference)'} could not be read`)[1]);
+      }
+    }
+    for (const [type, resources] of store) {
+      if (types && !types.includes(type)) continue;
+      for (const resource of resources.values()) {
+        if (since && !(resource.meta?.lastUpdated > since)) continue;
+        if (kind !== 'system') {
+          const patient = patientOf(resource);
+          if (patient === null || (members && !members.has(patient))) continue;
+        }
+        if (!byType.has(type)) byType.set(type, []);
+        byType.get(type).push(resource);
+      }
+    }
+    return { byType, errors };
+  }
+
+  function kickOff(req, res, url, match, base) {
+    const prefer = String(req.headers.prefer ?? '');
+    if (!/respond-async/.test(prefer)) return send(res, ...issue(400, 'required', 'Prefer: respond-async is required'));
+    if (req.headers.accept !== 'application/fhir+json') {
+      return send(res, ...issue(400, 'required', 'Accept: application/fhir+json is required'));
+    }
+    const params = url.searchParams;
+    const lenient = /handling=lenient/.test(prefer);
+    for (const name of params.keys()) {
+      if (name.startsWith('_') && !KNOWN_PARAMS.has(name) && !lenient) {
+        return send(res, ...issue(400, 'not-supported', `${name} is not supported`));
+      }
+    }
+    const format = params.get('_outputFormat');
+    if (format && !NDJSON_FORMATS.has(format)) return send(res, ...issue(400, 'not-supported', `_outputFormat ${format}`));
+    const since = params.get('_since');
+    if (since && Number.isNaN(Date.parse(since))) return send(res, ...issue(400, 'invalid', '_since is not an instant'));
+    if (config.busy && [...jobs.values()].some((job) => job.pollsLeft > 0 && !job.deleted)) {
+      res.setHeader('Retry-After', '1');
+      return send(res, ...issue(429, 'throttled', 'another export is running'));
+    }
+    const types = params.get('_type') ? params.get('_type').split(',').map((t) => t.trim()) : null;
+    const kind = match[1] ? 'patient' : match[2] ? 'group' : 'system';
+    const transactionTime = new Date().toISOString();
+    const data = snapshot(kind, match[2], types, since ? new Date(since).toISOString() : null);
+    if (data.missing) return send(res, ...issue(404, 'not-found', `Group/${match[2]} not found`));
+    const id = randomUUID();
+    const files = new Map();
+    const output = [];
+    const fileBase = config.fileOrigin ?? base;
+    for (const [type, resources] of [...data.byType].sort(([a], [b]) => a.localeCompare(b))) {
+      const size = config.perFile > 0 ? config.perFile : resources.length;
+      for (let start = 0, n = 1; start < resources.length; start += size, n += 1) {
+        const part = resources.slice(start, start + size);
+        const name = `${type}.${n}.ndjson`;
+        files.set(name, part.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        output.push({ type, url: `${fileBase}/bulk/file/${id}/${name}`, count: part.length });
+      }
+    }
+    const error = [];
+    if (data.errors.length) {
+      files.set('OperationOutcome.errors.ndjson', data.errors.map((o) => JSON.stringify(o)).join('\n') + '\n');
+      error.push({ type: 'OperationOutcome', url: `${fileBase}/bulk/file/${id}/OperationOutcome.errors.ndjson` });
+    }
+    const requiresAccessToken = config.requiresAccessToken ?? Boolean(config.requireToken);
+    const manifest = { transactionTime, request: `${base}${url.pathname}${url.search}`, requiresAccessToken,
+      output, error, deleted: [] };
+    jobs.set(id, { manifest, files, pollsLeft: config.polls, polls: config.polls, deleted: false });
+    res.writeHead(202, { 'Content-Location': `${base}/bulk/status/${id}` });
+    return res.end();
+  }
+
+  function status(req, res, job) {
+    if (req.method === 'DELETE') {
+      job.deleted = true;
+      res.writeHead(202);
+      return res.end();
+    }
+    if (config.transient > 0) {
+      config.transient -= 1;
+      return send(res, ...issue(503, 'transient', 'the export is briefly unavailable'));
+    }
+    if (job.pollsLeft > 0) {
+      job.pollsLeft -= 1;
+      const headers = {};
+      if (!config.noProgress) {
+        headers['X-Progress'] = `${Math.round((100 * (job.polls - job.pollsLeft)) / (job.polls + 1))}% done`;
+        headers['Retry-After'] = String(config.retryAfter);
+      }
+      res.writeHead(202, headers);
+      return res.end();
+    }
+    const text = JSON.stringify(job.manifest);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Expires': new Date(Date.now() + 3600_000).toUTCString() });
+    return res.end(text);
+  }
+
+  function file(req, res, job, name) {
+    const body = job.files.get(name);
+    if (body === undefined) return send(res, ...issue(404, 'not-found', `no file ${name}`));
+    let bytes = Buffer.from(body, 'utf8');
+    const headers = { 'Content-Type': 'application/fhir+ndjson' };
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      bytes = gzipSync(bytes);
+      headers['Content-Encoding'] = 'gzip';
+    }
+    headers['Content-Length'] = bytes.length;
+    res.writeHead(200, headers);
+    return res.end(bytes);
+  }
+
+  // True when the request was a bulk one (answered here).
+  async function handle(req, res, url, fhirPath, base) {
+    const exportMatch = EXPORT_PATH.exec(fhirPath);
+    const bulkMatch = /^\/bulk\/(status|file)\/([^/]+)(?:\/([^/]+))?$/.exec(fhirPath);
+    if (!exportMatch && !bulkMatch) return false;
+    log.push({ method: req.method, path: url.pathname, query: url.search.replace(/^\?/, ''),
+      authorization: req.headers.authorization ?? null, acceptEncoding: req.headers['accept-encoding'] ?? null });
+    if (!authorised(req)) {
+      send(res, ...issue(401, 'login', 'a bearer token is required'));
+      return true;
+    }
+    if (exportMatch) {
+      if (req.method !== 'GET' && req.method !== 'POST') send(res, ...issue(405, 'not-supported', req.method));
+      else kickOff(req, res, url, exportMatch, base);
+      return true;
+    }
+    const job = jobs.get(bulkMatch[2]);
+    if (!job || job.deleted) {
+      send(res, ...issue(404, 'not-found', 'no such export (deleted or never started)'));
+    } else if (bulkMatch[1] === 'status' && !bulkMatch[3] && (req.method === 'GET' || req.method === 'DELETE')) {
+      status(req, res, job);
+    } else if (bulkMatch[1] === 'file' && bulkMatch[3] && req.method === 'GET') {
+      file(req, res, job, bulkMatch[3]);
+    } else {
+      send(res, ...issue(405, 'not-supported', `${req.method} ${url.pathname}`));
+    }
+    return true;
+  }
+
+  function testRoute(req, res, url, readBody) {
+    if (url.pathname === '/_bulk/requests' && req.method === 'GET') {
+      send(res, 200, log, 'application/json');
+      return true;
+    }
+    if (url.pathname === '/_bulk/config' && req.method === 'PUT') {
+      return readBody(req).then((text) => {
+        const change = JSON.parse(text || '{}');
+        for (const key of Object.keys(change)) {
+          if (!(key in DEFAULTS)) return send(res, 400, { error: `unknown bulk switch ${key}` }, 'application/json');
+        }
+        config = { ...config, ...change };
+        return send(res, 200, config, 'application/json');
+      });
+    }
+    return false;
+  }
+
+  function reset() {
+    config = { ...DEFAULTS };
+    jobs = new Map();
+    log = [];
+  }
+
+  return { handle, testRoute, reset };
+}
