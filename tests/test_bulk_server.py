@@ -128,3 +128,20 @@ def test_quirk_switches(server: FhirTestServer) -> None:
     assert all(e["url"].startswith("http://files.invalid/bulk/file/") for e in manifest["output"])
     with pytest.raises(requests.HTTPError):
         _config(server, noSuchSwitch=True)
+
+
+def test_deleted_lists_what_was_deleted_since(server: FhirTestServer) -> None:
+    first = _complete(requests.get(f"{server.base_url}/Patient/$export", headers=KICK,
+                                   timeout=10).headers["Content-Location"]).json()
+    assert first["deleted"] == []
+    time.sleep(0.01)
+    assert requests.delete(f"{server.base_url}/Condition/c2", timeout=10).status_code == 200
+    later = _complete(requests.get(f"{server.base_url}/Patient/$export?_since={first['transactionTime']}",
+                                   headers=KICK, timeout=10).headers["Content-Location"]).json()
+    assert later["output"] == []
+    (bundle,) = _lines(later["deleted"][0]["url"])
+    assert bundle["type"] == "transaction"
+    assert bundle["entry"] == [{"request": {"method": "DELETE", "url": "Condition/c2"}}]
+    full = _complete(requests.get(f"{server.base_url}/Patient/$export", headers=KICK,
+                                  timeout=10).headers["Content-Location"]).json()
+    assert full["deleted"] == []  # deleted[] is for _since exports only

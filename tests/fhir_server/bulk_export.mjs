@@ -6,6 +6,7 @@
 //   `_`-parameter is refused with 400 unless `Prefer: handling=lenient`. 202 + absolute `Content-Location`.
 // Polling: GET [base]/bulk/status/[job] -> 202 (`X-Progress`, `Retry-After`) for `polls` polls, then 200 + the
 //   complete-status manifest. DELETE [base]/bulk/status/[job] -> 202, then the status answers 404.
+// deleted[]: resources DELETEd through the FHIR API after `_since`, as one transaction Bundle of DELETEs.
 // Files: GET [base]/bulk/file/[job]/[name] -> NDJSON (gzip when the client accepts it).
 // The data is the repository at kick-off (transactionTime); Group members that do not resolve are
 // OperationOutcomes in an error[] file (as Medplum logs them).
@@ -46,6 +47,7 @@ export function createBulkExport(getRepo, send) {
   let config = { ...DEFAULTS };
   let jobs = new Map();
   let log = [];
+  let deletions = []; // {type, id, at}: the repository forgets deleted resources, deleted[] needs them
 
   function authorised(req) {
     return !config.requireToken || req.headers.authorization === `Bearer ${config.requireToken}`;
@@ -128,9 +130,18 @@ export function createBulkExport(getRepo, send) {
       files.set('OperationOutcome.errors.ndjson', data.errors.map((o) => JSON.stringify(o)).join('\n') + '\n');
       error.push({ type: 'OperationOutcome', url: `${fileBase}/bulk/file/${id}/OperationOutcome.errors.ndjson` });
     }
+    // deleted[] (only for _since exports, as the IG says): one transaction Bundle of DELETE entries.
+    const gone = since ? deletions.filter((d) => d.at > new Date(since).toISOString() && (!types || types.includes(d.type))) : [];
+    const deleted = [];
+    if (gone.length) {
+      const bundle = { resourceType: 'Bundle', type: 'transaction',
+        entry: gone.map((d) => ({ request: { method: 'DELETE', url: `${d.type}/${d.id}` } })) };
+      files.set('Bundle.deleted.ndjson', JSON.stringify(bundle) + '\n');
+      deleted.push({ type: 'Bundle', url: `${fileBase}/bulk/file/${id}/Bundle.deleted.ndjson` });
+    }
     const requiresAccessToken = config.requiresAccessToken ?? Boolean(config.requireToken);
     const manifest = { transactionTime, request: `${base}${url.pathname}${url.search}`, requiresAccessToken,
-      output, error, deleted: [] };
+      output, error, deleted };
     jobs.set(id, { manifest, files, pollsLeft: config.polls, polls: config.polls, deleted: false });
     res.writeHead(202, { 'Content-Location': `${base}/bulk/status/${id}` });
     return res.end();
@@ -226,7 +237,12 @@ export function createBulkExport(getRepo, send) {
     config = { ...DEFAULTS };
     jobs = new Map();
     log = [];
+    deletions = [];
   }
 
-  return { handle, testRoute, reset };
+  function noteDeleted(type, id) {
+    deletions.push({ type, id, at: new Date().toISOString() });
+  }
+
+  return { handle, testRoute, reset, noteDeleted };
 }

@@ -159,6 +159,10 @@ async function handleFhir(req, res, url) {
     headers: req.headers,
   };
   const [result, resource] = await router.handleRequest(fhirRequest, repo);
+  const parts = path.split('/').filter(Boolean);
+  if (req.method === 'DELETE' && parts.length === 2 && isOk(result)) {
+    bulk.noteDeleted(parts[0], parts[1]);
+  }
   if (!isOk(result)) {
     return send(res, getStatus(result), result);
   }
