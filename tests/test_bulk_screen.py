@@ -114,3 +114,40 @@ def test_bad_options_are_exit_2(loaded: FhirTestServer, tmp_path: Path, capsys: 
     assert cli_main(["screen", "--fhir-server", "ftp://x", "--out", str(tmp_path / "o")]) == 2
     assert _screen(loaded, tmp_path / "out", "--group", "no-such-group") == 3
     assert "Group/no-such-group not found" in capsys.readouterr().err
+
+
+def test_incremental_run_asks_since_the_last_and_equals_a_full_run(fhir_server: FhirTestServer,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    records = fixture_records()
+    fhir_server.reset()
+    for resources in records.values():
+        fhir_server.load(resources)
+    _config(fhir_server, polls=0)
+    state = tmp_path / "state"
+    assert _screen(fhir_server, tmp_path / "first", "--state", str(state)) == 0
+    first_time = json.loads((state / "state.json").read_text())["transactionTime"]
+    # What changes between the runs: one in-pathway patient's Conditions are deleted, another's Patient is
+    # updated (same content, a new lastUpdated: in the delta, nothing to judge differently).
+    first = findings(tmp_path / "first")
+    changed = next(p for p in sorted(records) if first.get(p, {}).get("findings")
+                   and any(r["resourceType"] == "Condition" for r in records[p]))
+    touched = next(p for p in sorted(records) if p != changed)
+    for resource in [r for r in records[changed] if r["resourceType"] == "Condition"]:
+        assert requests.delete(f"{fhir_server.base_url}/Condition/{resource['id']}", timeout=10).ok
+    records[changed] = [r for r in records[changed] if r["resourceType"] != "Condition"]
+    fhir_server.load([r for r in records[touched] if r["resourceType"] == "Patient"])
+    log_start = len(requests.get(f"{fhir_server.root_url}/_bulk/requests", timeout=10).json())
+    assert _screen(fhir_server, tmp_path / "second", "--state", str(state)) == 0
+    second_log = requests.get(f"{fhir_server.root_url}/_bulk/requests", timeout=10).json()[log_start:]
+    assert f"_since={first_time}" in second_log[0]["query"]
+    delta = [r for r in second_log if "/bulk/file/" in r["path"]]
+    assert len(delta) == 2  # the updated Patient, and the deleted[] Bundle: not the whole export again
+    # The full run on the changed data, from files, is what the incremental run found.
+    export = write_export(tmp_path / "export", records)
+    assert screen(export, tmp_path / "full", "--workers", "2", "--partitions", "5") == 0
+    assert findings(tmp_path / "second") == findings(tmp_path / "full")
+    assert findings(tmp_path / "second").get(changed) != first.get(changed)  # the deletion mattered
+    assert _screen(fhir_server, tmp_path / "other", "--state", str(state), "--group", "g1") == 3  # not its state
+    fhir_server.reset()  # the module's other tests find the data as `loaded` left it
+    for resources in fixture_records().values():
+        fhir_server.load(resources)

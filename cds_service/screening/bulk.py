@@ -32,7 +32,7 @@ import requests
 
 from cds_service.screening.source import FileExport
 
-__all__ = ["BulkClient", "BulkError", "pathway_types"]
+__all__ = ["BulkClient", "BulkError", "display_url", "pathway_types"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def pathway_types() -> tuple[str, ...]:
     return tuple(sorted(types))
 
 
-def _where(url: str) -> str:
+def display_url(url: str) -> str:
     """A URL as errors and logs may show it: origin and path, no query (presigned URLs hold secrets there)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -134,7 +134,7 @@ class BulkClient:
         self.progress = Progress()
 
     def __repr__(self) -> str:  # never the token
-        return f"BulkClient({_where(self.base_url)!r})"
+        return f"BulkClient({display_url(self.base_url)!r})"
 
     # --- requests -------------------------------------------------------------------------------------
     def _headers(self, url: str, *, token: bool, extra: dict[str, str]) -> dict[str, str]:
@@ -165,12 +165,12 @@ class BulkClient:
                 break
             pause = (_retry_after(response) if response is not None else None)
             pause = wait if pause is None else pause
-            log.info("bulk %s %s: %s, retry %d in %.1f s", method, _where(url), failure, attempt + 1, pause)
+            log.info("bulk %s %s: %s, retry %d in %.1f s", method, display_url(url), failure, attempt + 1, pause)
             if response is not None:
                 response.close()
             self._sleep(pause)
             wait = min(wait * 2, MAX_BACKOFF_SECONDS)
-        raise BulkError(f"{method} {_where(url)}: {failure} after {self._max_retries + 1} attempts")
+        raise BulkError(f"{method} {display_url(url)}: {failure} after {self._max_retries + 1} attempts")
 
     # --- the three steps ------------------------------------------------------------------------------
     def kick_off(self, *, group: str | None = None, system: bool = False, since: str | None = None,
@@ -184,11 +184,11 @@ class BulkClient:
         response = self._request("GET", url, headers={"Accept": FHIR_JSON, "Prefer": "respond-async"})
         if response.status_code != 202:
             detail = _outcome_text(response)
-            raise BulkError(f"kick-off {_where(url)}: HTTP {response.status_code}" + (f": {detail}" if detail else ""))
+            raise BulkError(f"kick-off {display_url(url)}: HTTP {response.status_code}" + (f": {detail}" if detail else ""))
         location = response.headers.get("Content-Location")
         if not location or not urlsplit(location).scheme:
-            raise BulkError(f"kick-off {_where(url)}: 202 without an absolute Content-Location")
-        log.info("bulk export started: status at %s", _where(location))
+            raise BulkError(f"kick-off {display_url(url)}: 202 without an absolute Content-Location")
+        log.info("bulk export started: status at %s", display_url(location))
         return location
 
     def wait(self, status_url: str, *, timeout: float = POLL_TIMEOUT_SECONDS) -> dict[str, Any]:
@@ -201,13 +201,13 @@ class BulkClient:
                 try:
                     manifest = response.json()
                 except ValueError:
-                    raise BulkError(f"status {_where(status_url)}: the manifest is not JSON") from None
+                    raise BulkError(f"status {display_url(status_url)}: the manifest is not JSON") from None
                 if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), list):
-                    raise BulkError(f"status {_where(status_url)}: the manifest has no output array")
+                    raise BulkError(f"status {display_url(status_url)}: the manifest has no output array")
                 return manifest
             if response.status_code != 202:
                 detail = _outcome_text(response)
-                raise BulkError(f"status {_where(status_url)}: HTTP {response.status_code}"
+                raise BulkError(f"status {display_url(status_url)}: HTTP {response.status_code}"
                                 + (f": {detail}" if detail else ""))
             self.progress.server = (response.headers.get("X-Progress") or "")[:100] or None
             self._report()
@@ -215,18 +215,18 @@ class BulkClient:
             if pause is None:
                 pause, backoff = backoff, min(backoff * 2, MAX_BACKOFF_SECONDS)
             if waited + pause > timeout:
-                raise BulkError(f"status {_where(status_url)}: not complete after {timeout:.0f} s")
+                raise BulkError(f"status {display_url(status_url)}: not complete after {timeout:.0f} s")
             self._sleep(pause)
             waited += pause
 
-    def download(self, manifest: dict[str, Any], folder: Path) -> FileExport:
-        """Every output[] and error[] file into `folder` (in parallel, capped), then a manifest.json naming the
-        local files, read back as a FileExport: the screen's passes run as on any export folder."""
+    def download(self, manifest: dict[str, Any], folder: Path) -> None:
+        """Every output[], error[] and deleted[] file into `folder` (in parallel, capped), then a manifest.json
+        naming the local files: the folder is an export the file mode reads."""
         folder.mkdir(parents=True, exist_ok=True)
         with_token = manifest.get("requiresAccessToken") is True
         jobs: list[tuple[str, str, Path]] = []  # (key, url, local path)
-        local: dict[str, list[dict[str, Any]]] = {"output": [], "error": []}
-        for key in ("output", "error"):
+        local: dict[str, list[dict[str, Any]]] = {"output": [], "error": [], "deleted": []}
+        for key in ("output", "error", "deleted"):
             entries = manifest.get(key) or []
             if not isinstance(entries, list):
                 raise BulkError(f"manifest: {key!r} is not an array")
@@ -238,7 +238,8 @@ class BulkClient:
                     # The token is for this server only; a file elsewhere that needs it is not fetched.
                     raise BulkError(f"manifest: {key}[{number}] on {_origin(url)[1]} needs the access token, "
                                     "which is only sent to the FHIR server's origin")
-                kind = entry.get("type") if isinstance(entry.get("type"), str) else "OperationOutcome"
+                kind = entry.get("type") if isinstance(entry.get("type"), str) else (
+                    "Bundle" if key == "deleted" else "OperationOutcome")
                 name = f"{len(jobs):05d}.{kind}.ndjson"
                 jobs.append((key, url, folder / name))
                 local[key].append({**entry, "url": name})
@@ -250,7 +251,6 @@ class BulkClient:
                 self._report()
         written = {**manifest, **local}
         (folder / "manifest.json").write_text(json.dumps(written, indent=1) + "\n")
-        return FileExport([str(folder)])
 
     def _fetch(self, url: str, path: Path, with_token: bool) -> None:
         # requests decodes the gzip it asked for: the file is written as plain NDJSON. A file may redirect to
@@ -259,7 +259,7 @@ class BulkClient:
                                  headers={"Accept": "application/fhir+ndjson", "Accept-Encoding": "gzip"})
         with response:
             if response.status_code != 200:
-                raise BulkError(f"file {_where(url)}: HTTP {response.status_code}")
+                raise BulkError(f"file {display_url(url)}: HTTP {response.status_code}")
             partial = path.with_name(path.name + ".part")
             with partial.open("wb") as handle:
                 for chunk in response.iter_content(1 << 16):
@@ -274,14 +274,19 @@ class BulkClient:
             log.warning("bulk export not deleted: %s", exc)
             return
         if response.status_code not in (200, 202, 204, 404):
-            log.warning("bulk export not deleted: DELETE %s: HTTP %d", _where(status_url), response.status_code)
+            log.warning("bulk export not deleted: DELETE %s: HTTP %d", display_url(status_url), response.status_code)
+
+    def fetch_to(self, folder: Path, status_url: str) -> dict[str, Any]:
+        """Polls `status_url` to completion, downloads into `folder`, deletes the job; returns the manifest."""
+        manifest = self.wait(status_url)
+        self.download(manifest, folder)
+        self.delete(status_url)
+        return manifest
 
     def export_to(self, folder: Path, status_url: str) -> tuple[FileExport, dict[str, Any]]:
-        """Polls `status_url` to completion, downloads into `folder`, deletes the job."""
-        manifest = self.wait(status_url)
-        source = self.download(manifest, folder)
-        self.delete(status_url)
-        return source, manifest
+        """`fetch_to`, and the folder as the FileExport the screen reads."""
+        manifest = self.fetch_to(folder, status_url)
+        return FileExport([str(folder)]), manifest
 
     def _report(self) -> None:
         if self._on_progress is not None:

@@ -85,6 +85,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     bulk.add_argument("--group", metavar="ID", help="export Group/ID/$export (default: Patient/$export)")
     bulk.add_argument("--since", type=_instant, metavar="INSTANT", help="only resources changed since (_since)")
     bulk.add_argument("--status-url", metavar="URL", help="resume an export already kicked off: its status URL")
+    bulk.add_argument("--state", type=Path, metavar="DIR",
+                      help="incremental: keep the export here; each run asks only for what changed since the last "
+                           "(_since = its transactionTime, unless --since) and screens the updated whole")
     bulk.add_argument("--token-file", type=Path, metavar="PATH",
                       help="file holding the bearer token (default: $CDS_SCREEN_FHIR_TOKEN, else none)")
     generate = parser.add_argument_group("screen generate")
@@ -143,8 +146,8 @@ def _screen(args: argparse.Namespace) -> int:
             return exported
         source = exported
     else:
-        if args.status_url or args.since or args.group or args.token_file:
-            print(f"{PROG}: --status-url, --since, --group and --token-file need --fhir-server", file=sys.stderr)
+        if args.status_url or args.since or args.group or args.token_file or args.state:
+            print(f"{PROG}: --status-url, --since, --group, --state and --token-file need --fhir-server", file=sys.stderr)
             return EXIT_INPUT
         if not args.inputs:
             print(f"{PROG}: name an export (INPUT) or a FHIR server (--fhir-server URL)", file=sys.stderr)
@@ -217,8 +220,9 @@ def _export(args: argparse.Namespace) -> Any:
 
     import shutil
 
-    from cds_service.screening.bulk import BulkClient, BulkError
-    from cds_service.screening.source import ExportError
+    from cds_service.screening.bulk import BulkClient, BulkError, display_url
+    from cds_service.screening.incremental import StateError, apply_delta, last_transaction_time
+    from cds_service.screening.source import ExportError, FileExport
 
     if urlsplit(args.fhir_server).scheme not in ("http", "https"):
         print(f"{PROG}: --fhir-server must be an http(s) URL", file=sys.stderr)
@@ -234,15 +238,23 @@ def _export(args: argparse.Namespace) -> Any:
                   end="", file=sys.stderr)
 
     client = BulkClient(args.fhir_server, token=token, on_progress=progress)
+    server = display_url(args.fhir_server.rstrip("/"))
+    since = args.since
     try:
-        status_url = args.status_url or client.kick_off(group=args.group, since=args.since)
+        if args.state is not None and since is None:
+            since = last_transaction_time(args.state, server, args.group)
+        status_url = args.status_url or client.kick_off(group=args.group, since=since)
         if not args.status_url:
             # The status URL is no credential (the token is): printed so an interrupted run can resume.
             print(f"{PROG}: export started; to resume: --status-url {status_url}", file=sys.stderr)
         # A fresh folder: files of an earlier, interrupted download must not mix with this one's.
         shutil.rmtree(_export_folder(args), ignore_errors=True)
-        source, _manifest = client.export_to(_export_folder(args), status_url)
-    except BulkError as exc:
+        manifest = client.fetch_to(_export_folder(args), status_url)
+        if args.state is not None:
+            source = apply_delta(args.state, _export_folder(args), manifest, server, args.group)
+        else:
+            source = FileExport([str(_export_folder(args))])
+    except (BulkError, StateError) as exc:
         print(f"{PROG}: export: {exc}", file=sys.stderr)
         return EXIT_UNFINISHED
     except ExportError as exc:  # e.g. a manifest with no output: nothing to screen
