@@ -119,7 +119,7 @@ class Progress:
 
 
 class BulkClient:
-    def __init__(self, base_url: str, *, token: str | None = None, session: requests.Session | None = None,
+    def __init__(self, base_url: str, *, token: str | Callable[[], str] | None = None, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep, first_wait: float = FIRST_WAIT_SECONDS,
                  max_retries: int = MAX_RETRIES, parallel: int = PARALLEL_DOWNLOADS,
                  on_progress: Callable[[Progress], None] | None = None) -> None:
@@ -140,7 +140,9 @@ class BulkClient:
     def _headers(self, url: str, *, token: bool, extra: dict[str, str]) -> dict[str, str]:
         headers = dict(extra)
         if token and self._token and _origin(url) == _origin(self.base_url):
-            headers["Authorization"] = f"Bearer {self._token}"
+            # A callable is a token provider (SMART Backend Services): asked per request, so it can refresh.
+            value = self._token() if callable(self._token) else self._token
+            headers["Authorization"] = f"Bearer {value}"
         return headers
 
     def _request(self, method: str, url: str, *, token: bool = True, stream: bool = False,

@@ -13,7 +13,8 @@ line; the run goes on.
 
 With --fhir-server (instead of INPUT) the screen runs a Bulk Data `Patient/$export` (or `Group/ID/$export`
 with --group) of the types the pathway reads, downloads it into OUT.export and screens that. The bearer token
-comes from $CDS_SCREEN_FHIR_TOKEN or --token-file; it is never printed. An interrupted export resumes with
+comes from $CDS_SCREEN_FHIR_TOKEN or --token-file, or from SMART Backend Services (--smart-*); it is never
+printed. An interrupted export resumes with
 --status-url (printed at kick-off). Exit status: 0 done, 2 the input or the options cannot be used, 3 the run could not
 finish (run again with --resume).
 """
@@ -90,6 +91,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
                            "(_since = its transactionTime, unless --since) and screens the updated whole")
     bulk.add_argument("--token-file", type=Path, metavar="PATH",
                       help="file holding the bearer token (default: $CDS_SCREEN_FHIR_TOKEN, else none)")
+    smart = parser.add_argument_group("SMART Backend Services (instead of a bearer token)")
+    smart.add_argument("--smart-client-id", metavar="ID", help="the client id registered with the server")
+    smart.add_argument("--smart-key", type=Path, metavar="PEM", help="its private key (P-384 for ES384, RSA for RS384)")
+    smart.add_argument("--smart-kid", metavar="KID", help="the key's id in the client's registered JWK Set")
+    smart.add_argument("--smart-scope", metavar="SCOPES",
+                       help="default: system/<type>.rs for each type the pathway reads (SMART v2 scopes)")
+    smart.add_argument("--smart-token-url", metavar="URL",
+                       help="default: token_endpoint of the server's .well-known/smart-configuration")
     generate = parser.add_argument_group("screen generate")
     generate.add_argument("--patients", type=_positive, default=2000, help="patients to generate (default 2000)")
     generate.add_argument("--prevalence", type=_share, default=0.05, help="share in the pathway (default 0.05)")
@@ -214,6 +223,12 @@ def _token(args: argparse.Namespace) -> str | int | None:
     return os.environ.get("CDS_SCREEN_FHIR_TOKEN", "").strip() or None
 
 
+def requests_session() -> Any:
+    import requests
+
+    return requests.Session()
+
+
 def _export(args: argparse.Namespace) -> Any:
     """The Bulk Data export into OUT.export, as a FileExport; an exit status when it cannot be had."""
     from urllib.parse import urlsplit
@@ -222,14 +237,31 @@ def _export(args: argparse.Namespace) -> Any:
 
     from cds_service.screening.bulk import BulkClient, BulkError, display_url
     from cds_service.screening.incremental import StateError, apply_delta, last_transaction_time
+    from cds_service.screening.smart import SmartError
     from cds_service.screening.source import ExportError, FileExport
 
     if urlsplit(args.fhir_server).scheme not in ("http", "https"):
         print(f"{PROG}: --fhir-server must be an http(s) URL", file=sys.stderr)
         return EXIT_INPUT
-    token = _token(args)
+    token: Any = _token(args)
     if isinstance(token, int):
         return token
+    smart = [args.smart_client_id, args.smart_key, args.smart_kid]
+    if any(smart):
+        if not all(smart):
+            print(f"{PROG}: SMART Backend Services needs --smart-client-id, --smart-key and --smart-kid", file=sys.stderr)
+            return EXIT_INPUT
+        from cds_service.screening.bulk import pathway_types
+        from cds_service.screening.smart import BackendServicesToken, token_endpoint
+
+        try:
+            token_url = args.smart_token_url or token_endpoint(args.fhir_server, requests_session())
+            token = BackendServicesToken(token_url=token_url, client_id=args.smart_client_id, key_path=args.smart_key,
+                                         kid=args.smart_kid,
+                                         scope=args.smart_scope or " ".join(f"system/{t}.rs" for t in pathway_types()))
+        except SmartError as exc:
+            print(f"{PROG}: SMART Backend Services: {exc}", file=sys.stderr)
+            return EXIT_INPUT
     show = not args.no_progress and sys.stderr.isatty()
 
     def progress(state: Any) -> None:
@@ -254,7 +286,7 @@ def _export(args: argparse.Namespace) -> Any:
             source = apply_delta(args.state, _export_folder(args), manifest, server, args.group)
         else:
             source = FileExport([str(_export_folder(args))])
-    except (BulkError, StateError) as exc:
+    except (BulkError, SmartError, StateError) as exc:
         print(f"{PROG}: export: {exc}", file=sys.stderr)
         return EXIT_UNFINISHED
     except ExportError as exc:  # e.g. a manifest with no output: nothing to screen

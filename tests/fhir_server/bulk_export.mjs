@@ -21,15 +21,20 @@
 //   requiresAccessToken: bool   what the manifest says (default: true when requireToken is set)
 //   fileOrigin: url   output URLs on another origin (a file server nobody runs: the client must not go there
 //                     with the token)
+//   smartClientId: id, smartJwks: {keys: [...]}   SMART Backend Services: POST [base]/_smart/token checks
+//                     the client's signed assertion (ES384/RS384, iss = sub = id, aud = the token URL,
+//                     exp within 5 minutes, jti not seen before) and issues tokens the export then requires;
+//                     tokenSeconds: their lifetime (default 300). GET [base]/.well-known/smart-configuration.
 // GET /_bulk/requests: every bulk request seen (method, path, authorization, acceptEncoding).
 
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
 const NDJSON_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
 const KNOWN_PARAMS = new Set(['_type', '_since', '_outputFormat']);
 const DEFAULTS = { polls: 2, retryAfter: 1, noProgress: false, perFile: 0, busy: false, transient: 0,
-  requireToken: null, requiresAccessToken: null, fileOrigin: null };
+  requireToken: null, requiresAccessToken: null, fileOrigin: null, smartClientId: null, smartJwks: null,
+  tokenSeconds: 300 };
 const EXPORT_PATH = /^\/(?:(Patient)\/|Group\/([^/]+)\/)?\$export$/;
 
 function issue(status, code, text) {
@@ -47,10 +52,57 @@ export function createBulkExport(getRepo, send) {
   let config = { ...DEFAULTS };
   let jobs = new Map();
   let log = [];
-  let deletions = []; // {type, id, at}: the repository forgets deleted resources, deleted[] needs them
+  let deletions = [];
+  let issued = new Map(); // access token -> expiry (ms)
+  let seenJti = new Set(); // {type, id, at}: the repository forgets deleted resources, deleted[] needs them
 
   function authorised(req) {
-    return !config.requireToken || req.headers.authorization === `Bearer ${config.requireToken}`;
+    const header = String(req.headers.authorization ?? '');
+    if (config.smartClientId) {
+      const expiry = issued.get(header.replace(/^Bearer /, ''));
+      return header.startsWith('Bearer ') && expiry !== undefined && expiry > Date.now();
+    }
+    return !config.requireToken || header === `Bearer ${config.requireToken}`;
+  }
+
+  function oauthError(res, text) {
+    return send(res, 400, { error: 'invalid_client', error_description: text }, 'application/json');
+  }
+
+  // SMART Backend Services (client-credentials, private_key_jwt): the assertion's signature and claims.
+  function token(req, res, body, tokenUrl) {
+    const form = new URLSearchParams(body);
+    if (form.get('grant_type') !== 'client_credentials') return oauthError(res, 'grant_type must be client_credentials');
+    if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+      return oauthError(res, 'client_assertion_type must be jwt-bearer');
+    }
+    const parts = String(form.get('client_assertion') ?? '').split('.');
+    if (parts.length !== 3) return oauthError(res, 'client_assertion is not a JWS');
+    let header;
+    let claims;
+    try {
+      header = JSON.parse(Buffer.from(parts[0], 'base64url'));
+      claims = JSON.parse(Buffer.from(parts[1], 'base64url'));
+    } catch {
+      return oauthError(res, 'client_assertion is not a JWS');
+    }
+    const jwk = (config.smartJwks?.keys ?? []).find((k) => k.kid === header.kid);
+    if (!jwk || !['ES384', 'RS384'].includes(header.alg)) return oauthError(res, 'unknown kid or alg');
+    const key = createPublicKey({ key: jwk, format: 'jwk' });
+    const options = header.alg === 'ES384' ? { key, dsaEncoding: 'ieee-p1363' } : key;
+    if (!verify('sha384', Buffer.from(`${parts[0]}.${parts[1]}`), options, Buffer.from(parts[2], 'base64url'))) {
+      return oauthError(res, 'bad signature');
+    }
+    const now = Date.now() / 1000;
+    if (claims.iss !== config.smartClientId || claims.sub !== config.smartClientId) return oauthError(res, 'iss/sub');
+    if (claims.aud !== tokenUrl) return oauthError(res, 'aud is not the token URL');
+    if (!(claims.exp > now && claims.exp <= now + 300)) return oauthError(res, 'exp not within 5 minutes');
+    if (!claims.jti || seenJti.has(claims.jti)) return oauthError(res, 'jti missing or replayed');
+    seenJti.add(claims.jti);
+    const accessToken = randomUUID();
+    issued.set(accessToken, Date.now() + config.tokenSeconds * 1000);
+    return send(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: config.tokenSeconds,
+      scope: form.get('scope') ?? '' }, 'application/json');
   }
 
   function snapshot(kind, groupId, types, since) {
@@ -139,7 +191,7 @@ export function createBulkExport(getRepo, send) {
       files.set('Bundle.deleted.ndjson', JSON.stringify(bundle) + '\n');
       deleted.push({ type: 'Bundle', url: `${fileBase}/bulk/file/${id}/Bundle.deleted.ndjson` });
     }
-    const requiresAccessToken = config.requiresAccessToken ?? Boolean(config.requireToken);
+    const requiresAccessToken = config.requiresAccessToken ?? Boolean(config.requireToken || config.smartClientId);
     const manifest = { transactionTime, request: `${base}${url.pathname}${url.search}`, requiresAccessToken,
       output, error, deleted };
     jobs.set(id, { manifest, files, pollsLeft: config.polls, polls: config.polls, deleted: false });
@@ -187,7 +239,18 @@ export function createBulkExport(getRepo, send) {
   }
 
   // True when the request was a bulk one (answered here).
-  async function handle(req, res, url, fhirPath, base) {
+  async function handle(req, res, url, fhirPath, base, readBody) {
+    if (fhirPath === '/.well-known/smart-configuration' && req.method === 'GET') {
+      send(res, 200, { token_endpoint: `${base}/_smart/token`, grant_types_supported: ['client_credentials'],
+        token_endpoint_auth_methods_supported: ['private_key_jwt'],
+        token_endpoint_auth_signing_alg_values_supported: ['ES384', 'RS384'] }, 'application/json');
+      return true;
+    }
+    if (fhirPath === '/_smart/token' && req.method === 'POST') {
+      log.push({ method: 'POST', path: url.pathname, query: '', authorization: null, acceptEncoding: null });
+      token(req, res, await readBody(req), `${base}/_smart/token`);
+      return true;
+    }
     const exportMatch = EXPORT_PATH.exec(fhirPath);
     const bulkMatch = /^\/bulk\/(status|file)\/([^/]+)(?:\/([^/]+))?$/.exec(fhirPath);
     if (!exportMatch && !bulkMatch) return false;
@@ -238,6 +301,8 @@ export function createBulkExport(getRepo, send) {
     jobs = new Map();
     log = [];
     deletions = [];
+    issued = new Map();
+    seenJti = new Set();
   }
 
   function noteDeleted(type, id) {

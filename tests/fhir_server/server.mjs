@@ -111,7 +111,7 @@ function pageLinks(bundle, base, path, params, offset, count) {
 
 async function handleFhir(req, res, url) {
   const path = url.pathname.slice(FHIR_PREFIX.length) || '/';
-  if (await bulk.handle(req, res, url, path, `http://${req.headers.host}${FHIR_PREFIX}`)) {
+  if (await bulk.handle(req, res, url, path, `http://${req.headers.host}${FHIR_PREFIX}`, readBody)) {
     return;
   }
   const params = new URLSearchParams(url.search);
