@@ -172,3 +172,32 @@ def test_a_refused_kick_off_names_the_problem(server: FhirTestServer) -> None:
     with pytest.raises(BulkError) as failed:
         _client(server, []).kick_off(group="nope")
     assert "HTTP 404" in str(failed.value) and "Group/nope not found" in str(failed.value)
+
+
+def test_expired_file_links_are_replaced_from_a_fresh_manifest(server: FhirTestServer, tmp_path: Path) -> None:
+    _config(server, expireFiles=1, perFile=1)
+    client = _client(server, [], parallel=3)
+    source, _ = client.export_to(tmp_path / "e", client.kick_off())
+    assert _lines(source) == {"Patient": 3, "Condition": 3}
+    log = _bulk_log(server)
+    files = [r for r in log if "/bulk/file/" in r["path"]]
+    assert {r["query"] for r in files} == {"sig=1", "sig=2"}  # the first links expired, the fresh ones worked
+    assert len([r for r in files if r["query"] == "sig=2"]) == 6
+    status_gets = [r for r in log if "/bulk/status/" in r["path"] and r["method"] == "GET"]
+    assert len(status_gets) == 2 + 1 + 1  # two 202s, the manifest, ONE more poll for all six expired links
+    _config(server, expireFiles=5)
+    client = _client(server, [])
+    with pytest.raises(BulkError, match="the link has expired"):
+        client.export_to(tmp_path / "f", client.kick_off())
+
+
+def test_files_on_another_origin_without_the_token(server: FhirTestServer, tmp_path: Path) -> None:
+    # localhost and 127.0.0.1 are two origins of the same test server: files on "another" origin that serves.
+    other = server.root_url.replace("127.0.0.1", "localhost") + "/fhir"
+    _config(server, fileOrigin=other, requiresAccessToken=False)
+    client = _client(server, [], token=TOKEN)
+    source, manifest = client.export_to(tmp_path / "e", client.kick_off())
+    assert all(e["url"].startswith("http://localhost:") for e in manifest["output"])
+    assert _lines(source) == {"Patient": 3, "Condition": 3}
+    files = [r for r in _bulk_log(server) if "/bulk/file/" in r["path"]]
+    assert len(files) == 2 and all(r["authorization"] is None for r in files)

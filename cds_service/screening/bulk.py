@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,10 +50,25 @@ MAX_BACKOFF_SECONDS = 60.0
 PARALLEL_DOWNLOADS = 4
 POLL_TIMEOUT_SECONDS = 24 * 3600.0
 REQUEST_TIMEOUT = (10.0, 300.0)  # (connect, read) seconds
+# An expired file link is replaced from a freshly polled manifest at most this often per file. Local default.
+EXPIRED_LINK_REFRESHES = 2
 
 
 class BulkError(RuntimeError):
     """The export could not be run or read; the message names the step and the URL's origin/path only."""
+
+
+class _ExpiredLink(Exception):
+    """A file answered 401/403/404/410: its link has expired (or was never valid)."""
+
+
+def _entry_url(manifest: dict[str, Any], key: str, number: int) -> str:
+    entries = manifest.get(key) or []
+    entry = entries[number] if isinstance(entries, list) and number < len(entries) else None
+    url = entry.get("url") if isinstance(entry, dict) else None
+    if not isinstance(url, str):
+        raise BulkError(f"manifest: {key}[{number}] is gone from the polled manifest")
+    return url
 
 
 def pathway_types() -> tuple[str, ...]:
@@ -132,6 +148,8 @@ class BulkClient:
         self._parallel = max(1, parallel)
         self._on_progress = on_progress
         self.progress = Progress()
+        self._refresh_lock = threading.Lock()
+        self._latest: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # never the token
         return f"BulkClient({display_url(self.base_url)!r})"
@@ -221,12 +239,13 @@ class BulkClient:
             self._sleep(pause)
             waited += pause
 
-    def download(self, manifest: dict[str, Any], folder: Path) -> None:
+    def download(self, manifest: dict[str, Any], folder: Path, status_url: str | None = None) -> None:
         """Every output[], error[] and deleted[] file into `folder` (in parallel, capped), then a manifest.json
-        naming the local files: the folder is an export the file mode reads."""
+        naming the local files: the folder is an export the file mode reads. With `status_url`, a file link
+        that has expired (401/403/404/410: presigned URLs expire) is taken from a freshly polled manifest."""
         folder.mkdir(parents=True, exist_ok=True)
         with_token = manifest.get("requiresAccessToken") is True
-        jobs: list[tuple[str, str, Path]] = []  # (key, url, local path)
+        jobs: list[tuple[str, int, str, Path]] = []  # (key, position, url, local path)
         local: dict[str, list[dict[str, Any]]] = {"output": [], "error": [], "deleted": []}
         for key in ("output", "error", "deleted"):
             entries = manifest.get(key) or []
@@ -243,16 +262,43 @@ class BulkClient:
                 kind = entry.get("type") if isinstance(entry.get("type"), str) else (
                     "Bundle" if key == "deleted" else "OperationOutcome")
                 name = f"{len(jobs):05d}.{kind}.ndjson"
-                jobs.append((key, url, folder / name))
+                jobs.append((key, number, url, folder / name))
                 local[key].append({**entry, "url": name})
         self.progress.files_total = len(jobs)
         self._report()
         with ThreadPoolExecutor(max_workers=self._parallel) as pool:
-            for _ in pool.map(lambda job: self._fetch(job[1], job[2], with_token), jobs):
+            for _ in pool.map(lambda job: self._fetch_current(job, manifest, status_url, with_token), jobs):
                 self.progress.files_done += 1
                 self._report()
         written = {**manifest, **local}
         (folder / "manifest.json").write_text(json.dumps(written, indent=1) + "\n")
+
+    def _fetch_current(self, job: tuple[str, int, str, Path], manifest: dict[str, Any], status_url: str | None,
+                       with_token: bool) -> None:
+        key, number, url, path = job
+        for refresh in range(EXPIRED_LINK_REFRESHES + 1):
+            try:
+                return self._fetch(url, path, with_token)
+            except _ExpiredLink as expired:
+                if status_url is None or refresh == EXPIRED_LINK_REFRESHES:
+                    raise BulkError(f"file {display_url(url)}: HTTP {expired.args[0]}: the link has expired or is "
+                                    "refused, also after polling for fresh links") from None
+            url = self._fresh_url(status_url, manifest, key, number, url)
+        return None
+
+    def _fresh_url(self, status_url: str, manifest: dict[str, Any], key: str, number: int, failed: str) -> str:
+        """The entry's URL in the newest manifest; polled again only when the failed URL is the newest's
+        (parallel downloads whose links expired together share one new manifest)."""
+        with self._refresh_lock:
+            latest = self._latest or manifest
+            url = _entry_url(latest, key, number)
+            if url == failed:
+                log.info("bulk file link expired: polling %s for fresh links", display_url(status_url))
+                self._latest = latest = self.wait(status_url)
+                url = _entry_url(latest, key, number)
+            if latest.get("requiresAccessToken") is True and _origin(url) != _origin(self.base_url):
+                raise BulkError(f"manifest: {key}[{number}] moved to {_origin(url)[1]} and needs the access token")
+            return url
 
     def _fetch(self, url: str, path: Path, with_token: bool) -> None:
         # requests decodes the gzip it asked for: the file is written as plain NDJSON. A file may redirect to
@@ -260,6 +306,8 @@ class BulkClient:
         response = self._request("GET", url, token=with_token, stream=True, redirects=True,
                                  headers={"Accept": "application/fhir+ndjson", "Accept-Encoding": "gzip"})
         with response:
+            if response.status_code in (401, 403, 404, 410):
+                raise _ExpiredLink(response.status_code)
             if response.status_code != 200:
                 raise BulkError(f"file {display_url(url)}: HTTP {response.status_code}")
             partial = path.with_name(path.name + ".part")
@@ -281,7 +329,7 @@ class BulkClient:
     def fetch_to(self, folder: Path, status_url: str) -> dict[str, Any]:
         """Polls `status_url` to completion, downloads into `folder`, deletes the job; returns the manifest."""
         manifest = self.wait(status_url)
-        self.download(manifest, folder)
+        self.download(manifest, folder, status_url)
         self.delete(status_url)
         return manifest
 

@@ -21,6 +21,8 @@
 //   requiresAccessToken: bool   what the manifest says (default: true when requireToken is set)
 //   fileOrigin: url   output URLs on another origin (a file server nobody runs: the client must not go there
 //                     with the token)
+//   expireFiles: n    each complete-status answer signs its file URLs (`?sig=<k>`, k = 1, 2...); the links of
+//                     the first n answers have expired (403), as presigned URLs do: the client must poll again
 //   smartClientId: id, smartJwks: {keys: [...]}   SMART Backend Services: POST [base]/_smart/token checks
 //                     the client's signed assertion (ES384/RS384, iss = sub = id, aud = the token URL,
 //                     exp within 5 minutes, jti not seen before) and issues tokens the export then requires;
@@ -34,7 +36,7 @@ const NDJSON_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson',
 const KNOWN_PARAMS = new Set(['_type', '_since', '_outputFormat']);
 const DEFAULTS = { polls: 2, retryAfter: 1, noProgress: false, perFile: 0, busy: false, transient: 0,
   requireToken: null, requiresAccessToken: null, fileOrigin: null, smartClientId: null, smartJwks: null,
-  tokenSeconds: 300 };
+  tokenSeconds: 300, expireFiles: 0 };
 const EXPORT_PATH = /^\/(?:(Patient)\/|Group\/([^/]+)\/)?\$export$/;
 
 function issue(status, code, text) {
@@ -194,7 +196,7 @@ export function createBulkExport(getRepo, send) {
     const requiresAccessToken = config.requiresAccessToken ?? Boolean(config.requireToken || config.smartClientId);
     const manifest = { transactionTime, request: `${base}${url.pathname}${url.search}`, requiresAccessToken,
       output, error, deleted };
-    jobs.set(id, { manifest, files, pollsLeft: config.polls, polls: config.polls, deleted: false });
+    jobs.set(id, { manifest, files, pollsLeft: config.polls, polls: config.polls, deleted: false, generation: 0 });
     res.writeHead(202, { 'Content-Location': `${base}/bulk/status/${id}` });
     return res.end();
   }
@@ -219,12 +221,22 @@ export function createBulkExport(getRepo, send) {
       res.writeHead(202, headers);
       return res.end();
     }
-    const text = JSON.stringify(job.manifest);
+    job.generation += 1;
+    let manifest = job.manifest;
+    if (config.expireFiles > 0) {
+      const sign = (entry) => ({ ...entry, url: `${entry.url}?sig=${job.generation}` });
+      manifest = { ...manifest, output: manifest.output.map(sign), error: manifest.error.map(sign),
+        deleted: manifest.deleted.map(sign) };
+    }
+    const text = JSON.stringify(manifest);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Expires': new Date(Date.now() + 3600_000).toUTCString() });
     return res.end(text);
   }
 
-  function file(req, res, job, name) {
+  function file(req, res, job, name, url) {
+    if (config.expireFiles > 0 && !(Number(url.searchParams.get('sig')) > config.expireFiles)) {
+      return send(res, ...issue(403, 'expired', 'the file link has expired'));
+    }
     const body = job.files.get(name);
     if (body === undefined) return send(res, ...issue(404, 'not-found', `no file ${name}`));
     let bytes = Buffer.from(body, 'utf8');
@@ -271,7 +283,7 @@ export function createBulkExport(getRepo, send) {
     } else if (bulkMatch[1] === 'status' && !bulkMatch[3] && (req.method === 'GET' || req.method === 'DELETE')) {
       status(req, res, job);
     } else if (bulkMatch[1] === 'file' && bulkMatch[3] && req.method === 'GET') {
-      file(req, res, job, bulkMatch[3]);
+      file(req, res, job, bulkMatch[3], url);
     } else {
       send(res, ...issue(405, 'not-supported', `${req.method} ${url.pathname}`));
     }
