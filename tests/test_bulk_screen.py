@@ -124,6 +124,7 @@ def test_incremental_run_asks_since_the_last_and_equals_a_full_run(fhir_server: 
         fhir_server.load(resources)
     _config(fhir_server, polls=0)
     state = tmp_path / "state"
+    assert _screen(fhir_server, tmp_path / "partial", "--state", str(state), "--since", "2000-01-01T00:00:00Z") == 2
     assert _screen(fhir_server, tmp_path / "first", "--state", str(state)) == 0
     first_time = json.loads((state / "state.json").read_text())["transactionTime"]
     # What changes between the runs: one in-pathway patient's Conditions are deleted, another's Patient is

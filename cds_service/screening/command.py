@@ -231,9 +231,8 @@ def requests_session() -> Any:
 
 def _export(args: argparse.Namespace) -> Any:
     """The Bulk Data export into OUT.export, as a FileExport; an exit status when it cannot be had."""
-    from urllib.parse import urlsplit
-
     import shutil
+    from urllib.parse import urlsplit
 
     from cds_service.screening.bulk import BulkClient, BulkError, display_url
     from cds_service.screening.incremental import StateError, apply_delta, last_transaction_time
@@ -273,8 +272,14 @@ def _export(args: argparse.Namespace) -> Any:
     server = display_url(args.fhir_server.rstrip("/"))
     since = args.since
     try:
-        if args.state is not None and since is None:
-            since = last_transaction_time(args.state, server, args.group)
+        if args.state is not None:
+            stored = last_transaction_time(args.state, server, args.group)
+            if stored is None and since is not None:
+                # A state starts from a whole export: merging a first delta would screen part of the record.
+                print(f"{PROG}: --state {args.state} holds no export yet: its first run cannot take --since",
+                      file=sys.stderr)
+                return EXIT_INPUT
+            since = since or stored
         status_url = args.status_url or client.kick_off(group=args.group, since=since)
         if not args.status_url:
             # The status URL is no credential (the token is): printed so an interrupted run can resume.
