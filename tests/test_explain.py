@@ -23,7 +23,6 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from cds_service.explain.build import FIELD_TYPES, carried_nodes
 from cds_service.explain.fhir import guidance_response
@@ -47,14 +45,16 @@ from cds_service.pathway.questions import QUESTIONS
 from fhir_fixtures import hook_requests
 from fhir_fixtures.catalog import HOOKS, PATIENTS
 from fhir_fixtures.ehr import catalog as ehr
-from fhir_fixtures.load import load
 from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, TEST_SERVER_DEADLINE_SECONDS, RecordedCards
-from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fixtures_loaded  # noqa: F401 (fixture)
+from tests.support.gathering_fhir_server import (  # noqa: F401 (fhir_server: a fixture)
+    FhirTestServer,
+    both_sets_served,
+    fhir_server,
+)
 
 JSON = dict[str, Any]
 TODAY = date(2028, 3, 1)
 EXPECTED = Path(__file__).parent / "explain_expected"
-BIG = ("ehr-big-dialysis", "ehr-big-history")
 PAGE_SIZE = 5
 TOKEN = "fhir-token-SECRET-explain-4711"
 CASES = [("fc", p, h) for p in PATIENTS for h in HOOKS] + [("ehr", p, h) for p in ehr.PATIENTS for h in HOOKS]
@@ -555,18 +555,9 @@ def test_no_patient_data_in_the_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.fixture(scope="module")
 def servers(fhir_server: FhirTestServer) -> Iterator[dict[tuple[str, str], FhirTestServer]]:  # noqa: F811
-    from tests.support.gathering_fhir_server import running_fhir_server
-
-    with fixtures_loaded(fhir_server, TODAY):
-        small = tuple(p for p in ehr.PATIENTS if p not in BIG)
-        with requests.Session() as session:
-            load(fhir_server.base_url, today=TODAY, patients=small, bundle_of=ehr.bundle, session=session)
-        node = shutil.which("node")
-        assert node is not None
-        with running_fhir_server(node) as big, fhir_server.page_size(PAGE_SIZE):
-            with requests.Session() as session:
-                load(big.base_url, today=TODAY, patients=BIG, bundle_of=ehr.bundle, session=session)
-            yield {(s, p): big if p in BIG else fhir_server for s, p, _ in CASES}
+    """Both sets on the session server (paged at PAGE_SIZE), the EHR set's big charts on one of their own."""
+    with both_sets_served(fhir_server, TODAY, PAGE_SIZE) as server_of:
+        yield {(s, p): server_of[p] for s, p, _ in CASES}
 
 
 @pytest.fixture(scope="module")

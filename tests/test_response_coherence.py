@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from cds_service.gathering.fhir_client import FhirClient
 from cds_service.guideline.config import PathwayConfig, load_pathway_config
@@ -30,15 +29,17 @@ from cds_service.invocation import Invocation
 from fhir_fixtures import hook_requests
 from fhir_fixtures.catalog import HOOKS, PATIENTS
 from fhir_fixtures.ehr import catalog as ehr
-from fhir_fixtures.load import load
 from tests.support.e2e_checks import carried
 from tests.support.e2e_expectations import XR_CODES
 from tests.support.e2e_run import BASE_URL, SERVICE_BY_HOOK, TEST_SERVER_DEADLINE_SECONDS, RecordedCards, run_invoke
-from tests.support.gathering_fhir_server import FhirTestServer, fhir_server, fixtures_loaded  # noqa: F401 (fixture)
+from tests.support.gathering_fhir_server import (  # noqa: F401 (fhir_server: a fixture)
+    FhirTestServer,
+    both_sets_served,
+    fhir_server,
+)
 
 JSON = dict[str, Any]
 TODAY = date(2028, 3, 1)
-BIG = ("ehr-big-dialysis", "ehr-big-history")  # on a server of their own (the test server scans per search)
 PAGE_SIZE = 5  # every search of a small patient answers over several pages
 CASES = [("fc", p, h) for p in PATIENTS for h in HOOKS] + [("ehr", p, h) for p in ehr.PATIENTS for h in HOOKS]
 IDS = [f"{p}-{h}" for _, p, h in CASES]
@@ -273,20 +274,8 @@ def test_no_evidence_line_is_cut_mid_sentence() -> None:
 @pytest.fixture(scope="module")
 def servers(fhir_server: FhirTestServer) -> Iterator[dict[tuple[str, str], FhirTestServer]]:  # noqa: F811
     """Both sets on the session server (paged at PAGE_SIZE), the EHR set's big charts on one of their own."""
-    import shutil
-
-    from tests.support.gathering_fhir_server import running_fhir_server
-
-    with fixtures_loaded(fhir_server, TODAY):
-        small = tuple(p for p in ehr.PATIENTS if p not in BIG)
-        with requests.Session() as session:
-            load(fhir_server.base_url, today=TODAY, patients=small, bundle_of=ehr.bundle, session=session)
-        node = shutil.which("node")
-        assert node is not None
-        with running_fhir_server(node) as big, fhir_server.page_size(PAGE_SIZE):
-            with requests.Session() as session:
-                load(big.base_url, today=TODAY, patients=BIG, bundle_of=ehr.bundle, session=session)
-            yield {(s, p): big if p in BIG else fhir_server for s, p, _ in CASES}
+    with both_sets_served(fhir_server, TODAY, PAGE_SIZE) as server_of:
+        yield {(s, p): server_of[p] for s, p, _ in CASES}
 
 
 @pytest.fixture(scope="module")

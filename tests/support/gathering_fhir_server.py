@@ -183,3 +183,32 @@ def fixtures_loaded(server: FhirTestServer, today: date) -> Iterator[LoadReport]
         report = load(server.base_url, today=today, session=session)
     yield report
     server.reset()
+
+
+# The EHR set's big charts: on a server of their own (the test server scans the whole store per search).
+EHR_BIG_CHARTS = ("ehr-big-dialysis", "ehr-big-history")
+
+
+@contextmanager
+def both_sets_served(server: FhirTestServer, today: date, page_size: int) -> Iterator[dict[str, FhirTestServer]]:
+    """Both fixture sets for `today`: the fhir_fixtures set and the EHR set's small charts on `server`, paged at
+    `page_size`, the big charts on a second server of their own. Yields patient id -> the server holding it."""
+    from fhir_fixtures.ehr import catalog as ehr
+
+    with fixtures_loaded(server, today):
+        small = tuple(p for p in ehr.PATIENTS if p not in EHR_BIG_CHARTS)
+        with requests.Session() as session:
+            load(server.base_url, today=today, patients=small, bundle_of=ehr.bundle, session=session)
+        node = shutil.which("node")
+        assert node is not None  # the session server needed it too
+        with running_fhir_server(node) as big, server.page_size(page_size):
+            with requests.Session() as session:
+                load(big.base_url, today=today, patients=EHR_BIG_CHARTS, bundle_of=ehr.bundle, session=session)
+            yield {patient: big if patient in EHR_BIG_CHARTS else server
+                   for patient in (*ehr.PATIENTS, *_fixture_patients())}
+
+
+def _fixture_patients() -> tuple[str, ...]:
+    from fhir_fixtures import catalog
+
+    return tuple(catalog.PATIENTS)
