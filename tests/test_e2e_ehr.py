@@ -28,11 +28,15 @@ from tests.support.e2e_checks import card_of, carried_nodes, check_composition, 
 from tests.support.e2e_run import run_request
 from tests.support.ehr_expectations import COMPOSED, EXPECTED
 from tests.support.facts_terminology import SHARED_TERMINOLOGY, SYSTEM_LABELS, codings, verified_codes
-from tests.support.gathering_fhir_server import FhirTestServer, fhir_server  # noqa: F401 (fixture)
+from tests.support.gathering_fhir_server import (  # noqa: F401 (fhir_server: a fixture)
+    EHR_BIG_CHARTS as BIG,
+    FhirTestServer,
+    fhir_server,
+    scanning_server_client,
+)
 
 TODAY = date(2028, 3, 1)
 CASES = [(patient, hook) for patient in ehr.PATIENTS for hook in HOOKS]
-BIG = ("ehr-big-dialysis", "ehr-big-history")
 JSON = dict[str, Any]
 
 
@@ -112,12 +116,8 @@ def servers(fhir_server: FhirTestServer) -> Iterator[dict[str, FhirTestServer]]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[FhirClient]:
-    # The default page bound (10 pages at most per query). The read timeout is longer than the default: the
-    # test server scans a big chart for each search, and on a loaded machine one answer can take more than
-    # 10 s; its speed is not what these tests check (TEST_SERVER_DEADLINE_SECONDS says the same).
-    fhir = FhirClient(read_timeout=60.0)
-    yield fhir
-    fhir.close()
+    with scanning_server_client() as fhir:
+        yield fhir
 
 
 @pytest.mark.fhir_server

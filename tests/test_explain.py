@@ -50,6 +50,7 @@ from tests.support.gathering_fhir_server import (  # noqa: F401 (fhir_server: a 
     FhirTestServer,
     both_sets_served,
     fhir_server,
+    scanning_server_client,
 )
 
 JSON = dict[str, Any]
@@ -562,9 +563,8 @@ def servers(fhir_server: FhirTestServer) -> Iterator[dict[tuple[str, str], FhirT
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[FhirClient]:
-    fhir = FhirClient(read_timeout=60.0)
-    yield fhir
-    fhir.close()
+    with scanning_server_client() as fhir:
+        yield fhir
 
 
 @pytest.mark.fhir_server

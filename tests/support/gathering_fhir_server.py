@@ -212,3 +212,17 @@ def _fixture_patients() -> tuple[str, ...]:
     from fhir_fixtures import catalog
 
     return tuple(catalog.PATIENTS)
+
+
+@contextmanager
+def scanning_server_client() -> Iterator[Any]:
+    """The FhirClient of the fetch-mode fixture tests: the default page bound (10 pages at most per query), and a
+    read timeout longer than the default, since the test server scans a big chart for each search and on a
+    loaded machine one answer can take more than 10 s; its speed is not what these tests check."""
+    from cds_service.gathering.fhir_client import FhirClient
+
+    fhir = FhirClient(read_timeout=60.0)
+    try:
+        yield fhir
+    finally:
+        fhir.close()
