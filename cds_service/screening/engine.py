@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cds_service.screening.partition import PartitionJob, screen_partition
+from cds_service.screening.partition import PartitionJob, screen_partition, warm_up
 from cds_service.screening.source import ExportFile, ExportSource
 from cds_service.screening.split import FileReport, split_file
 
@@ -47,6 +47,8 @@ class Plan:
 def _bar(total: int, label: str, enabled: bool):  # noqa: ANN202
     from tqdm import tqdm
 
+    # No monitor thread: the pass-2 pool forks after the pass-1 bar, and fork must find no other thread.
+    tqdm.monitor_interval = 0
     return tqdm(total=total, desc=label, unit="task", disable=not enabled, file=sys.stderr, leave=False)
 
 
@@ -62,14 +64,15 @@ def _client(scheduler: str):  # noqa: ANN202
 def _start_method() -> str:
     """fork where the platform has it: a worker starts with the driver's modules already loaded (the hook path
     takes ~1 s to import, as long as the whole screen of 1,000 patients takes), whatever Python's default
-    (spawn in a spawned process, forkserver from 3.14). The pool is made before any thread of the driver
-    starts (progress bars come after), so fork copies no lock held by another thread."""
+    (spawn in a spawned process, forkserver from 3.14). A pool is made when no other thread of the driver
+    runs (the previous pool is shut down, the progress bar has no monitor thread), so fork copies no lock
+    held by another thread."""
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 @contextmanager
 def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """One process pool for both passes (None: one worker runs the tasks in this process)."""
+    """A process pool for one pass (None: one worker runs the tasks in this process)."""
     if workers == 1:
         yield None
         return
@@ -81,9 +84,10 @@ def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 
 
 def run_tasks(plan: Plan, fn: Callable[..., Any], calls: list[tuple], label: str, client: Any = None,
-              pool: ProcessPoolExecutor | None = None) -> list[Any]:
+              pool: ProcessPoolExecutor | None = None, meanwhile: Callable[[], None] | None = None) -> list[Any]:
     """fn(*call) for every call, on the plan's engine (`client`: the Dask client of --scheduler; `pool`: the
-    embedded engine's processes, from `local_pool`), results in call order, with a progress bar."""
+    embedded engine's processes, from `local_pool`), results in call order, with a progress bar.
+    `meanwhile()` runs in this process once the pool's tasks are submitted (the driver is idle otherwise)."""
     results: list[Any] = [None] * len(calls)
     if not calls:
         return results
@@ -105,7 +109,10 @@ def run_tasks(plan: Plan, fn: Callable[..., Any], calls: list[tuple], label: str
                 bar.update(1)
             return results
         try:
+            # Largest first (calls come sorted so by the caller): the last task to finish is a short one.
             pending: dict[Future, int] = {pool.submit(fn, *call): i for i, call in enumerate(calls)}
+            if meanwhile is not None:
+                meanwhile()
             for future in as_completed(pending):
                 results[pending[future]] = future.result()
                 bar.update(1)
@@ -136,14 +143,21 @@ def prepare_work(work: Path, job: dict, resume: bool) -> None:
 def screen_work(plan: Plan, source: ExportSource, files: list[ExportFile]) -> tuple[list[FileReport], list[Path]]:
     """Both passes; returns the files' reports and the partitions' result files, in order."""
     client = _client(plan.scheduler) if plan.scheduler else None
+    workers = 1 if client is not None else plan.workers
+    # Largest file first onto the pool (LPT): the pass ends on a small file, not on one big one started last.
+    order = sorted(range(len(files)), key=lambda i: -(files[i].size or 0))
     try:
-        with local_pool(1 if client is not None else plan.workers) as pool:
-            reports = run_tasks(plan, split_file, [(source, f, plan.work, plan.partitions) for f in files], "split",
-                                client, pool)
-            names = {f.index: f.name for f in files}
-            indexes = tuple(f.index for f in files if not f.error_file)
-            jobs = [PartitionJob(str(plan.work), k, indexes, plan.today, plan.config_path)
-                    for k in range(plan.partitions)]
+        with local_pool(workers) as pool:
+            # While pass 1 runs, the driver warms the hook path once; pass 2's pool is forked after, warmed.
+            warm = (lambda: warm_up(plan.today, plan.config_path)) if pool is not None else None
+            split = run_tasks(plan, split_file, [(source, files[i], plan.work, plan.partitions) for i in order],
+                              "split", client, pool, meanwhile=warm)
+        reports = [report for _, report in sorted(zip(order, split, strict=True), key=lambda pair: pair[0])]
+        names = {f.index: f.name for f in files}
+        indexes = tuple(f.index for f in files if not f.error_file)
+        jobs = [PartitionJob(str(plan.work), k, indexes, plan.today, plan.config_path)
+                for k in range(plan.partitions)]
+        with local_pool(workers) as pool:
             run_tasks(plan, screen_partition, [(job, names) for job in jobs], "screen", client, pool)
     finally:
         if client is not None:

@@ -258,6 +258,15 @@ def _in_pathway(p: _Patient, story: int) -> None:
             p.lab(name, value, unit, 15)
 
 
+def sample_patient(today: date) -> tuple[str, list[JSON]]:
+    """One synthetic in-pathway patient (a diabetic foot with an ulcer: several cards), as (id, resources):
+    what `partition.warm_up` judges once so that forked workers start with the hook path warmed."""
+    p = _Patient("warm-up", today, random.Random(17))
+    _background(p)
+    _in_pathway(p, 2)
+    return p.pid, [orjson.loads(line) for lines in p.lines().values() for line in lines]
+
+
 def generate_export(out: Path, *, patients: int, prevalence: float = 0.05, seed: int = 17, today: date | None = None,
                     gzip_files: bool = False, files_per_type: int = 1, extra_kb: int = 0,
                     bulk_kb: int = 0) -> JSON:
